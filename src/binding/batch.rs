@@ -1,0 +1,97 @@
+//! Turning a batch of core events into one flat JS array, `[kind, connId, arg, ...]`:
+//! one array per wake-up instead of an object per event keeps the crossing cheap.
+
+use napi::bindgen_prelude::*;
+use napi::sys;
+
+use crate::errors::IoFailure;
+use crate::mailbox::{Event, PeerInfo};
+
+pub struct JsBatch(pub Vec<Event>);
+
+// Event kinds as index.js's lib/native.js names them.
+const LISTENING: u32 = 0;
+const SERVER_CLOSED: u32 = 1;
+const CONNECTED: u32 = 2;
+const FRAMES: u32 = 3;
+const RAW: u32 = 4;
+const ERROR: u32 = 5;
+const TOO_LARGE: u32 = 6;
+const DRAIN: u32 = 7;
+const CLOSED: u32 = 8;
+
+impl ToNapiValue for JsBatch {
+  unsafe fn to_napi_value(raw_env: sys::napi_env, val: Self) -> Result<sys::napi_value> {
+    let env = Env::from_raw(raw_env);
+    let mut array = env.create_array((val.0.len() * 3) as u32)?;
+    for (i, event) in val.0.into_iter().enumerate() {
+      let at = (i * 3) as u32;
+      let (kind, conn) = match &event {
+        Event::Listening => (LISTENING, 0),
+        Event::ServerClosed => (SERVER_CLOSED, 0),
+        Event::Connected { conn, .. } => (CONNECTED, *conn),
+        Event::Frames { conn, .. } => (FRAMES, *conn),
+        Event::Raw { conn, .. } => (RAW, *conn),
+        Event::Error { conn, .. } => (ERROR, conn.unwrap_or(0)),
+        Event::TooLarge { conn, .. } => (TOO_LARGE, *conn),
+        Event::Drain { conn } => (DRAIN, *conn),
+        Event::Closed { conn, .. } => (CLOSED, *conn),
+      };
+      array.set(at, kind)?;
+      array.set(at + 1, conn)?;
+      match event {
+        Event::Connected { peer, .. } => array.set(at + 2, peer_object(&env, peer)?)?,
+        Event::Frames { data, .. } | Event::Raw { data, .. } => array.set(at + 2, BufferSlice::copy_from(&env, data)?)?,
+        Event::Error { failure, .. } => array.set(at + 2, failure_object(&env, failure)?)?,
+        Event::TooLarge { size, limit, .. } => {
+          let mut o = Object::new(&env)?;
+          o.set("size", size as f64)?;
+          o.set("limit", limit as f64)?;
+          array.set(at + 2, o)?
+        }
+        Event::Closed { had_error, .. } => array.set(at + 2, had_error)?,
+        Event::Listening | Event::ServerClosed | Event::Drain { .. } => {}
+      }
+    }
+    unsafe { Array::to_napi_value(raw_env, array) }
+  }
+}
+
+fn peer_object(env: &Env, peer: PeerInfo) -> Result<Object<'_>> {
+  let mut o = Object::new(env)?;
+  if let Some(a) = peer.remote_address {
+    o.set("remoteAddress", a)?;
+  }
+  if let Some(p) = peer.remote_port {
+    o.set("remotePort", p as u32)?;
+  }
+  if let Some(f) = peer.remote_family {
+    o.set("remoteFamily", f)?;
+  }
+  if let Some(a) = peer.local_address {
+    o.set("localAddress", a)?;
+  }
+  if let Some(p) = peer.local_port {
+    o.set("localPort", p as u32)?;
+  }
+  Ok(o)
+}
+
+fn failure_object(env: &Env, f: IoFailure) -> Result<Object<'_>> {
+  let mut o = Object::new(env)?;
+  o.set("errno", f.errno)?;
+  o.set("syscall", f.syscall)?;
+  if let Some(code) = f.code {
+    o.set("code", code)?;
+  }
+  if let Some(a) = f.address {
+    o.set("address", a)?;
+  }
+  if let Some(p) = f.port {
+    o.set("port", p as u32)?;
+  }
+  if let Some(d) = f.detail {
+    o.set("detail", d)?;
+  }
+  Ok(o)
+}

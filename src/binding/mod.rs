@@ -1,0 +1,231 @@
+//! The napi surface: one class, `NativeEndpoint`, that a JS server or client drives.
+//! It converts types and owns the threadsafe function's lifetime; protocol logic lives in
+//! the core (framing, queues) and in the JS shim (v9 semantics).
+
+mod batch;
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, Weak};
+
+use bytes::Bytes;
+use napi::bindgen_prelude::*;
+use napi::threadsafe_function::{ThreadsafeFunction, ThreadsafeFunctionCallMode};
+use napi_derive::napi;
+
+use crate::endpoint::{Endpoint, EndpointOptions};
+use crate::mailbox::{Courier, Mailbox, Wake};
+use crate::transport::{ConnectTarget, ListenTarget, Stream, TcpConnectOptions};
+use batch::JsBatch;
+
+type EventsTsfn = ThreadsafeFunction<(), (), JsBatch, Status, false>;
+
+/// Queued payload above which readers pause until JS has taken the batch (SPEC D3).
+const READ_HIGH_WATER: usize = 8 << 20;
+
+/// While any transport task holds this, the threadsafe function keeps Node's event loop
+/// alive, exactly like a ref'd socket or server handle (SPEC D5).
+struct JsWaker(EventsTsfn);
+
+impl Wake for JsWaker {
+  fn wake(&self) {
+    self.0.call((), ThreadsafeFunctionCallMode::NonBlocking);
+  }
+}
+
+#[napi]
+pub struct NativeEndpoint {
+  endpoint: Arc<Endpoint>,
+  mailbox: Arc<Mailbox>,
+  /// A plain reference: the class itself must not hold the loop open (NAPI-NOTES 1.5.6).
+  on_events: FunctionRef<JsBatch, ()>,
+  waker: Mutex<Weak<JsWaker>>,
+  unrefed: AtomicBool,
+}
+
+#[napi]
+impl NativeEndpoint {
+  /// `onEvents` receives flat batches `[kind, connId, arg, ...]`; see `batch.rs`.
+  #[napi(constructor)]
+  pub fn new(
+    on_events: Function<JsBatch, ()>,
+    delimiter: &[u8],
+    max_message_size: f64,
+    raw: bool,
+    write_high_water: f64,
+  ) -> Result<Self> {
+    if delimiter.is_empty() {
+      return Err(Error::new(Status::InvalidArg, "delimiter must not be empty"));
+    }
+    let max_message_size = (max_message_size.is_finite() && max_message_size >= 0.0).then_some(max_message_size as usize);
+    let options = EndpointOptions {
+      delimiter: delimiter.to_vec(),
+      max_message_size,
+      raw,
+      write_high_water: write_high_water.max(0.0) as usize,
+    };
+    Ok(Self {
+      endpoint: Endpoint::new(options),
+      mailbox: Mailbox::new(READ_HIGH_WATER),
+      on_events: on_events.create_ref()?,
+      waker: Mutex::new(Weak::new()),
+      unrefed: AtomicBool::new(false),
+    })
+  }
+
+  fn courier(&self, env: &Env) -> Result<Courier> {
+    let mut slot = self.waker.lock().unwrap();
+    let waker = match slot.upgrade() {
+      Some(waker) => waker,
+      None => {
+        let mailbox = self.mailbox.clone();
+        let tsfn: EventsTsfn = self
+          .on_events
+          .borrow_back(env)?
+          .build_threadsafe_function::<()>()
+          .callee_handled::<false>()
+          .build_callback(move |_| Ok(JsBatch(mailbox.take())))?;
+        if self.unrefed.load(Ordering::Relaxed) {
+          unsafe { napi::sys::napi_unref_threadsafe_function(env.raw(), tsfn.raw()) };
+        }
+        let waker = Arc::new(JsWaker(tsfn));
+        *slot = Arc::downgrade(&waker);
+        waker
+      }
+    };
+    Ok(Courier::new(self.mailbox.clone(), waker))
+  }
+
+  #[napi]
+  pub fn listen_unix(&self, env: &Env, path: String, readable_all: bool, writable_all: bool) -> Result<()> {
+    let courier = self.courier(env)?;
+    within_runtime_if_available(|| {
+      self.endpoint.listen(ListenTarget::Unix { path, readable_all, writable_all }, courier)
+    });
+    Ok(())
+  }
+
+  #[napi]
+  pub fn listen_tcp(&self, env: &Env, host: String, port: u16) -> Result<()> {
+    let courier = self.courier(env)?;
+    within_runtime_if_available(|| self.endpoint.listen(ListenTarget::Tcp { host, port }, courier));
+    Ok(())
+  }
+
+  #[napi]
+  pub fn stop_listening(&self) {
+    self.endpoint.stop_listening();
+  }
+
+  /// Takes over a Unix socket accepted by Node's cluster module; the caller closes its copy.
+  #[napi]
+  pub fn adopt_fd(&self, env: &Env, fd: i32) -> Result<()> {
+    use std::os::fd::BorrowedFd;
+    if fd < 0 {
+      return Err(Error::new(Status::InvalidArg, "invalid file descriptor"));
+    }
+    // Duplicate, so that Node closing its handle leaves ours open.
+    let owned = unsafe { BorrowedFd::borrow_raw(fd) }.try_clone_to_owned()?;
+    let courier = self.courier(env)?;
+    within_runtime_if_available(|| -> Result<()> {
+      let stream = Stream::from_unix_fd(owned)?;
+      self.endpoint.adopt(stream, &courier);
+      Ok(())
+    })
+  }
+
+  #[napi]
+  pub fn connect_unix(&self, env: &Env, path: String) -> Result<u32> {
+    let courier = self.courier(env)?;
+    Ok(within_runtime_if_available(|| self.endpoint.connect(ConnectTarget::Unix { path }, courier)))
+  }
+
+  #[napi]
+  pub fn connect_tcp(
+    &self,
+    env: &Env,
+    host: String,
+    port: u16,
+    local_address: Option<String>,
+    local_port: Option<u16>,
+    family: Option<u8>,
+  ) -> Result<u32> {
+    let courier = self.courier(env)?;
+    let options = TcpConnectOptions { local_address, local_port, family };
+    Ok(within_runtime_if_available(|| self.endpoint.connect(ConnectTarget::Tcp { host, port, options }, courier)))
+  }
+
+  /// Queues a string (JSON frames) for one connection: 1 queued, 0 queued above the
+  /// high-water mark, -1 dropped because the connection is gone.
+  #[napi]
+  pub fn write(&self, conn: u32, data: String) -> i32 {
+    write_status(self.endpoint.write(conn, Bytes::from(data.into_bytes())))
+  }
+
+  #[napi]
+  pub fn write_buffer(&self, conn: u32, data: &[u8]) -> i32 {
+    write_status(self.endpoint.write(conn, Bytes::copy_from_slice(data)))
+  }
+
+  /// Queues the same string for every connection, serialised and copied once.
+  #[napi]
+  pub fn broadcast(&self, data: String) {
+    self.endpoint.write_all(Bytes::from(data.into_bytes()));
+  }
+
+  #[napi]
+  pub fn broadcast_buffer(&self, data: &[u8]) {
+    self.endpoint.write_all(Bytes::copy_from_slice(data));
+  }
+
+  /// Flushes what is queued, then closes.
+  #[napi]
+  pub fn end(&self, conn: u32) {
+    self.endpoint.end(conn);
+  }
+
+  #[napi]
+  pub fn destroy(&self, conn: u32) {
+    self.endpoint.destroy(conn);
+  }
+
+  #[napi]
+  pub fn set_raw(&self, raw: bool) {
+    self.endpoint.set_raw(raw);
+  }
+
+  /// `max` is clamped to u32 (Infinity or negative means unlimited).
+  #[napi]
+  pub fn set_max_connections(&self, max: f64) {
+    let max = if max.is_finite() && max >= 0.0 { max.min(u32::MAX as f64) as u32 } else { u32::MAX };
+    self.endpoint.set_max_connections(max);
+  }
+
+  #[napi]
+  pub fn pending_bytes(&self, conn: u32) -> u32 {
+    self.endpoint.pending_bytes(conn).min(u32::MAX as usize) as u32
+  }
+
+  #[napi(js_name = "ref")]
+  pub fn ref_loop(&self, env: &Env) {
+    self.unrefed.store(false, Ordering::Relaxed);
+    if let Some(waker) = self.waker.lock().unwrap().upgrade() {
+      unsafe { napi::sys::napi_ref_threadsafe_function(env.raw(), waker.0.raw()) };
+    }
+  }
+
+  #[napi]
+  pub fn unref(&self, env: &Env) {
+    self.unrefed.store(true, Ordering::Relaxed);
+    if let Some(waker) = self.waker.lock().unwrap().upgrade() {
+      unsafe { napi::sys::napi_unref_threadsafe_function(env.raw(), waker.0.raw()) };
+    }
+  }
+}
+
+fn write_status(queued: Option<bool>) -> i32 {
+  match queued {
+    Some(true) => 1,
+    Some(false) => 0,
+    None => -1,
+  }
+}

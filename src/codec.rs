@@ -1,0 +1,199 @@
+//! Splitting a byte stream into delimiter-terminated frames.
+//!
+//! node-ipc v9 frames every JSON message as `JSON.stringify(msg) + delimiter`. The decoder
+//! works on raw bytes, so a frame split anywhere (even inside a multi-byte UTF-8 sequence)
+//! reassembles; an ASCII delimiter can never occur inside a multi-byte UTF-8 sequence, so
+//! splitting on bytes is the same as splitting on characters.
+
+use memchr::memmem;
+
+/// A frame, or the start of one, grew past the configured limit (SPEC D8).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FrameTooLarge {
+  /// Bytes seen for the offending frame so far (a lower bound when it is incomplete).
+  pub size: usize,
+  pub limit: usize,
+}
+
+impl std::fmt::Display for FrameTooLarge {
+  fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+    write!(
+      f,
+      "message of at least {} bytes exceeds maxMessageSize ({} bytes)",
+      self.size, self.limit
+    )
+  }
+}
+
+impl std::error::Error for FrameTooLarge {}
+
+/// Incremental delimiter splitter. It remembers how far it has scanned, so bytes that
+/// arrive in many small reads are searched once: a large message costs O(n), not O(n²)
+/// (v9 re-scanned the whole buffer on every chunk, SPEC §12 #39).
+#[derive(Debug, Clone)]
+pub struct FrameDecoder {
+  finder: memmem::Finder<'static>,
+  delimiter_len: usize,
+  /// `None` disables the limit (`maxMessageSize: Infinity`).
+  max_frame: Option<usize>,
+  /// Bytes at the start of the pending buffer already known to hold no delimiter start.
+  scanned: usize,
+}
+
+impl FrameDecoder {
+  /// An empty delimiter cannot frame anything; callers validate it first, and this
+  /// panics rather than loop forever.
+  pub fn new(delimiter: &[u8], max_frame: Option<usize>) -> Self {
+    assert!(!delimiter.is_empty(), "frame delimiter must not be empty");
+    Self {
+      finder: memmem::Finder::new(delimiter).into_owned(),
+      delimiter_len: delimiter.len(),
+      max_frame,
+      scanned: 0,
+    }
+  }
+
+  pub fn delimiter(&self) -> &[u8] {
+    self.finder.needle()
+  }
+
+  /// Finds the first complete frame in `buf`, which must start where the previous frame
+  /// ended. Returns the frame length (without delimiter); the caller drops
+  /// `frame + delimiter` bytes from the front of its buffer before the next call.
+  pub fn next_frame(&mut self, buf: &[u8]) -> Result<Option<usize>, FrameTooLarge> {
+    let start = self.scanned.min(buf.len());
+    match self.finder.find(&buf[start..]) {
+      Some(pos) => {
+        let len = start + pos;
+        self.scanned = 0;
+        match self.max_frame {
+          Some(limit) if len > limit => Err(FrameTooLarge { size: len, limit }),
+          _ => Ok(Some(len)),
+        }
+      }
+      None => {
+        // A delimiter may straddle the end of what we have: rescan its possible start.
+        self.scanned = buf.len().saturating_sub(self.delimiter_len - 1);
+        match self.max_frame {
+          // Even if the next bytes were the delimiter, the frame would already be too long.
+          Some(limit) if buf.len() > limit + self.delimiter_len - 1 => Err(FrameTooLarge {
+            size: buf.len() - (self.delimiter_len - 1),
+            limit,
+          }),
+          _ => Ok(None),
+        }
+      }
+    }
+  }
+
+  /// Calls `on_frame` for every complete frame at the front of `buf`, in order, and
+  /// returns how many bytes those frames (with their delimiters) took. Nothing is copied.
+  pub fn drain<F: FnMut(&[u8])>(
+    &mut self,
+    buf: &[u8],
+    mut on_frame: F,
+  ) -> Result<usize, FrameTooLarge> {
+    let mut consumed = 0;
+    while let Some(len) = self.next_frame(&buf[consumed..])? {
+      on_frame(&buf[consumed..consumed + len]);
+      consumed += len + self.delimiter_len;
+    }
+    Ok(consumed)
+  }
+}
+
+#[cfg(test)]
+mod tests {
+  use super::*;
+
+  /// Feeds `chunks` one after another the way a read loop does and collects frames.
+  fn feed(decoder: &mut FrameDecoder, chunks: &[&[u8]]) -> Result<Vec<Vec<u8>>, FrameTooLarge> {
+    let mut pending = Vec::new();
+    let mut frames = Vec::new();
+    for chunk in chunks {
+      pending.extend_from_slice(chunk);
+      let used = decoder.drain(&pending, |f| frames.push(f.to_vec()))?;
+      pending.drain(..used);
+    }
+    Ok(frames)
+  }
+
+  #[test]
+  fn splits_several_frames_in_one_chunk_in_order() {
+    let mut d = FrameDecoder::new(b"\x0c", None);
+    let frames = feed(&mut d, &[b"{\"a\":1}\x0c{\"b\":2}\x0c{\"c\""]).unwrap();
+    assert_eq!(frames, vec![b"{\"a\":1}".to_vec(), b"{\"b\":2}".to_vec()]);
+  }
+
+  #[test]
+  fn delivers_a_complete_frame_before_the_chunk_ends_on_a_delimiter() {
+    // v9 held frame 5 back until a chunk ended exactly on a delimiter (SPEC §12 #2).
+    let mut d = FrameDecoder::new(b"\x0c", None);
+    let frames = feed(&mut d, &[b"five\x0csi"]).unwrap();
+    assert_eq!(frames, vec![b"five".to_vec()]);
+  }
+
+  #[test]
+  fn any_split_of_a_stream_gives_the_same_frames() {
+    let stream = "{\"type\":\"é\",\"data\":\"\u{2028}x\"}\x0c\x0c{\"n\":1}\x0c".as_bytes();
+    let whole = feed(&mut FrameDecoder::new(b"\x0c", None), &[stream]).unwrap();
+    assert_eq!(whole.len(), 3);
+    for cut in 0..=stream.len() {
+      let (a, b) = stream.split_at(cut);
+      let got = feed(&mut FrameDecoder::new(b"\x0c", None), &[a, b]).unwrap();
+      assert_eq!(got, whole, "cut at {cut}");
+    }
+    let bytewise: Vec<&[u8]> = stream.chunks(1).collect();
+    assert_eq!(feed(&mut FrameDecoder::new(b"\x0c", None), &bytewise).unwrap(), whole);
+  }
+
+  #[test]
+  fn multi_byte_delimiter_split_across_reads() {
+    let mut d = FrameDecoder::new(b"\r\n", None);
+    let frames = feed(&mut d, &[b"one\r", b"\ntwo\r", b"\n\r", b"\n"]).unwrap();
+    assert_eq!(frames, vec![b"one".to_vec(), b"two".to_vec(), b"".to_vec()]);
+  }
+
+  #[test]
+  fn empty_frames_are_reported_as_frames() {
+    let mut d = FrameDecoder::new(b"\x0c", None);
+    assert_eq!(feed(&mut d, &[b"\x0c\x0c"]).unwrap(), vec![Vec::<u8>::new(), Vec::new()]);
+  }
+
+  #[test]
+  fn limit_accepts_exactly_the_limit_and_rejects_one_more() {
+    let mut d = FrameDecoder::new(b"\x0c", Some(4));
+    assert_eq!(feed(&mut d, &[b"abcd\x0c"]).unwrap(), vec![b"abcd".to_vec()]);
+    let mut d = FrameDecoder::new(b"\x0c", Some(4));
+    assert_eq!(feed(&mut d, &[b"abc\x0c"]).unwrap(), vec![b"abc".to_vec()]);
+    let mut d = FrameDecoder::new(b"\x0c", Some(4));
+    assert_eq!(
+      feed(&mut d, &[b"abcde\x0c"]),
+      Err(FrameTooLarge { size: 5, limit: 4 })
+    );
+  }
+
+  #[test]
+  fn limit_rejects_an_incomplete_frame_as_soon_as_it_cannot_fit() {
+    let mut d = FrameDecoder::new(b"\x0c", Some(4));
+    assert_eq!(feed(&mut d, &[b"abcd"]).unwrap(), Vec::<Vec<u8>>::new());
+    let mut d = FrameDecoder::new(b"\x0c", Some(4));
+    assert!(feed(&mut d, &[b"ab", b"cde"]).is_err());
+    // With a two-byte delimiter, "abcd\r" may still become a 4-byte frame.
+    let mut d = FrameDecoder::new(b"\r\n", Some(4));
+    assert_eq!(feed(&mut d, &[b"abcd\r"]).unwrap(), Vec::<Vec<u8>>::new());
+    let mut d = FrameDecoder::new(b"\r\n", Some(4));
+    assert!(feed(&mut d, &[b"abcd\rx"]).is_err());
+  }
+
+  #[test]
+  fn scanning_resumes_where_it_stopped() {
+    let mut d = FrameDecoder::new(b"\x0c", None);
+    let mut buf = vec![b'x'; 1000];
+    assert_eq!(d.next_frame(&buf).unwrap(), None);
+    assert_eq!(d.scanned, 1000);
+    buf.push(0x0c);
+    assert_eq!(d.next_frame(&buf).unwrap(), Some(1000));
+    assert_eq!(d.scanned, 0);
+  }
+}

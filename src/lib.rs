@@ -1,0 +1,18 @@
+//! node-ipc-rs: the native transport core of a drop-in replacement for node-ipc v9.
+//!
+//! The core knows nothing of Node: transport tasks report [`mailbox::Event`]s through a
+//! [`mailbox::Courier`], and callers drive an [`endpoint::Endpoint`] by connection id.
+//! The napi binding (`binding`) only converts types.
+
+pub mod codec;
+pub mod connection;
+pub mod endpoint;
+pub mod errors;
+pub mod mailbox;
+pub mod outgoing;
+pub mod transport;
+
+mod client;
+mod server;
+
+mod binding;

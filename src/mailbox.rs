@@ -1,0 +1,310 @@
+//! Batched delivery of transport events to the JavaScript thread (SPEC D3).
+//!
+//! Every endpoint (a server and all its connections, or one client connection) owns one
+//! [`Mailbox`]. Transport tasks push events; the first push into an empty mailbox wakes the
+//! consumer once, and the consumer takes everything queued so far in one go. At low rates
+//! that is one wake-up per event (no added latency); under load batches grow by
+//! themselves. Readers stop reading while the queued payload is above a high-water mark,
+//! so a slow JS thread pushes back on the peer instead of growing memory.
+
+use std::sync::{Arc, Mutex};
+
+use tokio::sync::Notify;
+
+use crate::errors::IoFailure;
+
+/// Identifies a connection within its endpoint.
+pub type ConnId = u32;
+
+/// The peer of a stream connection, as Node's socket properties show it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PeerInfo {
+  pub remote_address: Option<String>,
+  pub remote_port: Option<u16>,
+  pub remote_family: Option<&'static str>,
+  pub local_address: Option<String>,
+  pub local_port: Option<u16>,
+}
+
+#[derive(Debug, PartialEq, Eq)]
+pub enum Event {
+  /// A server is accepting connections.
+  Listening,
+  /// A server stopped listening (after `close`, or after a listen error).
+  ServerClosed,
+  /// A new connection: accepted by a server, or established by a client.
+  Connected { conn: ConnId, peer: PeerInfo },
+  /// Complete frames, each as a little-endian `u32` length followed by its bytes.
+  Frames { conn: ConnId, data: Vec<u8> },
+  /// Bytes exactly as read, in raw mode.
+  Raw { conn: ConnId, data: Vec<u8> },
+  /// An I/O failure; `conn` is `None` for the listener itself.
+  Error { conn: Option<ConnId>, failure: IoFailure },
+  /// A frame grew past `maxMessageSize`; the connection is being closed.
+  TooLarge { conn: ConnId, size: usize, limit: usize },
+  /// The write queue fell back to empty after passing its high-water mark.
+  Drain { conn: ConnId },
+  /// The connection is fully closed; nothing more will come for it.
+  Closed { conn: ConnId, had_error: bool },
+}
+
+impl Event {
+  fn payload_len(&self) -> usize {
+    match self {
+      Event::Frames { data, .. } | Event::Raw { data, .. } => data.len(),
+      _ => 0,
+    }
+  }
+}
+
+/// Told when a mailbox goes from empty to non-empty. In Node this queues a call to the JS
+/// callback through a threadsafe function.
+pub trait Wake: Send + Sync {
+  fn wake(&self);
+}
+
+#[derive(Default)]
+struct Queue {
+  events: Vec<Event>,
+  payload: usize,
+  /// A wake-up is outstanding; further pushes need not send another.
+  scheduled: bool,
+}
+
+pub struct Mailbox {
+  queue: Mutex<Queue>,
+  room: Notify,
+  high_water: usize,
+}
+
+impl Mailbox {
+  pub fn new(high_water: usize) -> Arc<Self> {
+    Arc::new(Self {
+      queue: Mutex::new(Queue::default()),
+      room: Notify::new(),
+      high_water,
+    })
+  }
+
+  /// Everything queued so far, in order. Called by the consumer after a wake-up.
+  pub fn take(&self) -> Vec<Event> {
+    let events = {
+      let mut q = self.queue.lock().unwrap();
+      q.scheduled = false;
+      q.payload = 0;
+      std::mem::take(&mut q.events)
+    };
+    self.room.notify_waiters();
+    events
+  }
+
+  /// Queues an event; returns true when the consumer must be woken.
+  fn push(&self, event: Event) -> bool {
+    let mut q = self.queue.lock().unwrap();
+    q.payload += event.payload_len();
+    q.events.push(event);
+    !std::mem::replace(&mut q.scheduled, true)
+  }
+
+  /// Appends payload bytes for `conn`, merging with the previous event when it is the same
+  /// kind for the same connection, so a burst of reads becomes one JS-side buffer.
+  fn append<R>(
+    &self,
+    conn: ConnId,
+    raw: bool,
+    fill: impl FnOnce(&mut Vec<u8>) -> R,
+  ) -> (R, bool) {
+    let mut q = self.queue.lock().unwrap();
+    let merge = matches!(
+      (q.events.last(), raw),
+      (Some(Event::Frames { conn: c, .. }), false) | (Some(Event::Raw { conn: c, .. }), true) if *c == conn
+    );
+    if !merge {
+      let data = Vec::new();
+      q.events.push(if raw {
+        Event::Raw { conn, data }
+      } else {
+        Event::Frames { conn, data }
+      });
+    }
+    let before;
+    let result;
+    {
+      let Some(Event::Frames { data, .. } | Event::Raw { data, .. }) = q.events.last_mut() else {
+        unreachable!("a payload event was just ensured");
+      };
+      before = data.len();
+      result = fill(data);
+      let grown = data.len() - before;
+      q.payload += grown;
+    }
+    // An event that received no bytes (the read held only a partial frame) is dropped.
+    if !merge && matches!(q.events.last(), Some(ev) if ev.payload_len() == 0) {
+      q.events.pop();
+      return (result, false);
+    }
+    let wake = !std::mem::replace(&mut q.scheduled, true);
+    (result, wake)
+  }
+
+  fn is_over_high_water(&self) -> bool {
+    self.queue.lock().unwrap().payload > self.high_water
+  }
+
+  /// Waits until the consumer has taken the queue below the high-water mark.
+  async fn wait_for_room(&self) {
+    loop {
+      let notified = self.room.notified();
+      tokio::pin!(notified);
+      notified.as_mut().enable();
+      if !self.is_over_high_water() {
+        return;
+      }
+      notified.await;
+    }
+  }
+}
+
+/// What a transport task holds to report events: the mailbox plus the wake-up. In Node
+/// the waker keeps the event loop alive, so the process lives exactly as long as some
+/// task still holds a courier.
+#[derive(Clone)]
+pub struct Courier {
+  mailbox: Arc<Mailbox>,
+  waker: Arc<dyn Wake>,
+}
+
+impl Courier {
+  pub fn new(mailbox: Arc<Mailbox>, waker: Arc<dyn Wake>) -> Self {
+    Self { mailbox, waker }
+  }
+
+  pub fn send(&self, event: Event) {
+    if self.mailbox.push(event) {
+      self.waker.wake();
+    }
+  }
+
+  /// Appends received payload for `conn` (see [`Mailbox::append`]) and wakes the consumer.
+  pub fn append<R>(&self, conn: ConnId, raw: bool, fill: impl FnOnce(&mut Vec<u8>) -> R) -> R {
+    let (result, wake) = self.mailbox.append(conn, raw, fill);
+    if wake {
+      self.waker.wake();
+    }
+    result
+  }
+
+  /// Backpressure for readers: returns once the consumer has caught up.
+  pub async fn wait_for_room(&self) {
+    self.mailbox.wait_for_room().await
+  }
+}
+
+/// Appends one frame in the length-prefixed form that [`Event::Frames`] carries.
+pub fn put_frame(out: &mut Vec<u8>, frame: &[u8]) {
+  out.extend_from_slice(&(frame.len() as u32).to_le_bytes());
+  out.extend_from_slice(frame);
+}
+
+#[cfg(test)]
+pub mod testing {
+  //! A waker for tests: counts wake-ups and lets a test await the next one.
+  use super::*;
+  use std::sync::atomic::{AtomicUsize, Ordering};
+
+  #[derive(Default)]
+  pub struct CountingWaker {
+    pub wakes: AtomicUsize,
+    pub notify: Notify,
+  }
+
+  impl Wake for CountingWaker {
+    fn wake(&self) {
+      self.wakes.fetch_add(1, Ordering::SeqCst);
+      self.notify.notify_one();
+    }
+  }
+
+  /// A courier plus a way to collect its events, as the JS side would.
+  pub struct Collector {
+    pub mailbox: Arc<Mailbox>,
+    pub waker: Arc<CountingWaker>,
+    pub events: Vec<Event>,
+  }
+
+  impl Collector {
+    pub fn new(high_water: usize) -> (Self, Courier) {
+      let mailbox = Mailbox::new(high_water);
+      let waker = Arc::new(CountingWaker::default());
+      let courier = Courier::new(mailbox.clone(), waker.clone());
+      (Self { mailbox, waker, events: Vec::new() }, courier)
+    }
+
+    /// Takes events until `done` holds for the collected list, or panics after 5 s.
+    pub async fn until(&mut self, done: impl Fn(&[Event]) -> bool) -> &[Event] {
+      let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(5);
+      loop {
+        let notified = self.waker.notify.notified();
+        self.events.extend(self.mailbox.take());
+        if done(&self.events) {
+          return &self.events;
+        }
+        if tokio::time::timeout_at(deadline, notified).await.is_err() {
+          self.events.extend(self.mailbox.take());
+          assert!(done(&self.events), "timed out; events so far: {:?}", self.events);
+          return &self.events;
+        }
+      }
+    }
+  }
+}
+
+#[cfg(test)]
+mod tests {
+  use super::testing::*;
+  use super::*;
+  use std::sync::atomic::Ordering;
+
+  #[test]
+  fn wakes_once_per_batch_and_keeps_order() {
+    let (c, courier) = Collector::new(1 << 20);
+    courier.send(Event::Listening);
+    courier.send(Event::Drain { conn: 1 });
+    assert_eq!(c.waker.wakes.load(Ordering::SeqCst), 1);
+    assert_eq!(c.mailbox.take(), vec![Event::Listening, Event::Drain { conn: 1 }]);
+    courier.send(Event::ServerClosed);
+    assert_eq!(c.waker.wakes.load(Ordering::SeqCst), 2);
+  }
+
+  #[test]
+  fn consecutive_payload_for_one_connection_merges() {
+    let (c, courier) = Collector::new(1 << 20);
+    courier.append(1, false, |d| put_frame(d, b"a"));
+    courier.append(1, false, |d| put_frame(d, b"b"));
+    courier.append(2, false, |d| put_frame(d, b"c"));
+    courier.append(1, false, |_| ()); // a read that completed no frame
+    let events = c.mailbox.take();
+    assert_eq!(events.len(), 2);
+    assert_eq!(
+      events[0],
+      Event::Frames { conn: 1, data: vec![1, 0, 0, 0, b'a', 1, 0, 0, 0, b'b'] }
+    );
+  }
+
+  #[tokio::test]
+  async fn readers_wait_while_the_queue_is_over_high_water() {
+    let (c, courier) = Collector::new(4);
+    courier.append(1, true, |d| d.extend_from_slice(b"12345"));
+    let waiting = tokio::spawn({
+      let courier = courier.clone();
+      async move { courier.wait_for_room().await }
+    });
+    tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    assert!(!waiting.is_finished());
+    c.mailbox.take();
+    tokio::time::timeout(std::time::Duration::from_secs(5), waiting)
+      .await
+      .expect("reader resumed")
+      .unwrap();
+  }
+}

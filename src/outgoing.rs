@@ -1,0 +1,184 @@
+//! The write queue of one connection.
+//!
+//! JS corks the emits of one tick into a single chunk; the writer task takes everything
+//! queued at once and writes it with as few syscalls as it can (SPEC D3). Writes made
+//! before the connection exists simply wait here (v9 buffered them in `net.Socket`, and
+//! real code depends on that: SPEC §5.2).
+
+use std::collections::VecDeque;
+use std::sync::Mutex;
+
+use bytes::Bytes;
+use tokio::sync::Notify;
+
+/// How the connection is to finish.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Closing {
+  Open,
+  /// Flush what is queued, then close (`end()`, `ipc.disconnect`, peer EOF).
+  End,
+  /// Close now and drop what is queued (`destroy()`).
+  Destroy,
+}
+
+struct State {
+  chunks: VecDeque<Bytes>,
+  pending: usize,
+  closing: Closing,
+  /// Pending bytes passed the high-water mark since the queue was last empty.
+  over_high_water: bool,
+}
+
+pub struct Outgoing {
+  state: Mutex<State>,
+  writer: Notify,
+  high_water: usize,
+}
+
+/// What the writer should do next.
+pub enum Next {
+  Write(Vec<Bytes>),
+  Finish(Closing),
+  Wait,
+}
+
+impl Outgoing {
+  pub fn new(high_water: usize) -> Self {
+    Self {
+      state: Mutex::new(State {
+        chunks: VecDeque::new(),
+        pending: 0,
+        closing: Closing::Open,
+        over_high_water: false,
+      }),
+      writer: Notify::new(),
+      high_water,
+    }
+  }
+
+  /// Queues bytes. Returns false when the queue is above its high-water mark (the caller
+  /// may wait for a drain event), and None when the connection is closing, in which case
+  /// the bytes are dropped as v9 dropped writes to a destroyed socket.
+  pub fn push(&self, chunk: Bytes) -> Option<bool> {
+    if chunk.is_empty() {
+      return Some(true);
+    }
+    let below = {
+      let mut s = self.state.lock().unwrap();
+      if s.closing != Closing::Open {
+        return None;
+      }
+      s.pending += chunk.len();
+      s.chunks.push_back(chunk);
+      if s.pending > self.high_water {
+        s.over_high_water = true;
+      }
+      s.pending <= self.high_water
+    };
+    self.writer.notify_one();
+    Some(below)
+  }
+
+  /// Asks the writer to finish; a stronger request overrides a weaker one.
+  pub fn close(&self, how: Closing) {
+    {
+      let mut s = self.state.lock().unwrap();
+      if how <= s.closing {
+        return;
+      }
+      s.closing = how;
+      if how == Closing::Destroy {
+        s.chunks.clear();
+        s.pending = 0;
+      }
+    }
+    self.writer.notify_one();
+  }
+
+  pub fn closing(&self) -> Closing {
+    self.state.lock().unwrap().closing
+  }
+
+  pub fn pending(&self) -> usize {
+    self.state.lock().unwrap().pending
+  }
+
+  /// The writer's next step. Queued data goes out before an `End` is honoured.
+  pub fn next(&self) -> Next {
+    let mut s = self.state.lock().unwrap();
+    if s.closing == Closing::Destroy {
+      return Next::Finish(Closing::Destroy);
+    }
+    if !s.chunks.is_empty() {
+      return Next::Write(s.chunks.drain(..).collect());
+    }
+    match s.closing {
+      Closing::Open => Next::Wait,
+      how => Next::Finish(how),
+    }
+  }
+
+  /// Records that `written` bytes left; returns true when a drain event is due.
+  pub fn written(&self, written: usize) -> bool {
+    let mut s = self.state.lock().unwrap();
+    s.pending = s.pending.saturating_sub(written);
+    if s.pending == 0 && s.chunks.is_empty() && s.over_high_water {
+      s.over_high_water = false;
+      return true;
+    }
+    false
+  }
+
+  /// Resolves after the next push or close.
+  pub async fn changed(&self) {
+    self.writer.notified().await
+  }
+}
+
+#[cfg(test)]
+mod tests {
+  use super::*;
+
+  fn expect_write(q: &Outgoing) -> Vec<Bytes> {
+    match q.next() {
+      Next::Write(chunks) => chunks,
+      _ => panic!("expected data to write"),
+    }
+  }
+
+  #[test]
+  fn takes_every_queued_chunk_at_once() {
+    let q = Outgoing::new(100);
+    q.push(Bytes::from_static(b"ab"));
+    q.push(Bytes::from_static(b"cd"));
+    assert_eq!(expect_write(&q), vec![Bytes::from_static(b"ab"), Bytes::from_static(b"cd")]);
+    assert!(matches!(q.next(), Next::Wait));
+  }
+
+  #[test]
+  fn end_flushes_first_destroy_drops() {
+    let q = Outgoing::new(100);
+    q.push(Bytes::from_static(b"last words"));
+    q.close(Closing::End);
+    assert_eq!(q.push(Bytes::from_static(b"too late")), None);
+    assert_eq!(expect_write(&q).len(), 1);
+    assert!(matches!(q.next(), Next::Finish(Closing::End)));
+
+    let q = Outgoing::new(100);
+    q.push(Bytes::from_static(b"dropped"));
+    q.close(Closing::Destroy);
+    q.close(Closing::End); // weaker, ignored
+    assert!(matches!(q.next(), Next::Finish(Closing::Destroy)));
+  }
+
+  #[test]
+  fn reports_high_water_and_one_drain() {
+    let q = Outgoing::new(4);
+    assert_eq!(q.push(Bytes::from_static(b"abc")), Some(true));
+    assert_eq!(q.push(Bytes::from_static(b"de")), Some(false));
+    let chunks = expect_write(&q);
+    assert!(!q.written(chunks[0].len()));
+    assert!(q.written(chunks[1].len()));
+    assert!(!q.written(0));
+  }
+}

@@ -1,0 +1,196 @@
+//! Opening streams: binding listeners, accepting, connecting. Unix domain sockets and TCP
+//! differ only here; the connection code is shared.
+
+use std::net::SocketAddr;
+use std::os::unix::fs::PermissionsExt;
+use std::sync::Arc;
+
+use tokio::net::{TcpListener, TcpSocket, TcpStream, UnixListener, UnixStream};
+
+use crate::connection::{self, Live};
+use crate::errors::IoFailure;
+use crate::mailbox::{Event, PeerInfo};
+
+#[derive(Debug, Clone)]
+pub enum ListenTarget {
+  Unix { path: String, readable_all: bool, writable_all: bool },
+  Tcp { host: String, port: u16 },
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct TcpConnectOptions {
+  pub local_address: Option<String>,
+  pub local_port: Option<u16>,
+  /// 4 or 6 restricts the address family, as Node's `family` option.
+  pub family: Option<u8>,
+}
+
+#[derive(Debug, Clone)]
+pub enum ConnectTarget {
+  Unix { path: String },
+  Tcp { host: String, port: u16, options: TcpConnectOptions },
+}
+
+pub enum Listener {
+  Unix(UnixListener, String),
+  Tcp(TcpListener),
+}
+
+pub enum Stream {
+  Unix(UnixStream),
+  Tcp(TcpStream),
+}
+
+impl ListenTarget {
+  fn address(&self) -> (Option<String>, Option<u16>) {
+    match self {
+      ListenTarget::Unix { path, .. } => (Some(path.clone()), None),
+      ListenTarget::Tcp { host, port } => (Some(host.clone()), Some(*port)),
+    }
+  }
+
+  pub async fn bind(&self) -> Result<Listener, IoFailure> {
+    let fail = |err: std::io::Error| {
+      let (address, port) = self.address();
+      IoFailure::new(&err, "listen", address, port)
+    };
+    match self {
+      ListenTarget::Unix { path, readable_all, writable_all } => {
+        let listener = UnixListener::bind(path).map_err(fail)?;
+        if *readable_all || *writable_all {
+          // The same bits libuv's uv_pipe_chmod adds for Node's readableAll/writableAll.
+          let mut add = 0;
+          if *readable_all {
+            add |= 0o444;
+          }
+          if *writable_all {
+            add |= 0o222;
+          }
+          let mode = std::fs::metadata(path).map_err(fail)?.permissions().mode() | add;
+          std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).map_err(fail)?;
+        }
+        Ok(Listener::Unix(listener, path.clone()))
+      }
+      ListenTarget::Tcp { host, port } => {
+        let addrs = resolve(host, *port, None).await?;
+        let mut last = None;
+        for addr in addrs {
+          match TcpListener::bind(addr).await {
+            Ok(listener) => return Ok(Listener::Tcp(listener)),
+            Err(err) => last = Some(IoFailure::new(&err, "listen", Some(addr.ip().to_string()), Some(*port))),
+          }
+        }
+        Err(last.unwrap_or_else(|| IoFailure::not_found(host, *port)))
+      }
+    }
+  }
+}
+
+impl Listener {
+  pub async fn accept(&self) -> std::io::Result<(Stream, PeerInfo)> {
+    match self {
+      Listener::Unix(listener, _) => Ok((Stream::Unix(listener.accept().await?.0), PeerInfo::default())),
+      Listener::Tcp(listener) => {
+        let (stream, _) = listener.accept().await?;
+        let peer = tcp_peer(&stream);
+        Ok((Stream::Tcp(stream), peer))
+      }
+    }
+  }
+
+  /// Node removes a Unix socket file when its server closes; so do we.
+  pub fn remove_socket_file(&self) {
+    if let Listener::Unix(_, path) = self {
+      let _ = std::fs::remove_file(path);
+    }
+  }
+}
+
+impl ConnectTarget {
+  pub async fn connect(&self) -> Result<(Stream, PeerInfo), IoFailure> {
+    match self {
+      ConnectTarget::Unix { path } => UnixStream::connect(path)
+        .await
+        .map(|s| (Stream::Unix(s), PeerInfo::default()))
+        .map_err(|err| IoFailure::new(&err, "connect", Some(path.clone()), None)),
+      ConnectTarget::Tcp { host, port, options } => {
+        let mut last = None;
+        for addr in resolve(host, *port, options.family).await? {
+          match connect_tcp(addr, options).await {
+            Ok(stream) => {
+              let peer = tcp_peer(&stream);
+              return Ok((Stream::Tcp(stream), peer));
+            }
+            Err(err) => last = Some(IoFailure::new(&err, "connect", Some(addr.ip().to_string()), Some(*port))),
+          }
+        }
+        Err(last.unwrap_or_else(|| IoFailure::not_found(host, *port)))
+      }
+    }
+  }
+}
+
+async fn connect_tcp(addr: SocketAddr, options: &TcpConnectOptions) -> std::io::Result<TcpStream> {
+  let socket = if addr.is_ipv4() { TcpSocket::new_v4()? } else { TcpSocket::new_v6()? };
+  if options.local_address.is_some() || options.local_port.is_some() {
+    let ip = match &options.local_address {
+      Some(a) => a.parse().map_err(|_| std::io::Error::from_raw_os_error(22))?,
+      None if addr.is_ipv4() => std::net::Ipv4Addr::UNSPECIFIED.into(),
+      None => std::net::Ipv6Addr::UNSPECIFIED.into(),
+    };
+    socket.bind(SocketAddr::new(ip, options.local_port.unwrap_or(0)))?;
+  }
+  socket.connect(addr).await
+}
+
+async fn resolve(host: &str, port: u16, family: Option<u8>) -> Result<Vec<SocketAddr>, IoFailure> {
+  let addrs = tokio::net::lookup_host((host, port)).await.map_err(|_| IoFailure::not_found(host, port))?;
+  let addrs: Vec<_> = addrs
+    .filter(|a| match family {
+      Some(4) => a.is_ipv4(),
+      Some(6) => a.is_ipv6(),
+      _ => true,
+    })
+    .collect();
+  if addrs.is_empty() {
+    return Err(IoFailure::not_found(host, port));
+  }
+  Ok(addrs)
+}
+
+fn tcp_peer(stream: &TcpStream) -> PeerInfo {
+  let _ = stream.set_nodelay(true);
+  let remote = stream.peer_addr().ok();
+  let local = stream.local_addr().ok();
+  PeerInfo {
+    remote_address: remote.map(|a| a.ip().to_string()),
+    remote_port: remote.map(|a| a.port()),
+    remote_family: remote.map(|a| if a.is_ipv4() { "IPv4" } else { "IPv6" }),
+    local_address: local.map(|a| a.ip().to_string()),
+    local_port: local.map(|a| a.port()),
+  }
+}
+
+impl Stream {
+  /// Adopts a connected Unix socket accepted elsewhere (Node's cluster accept path, D6).
+  pub fn from_unix_fd(fd: std::os::fd::OwnedFd) -> std::io::Result<Stream> {
+    let std_stream = std::os::unix::net::UnixStream::from(fd);
+    std_stream.set_nonblocking(true)?;
+    Ok(Stream::Unix(UnixStream::from_std(std_stream)?))
+  }
+
+  /// Announces the connection and starts its tasks.
+  pub fn start(self, live: Arc<Live>, peer: PeerInfo) {
+    live.courier.send(Event::Connected { conn: live.shared.id, peer });
+    match self {
+      Stream::Unix(s) => {
+        let (r, w) = s.into_split();
+        connection::spawn(live, r, w)
+      }
+      Stream::Tcp(s) => {
+        let (r, w) = s.into_split();
+        connection::spawn(live, r, w)
+      }
+    }
+  }
+}
