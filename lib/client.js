@@ -1,0 +1,195 @@
+'use strict'
+
+const PubSub = require('./pubsub')
+const Queue = require('./queue')
+const { Socket } = require('./socket')
+const { KIND, createEndpoint, eachFrame } = require('./native')
+const { formatFrame, parseFrame } = require('./message')
+const { systemError, messageTooLarge, unsupported } = require('./errors')
+
+// `ipc.of[id]`: one logical connection that reconnects by v9's rules (SPEC §5).
+class Client extends PubSub {
+  constructor(config, log) {
+    super()
+    Object.assign(this, {
+      Client: Client,
+      config: config,
+      queue: new Queue(),
+      socket: false,
+      connect: connect,
+      emit: emit,
+      log: log,
+      retriesRemaining: config.maxRetries || 0,
+      explicitlyDisconnected: false,
+    })
+    Object.defineProperties(this, {
+      // Captured per client (v9 let the last constructed endpoint's delimiter win: §12 #4).
+      _delimiter: { value: config.delimiter },
+      _native: { value: null, writable: true },
+      _raw: { value: false, writable: true },
+      _conn: { value: 0, writable: true },
+      _retryTimer: { value: null, writable: true },
+      _retired: { value: false, writable: true },
+    })
+  }
+
+  // Replaced in ipc.of by a new connectTo: stop for good, including a pending retry
+  // (v9 left it running and reconnecting forever: SPEC §12 #22).
+  _retire() {
+    this._retired = true
+    clearTimeout(this._retryTimer)
+    this._retryTimer = null
+    if (this.socket) {
+      this.socket.destroy()
+    }
+  }
+
+  // rawBuffer is read live in v9; the core learns of a change at the next emit or connect.
+  _syncRawMode() {
+    const raw = !!this.config.rawBuffer
+    if (this._native && raw !== this._raw) {
+      this._raw = raw
+      this._native.setRaw(raw)
+    }
+  }
+
+  _onNative(kind, conn, arg) {
+    // Late events of a socket this client has moved on from are ignored.
+    if (conn !== this._conn || this._retired) {
+      return
+    }
+    const socket = this.socket
+    switch (kind) {
+      case KIND.CONNECTED:
+        socket._connected(arg)
+        this.publish('connect')
+        this.retriesRemaining = this.config.maxRetries
+        this.log('retrying reset')
+        break
+      case KIND.FRAMES:
+        this.log('## received events ##')
+        eachFrame(arg, (text) => this._gotFrame(text))
+        break
+      case KIND.RAW:
+        this.log('## received events ##')
+        this.publish('data', arg)
+        if (this.config.sync) {
+          this.queue.next()
+        }
+        break
+      case KIND.ERROR:
+        this._failed(systemError(arg))
+        break
+      case KIND.TOO_LARGE:
+        this._failed(messageTooLarge(arg))
+        break
+      case KIND.DRAIN:
+        socket._drained()
+        break
+      case KIND.CLOSED:
+        socket._closed(arg)
+        this._closed()
+        break
+    }
+  }
+
+  _gotFrame(text) {
+    const [type, data] = parseFrame(text)
+    this.log('detected event', type, data)
+    this.publish(type, data)
+    // One reply releases one queued request (v9 advanced once per chunk: SPEC §5.6).
+    if (this.config.sync) {
+      this.queue.next()
+    }
+  }
+
+  _failed(err) {
+    this.socket._failed(err)
+    this.log('\n\n######\nerror: ', err)
+    this.publish('error', err)
+  }
+
+  // The retry algorithm of SPEC §5.4, exactly.
+  _closed() {
+    this.log('connection closed', this.id, this.path, this.retriesRemaining, 'tries remaining of', this.config.maxRetries)
+    if (this.config.stopRetrying || this.retriesRemaining < 1 || this.explicitlyDisconnected) {
+      this.publish('disconnect')
+      this.log(this.config.id, 'exceeded connection rety amount of', ' or stopRetrying flag set.')
+      this.socket.destroy()
+      this.publish('destroy')
+      return
+    }
+    this._retryTimer = setTimeout(() => {
+      this._retryTimer = null
+      if (this.explicitlyDisconnected || this._retired) {
+        return
+      }
+      this.retriesRemaining--
+      this.connect()
+    }, this.config.retry)
+    this.publish('disconnect')
+  }
+}
+
+function emit(type, data) {
+  this.log('dispatching event to ', this.id, this.path, ' : ', type, ',', data)
+  const message = this.config.rawBuffer ? Buffer.from(type, this.config.encoding) : formatFrame(type, data, this._delimiter)
+  this._syncRawMode()
+  if (!this.config.sync) {
+    this.socket.write(message)
+    return
+  }
+  this.queue.add(syncEmit.bind(this, message))
+}
+
+function syncEmit(message) {
+  this.log('dispatching event to ', this.id, this.path, ' : ', message)
+  this.socket.write(message)
+}
+
+function connect() {
+  this.log('requested connection to ', this.id, this.path)
+  if (!this.path) {
+    this.log('\n\n######\nerror: ', this.id, ' client has not specified socket path it wishes to connect to.')
+    return
+  }
+  if (!this.port && process.platform === 'win32') {
+    this.publish('error', unsupported('Windows named pipes'))
+    return
+  }
+  if (this.port && this.config.tls) {
+    this.publish('error', unsupported('TLS'))
+    return
+  }
+  let port
+  if (this.port) {
+    port = Number(this.port)
+    if (!Number.isInteger(port) || port < 0 || port > 65535) {
+      const err = new RangeError(`Port should be >= 0 and < 65536. Received ${this.port}.`)
+      err.code = 'ERR_SOCKET_BAD_PORT'
+      throw err
+    }
+  }
+  if (!this._native) {
+    this._native = createEndpoint(this, this.config, this._delimiter)
+    this._raw = !!this.config.rawBuffer
+  }
+  this._syncRawMode()
+  if (!this.port) {
+    this.log('Connecting client on Unix Socket :', this.path)
+    this._conn = this._native.connectUnix(String(this.path))
+  } else {
+    const iface = this.config.interface || this.config.interfaces || {}
+    this.log('Connecting client via TCP to', { host: this.path, port })
+    this._conn = this._native.connectTcp(
+      String(this.path),
+      port,
+      iface.localAddress ? String(iface.localAddress) : undefined,
+      iface.localPort ? Number(iface.localPort) : undefined,
+      iface.family ? Number(iface.family) : undefined,
+    )
+  }
+  this.socket = new Socket(this._native, this._conn)
+}
+
+module.exports = Client

@@ -1,0 +1,84 @@
+'use strict'
+
+// The boundary to the Rust core: one NativeEndpoint per client or server, whose event
+// batches (flat arrays `[kind, connId, arg, ...]`, see src/binding/batch.rs) are handed to
+// the owner's `_onNative(kind, conn, arg)` one by one.
+
+const KIND = Object.freeze({
+  LISTENING: 0,
+  SERVER_CLOSED: 1,
+  CONNECTED: 2,
+  FRAMES: 3,
+  RAW: 4,
+  ERROR: 5,
+  TOO_LARGE: 6,
+  DRAIN: 7,
+  CLOSED: 8,
+})
+
+// Pending bytes per connection above which writes report back-pressure (SPEC D8).
+const WRITE_HIGH_WATER = 16 * 1024 * 1024
+const DEFAULT_MAX_MESSAGE_SIZE = 64 * 1024 * 1024
+
+let binding
+function loadBinding() {
+  if (!binding) {
+    binding = require('../binding.js')
+  }
+  return binding
+}
+
+function createEndpoint(owner, config, delimiter) {
+  const { NativeEndpoint } = loadBinding()
+  const delimiterBytes = Buffer.from(String(delimiter), 'utf8')
+  if (delimiterBytes.length === 0) {
+    throw new TypeError('ipc.config.delimiter must be a non-empty string')
+  }
+  let max = config.maxMessageSize
+  max = max === undefined || max === null ? DEFAULT_MAX_MESSAGE_SIZE : Number(max)
+  if (Number.isNaN(max) || max < 0) {
+    throw new RangeError('ipc.config.maxMessageSize must be a non-negative number or Infinity')
+  }
+  return new NativeEndpoint(
+    (batch) => deliver(owner, batch, 0),
+    delimiterBytes,
+    max,
+    !!config.rawBuffer,
+    WRITE_HIGH_WATER,
+  )
+}
+
+// A user handler that throws propagates as an uncaught exception, as in v9; whatever
+// else the batch held is still delivered on the next tick (if the process survives), so
+// no connection misses its close.
+function deliver(owner, batch, from) {
+  let i = from
+  try {
+    for (; i < batch.length; i += 3) {
+      owner._onNative(batch[i], batch[i + 1], batch[i + 2])
+    }
+  } finally {
+    if (i < batch.length) {
+      process.nextTick(deliver, owner, batch, i + 3)
+    }
+  }
+}
+
+// Calls fn(text) for each length-prefixed frame of a FRAMES payload, resumably as above.
+function eachFrame(buf, fn, from = 0) {
+  let off = from
+  try {
+    while (off < buf.length) {
+      const len = buf.readUInt32LE(off)
+      const start = off + 4
+      off = start + len
+      fn(buf.toString('utf8', start, off))
+    }
+  } finally {
+    if (off < buf.length) {
+      process.nextTick(eachFrame, buf, fn, off)
+    }
+  }
+}
+
+module.exports = { KIND, createEndpoint, eachFrame }

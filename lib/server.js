@@ -1,0 +1,351 @@
+'use strict'
+
+const EventEmitter = require('events')
+const fs = require('fs')
+const cluster = require('cluster')
+const net = require('net')
+const PubSub = require('./pubsub')
+const { Socket, flushCorked } = require('./socket')
+const { KIND, createEndpoint, eachFrame } = require('./native')
+const { formatFrame, parseFrame } = require('./message')
+const { systemError, messageTooLarge, unsupported } = require('./errors')
+
+// `ipc.server` (SPEC §6): a Unix-socket or TCP server over the Rust core.
+class Server extends PubSub {
+  constructor(path, config, log, port) {
+    super()
+    Object.assign(this, {
+      config: config,
+      path: path,
+      port: port,
+      udp4: false,
+      udp6: false,
+      log: log,
+      server: false,
+      sockets: [],
+      emit: emit,
+      broadcast: broadcast,
+    })
+    Object.defineProperties(this, {
+      _delimiter: { value: config.delimiter },
+      _native: { value: null, writable: true },
+      _byConn: { value: new Map() },
+    })
+    this.on('close', serverClosed.bind(this))
+  }
+
+  onStart(socket) {
+    this.trigger('start', socket)
+  }
+
+  // Stops accepting; open connections stay (v9 semantics, SPEC §6.5 and §12 #25).
+  stop() {
+    this.server.close()
+  }
+
+  start() {
+    if (!this.path) {
+      this.log('Socket Server Path not specified, refusing to start')
+      return
+    }
+    if (this.udp4 || this.udp6) {
+      this.publish('error', unsupported('UDP'))
+      return
+    }
+    if (this.port && this.config.tls) {
+      this.publish('error', unsupported('TLS'))
+      return
+    }
+    if (!this.port && process.platform === 'win32') {
+      this.publish('error', unsupported('Windows named pipes'))
+      return
+    }
+    // Only a stale Unix socket is removed, never a regular file or directory, and network
+    // servers unlink nothing (v9 unlinked any file, even `./127.0.0.1`: SPEC §12 #26).
+    if (!this.port && this.config.unlink) {
+      fs.lstat(this.path, (err, stats) => {
+        if (!err && stats.isSocket()) {
+          fs.unlink(this.path, () => startServer.call(this))
+        } else {
+          startServer.call(this)
+        }
+      })
+      return
+    }
+    process.nextTick(() => startServer.call(this))
+  }
+
+  _socketFor(conn) {
+    return this._byConn.get(conn)
+  }
+
+  _onNative(kind, conn, arg) {
+    switch (kind) {
+      case KIND.LISTENING: {
+        const host = String(this.path)
+        this.server._address = this.port
+          ? { address: host, family: host.includes(':') ? 'IPv6' : 'IPv4', port: Number(this.port) }
+          : host
+        this.server.listening = true
+        this.onStart()
+        break
+      }
+      case KIND.SERVER_CLOSED:
+        this.server._closed()
+        break
+      case KIND.CONNECTED: {
+        const socket = new Socket(this._native, conn)
+        this._byConn.set(conn, socket)
+        socket._connected(arg)
+        this.sockets.push(socket)
+        this.log('## socket connection to server detected ##')
+        this.publish('connect', socket)
+        break
+      }
+      case KIND.FRAMES: {
+        const socket = this._socketFor(conn)
+        eachFrame(arg, (text) => gotFrame.call(this, socket, text))
+        break
+      }
+      case KIND.RAW:
+        this.publish('data', arg, this._socketFor(conn))
+        break
+      case KIND.ERROR: {
+        const err = systemError(arg)
+        if (conn === 0) {
+          this.log('server error', err)
+          this.server._failed(err)
+        } else {
+          this.log('server socket error', err)
+          const socket = this._socketFor(conn)
+          if (socket) {
+            socket._failed(err)
+          }
+        }
+        this.publish('error', err)
+        break
+      }
+      case KIND.TOO_LARGE: {
+        const err = messageTooLarge(arg)
+        this.log('server socket error', err)
+        this.publish('error', err, this._socketFor(conn))
+        break
+      }
+      case KIND.DRAIN: {
+        const socket = this._socketFor(conn)
+        if (socket) {
+          socket._drained()
+        }
+        break
+      }
+      case KIND.CLOSED: {
+        const socket = this._socketFor(conn)
+        this._byConn.delete(conn)
+        if (socket) {
+          socket._closed(arg)
+        }
+        this.publish('close', arg)
+        break
+      }
+    }
+  }
+}
+
+function gotFrame(socket, text) {
+  const [type, data] = parseFrame(text)
+  // Any payload with a truthy id labels its socket (SPEC §4.2).
+  if (data && data.id) {
+    socket.id = data.id
+  }
+  this.log('received event of : ', type, data)
+  this.publish(type, data, socket)
+}
+
+function emit(socket, type, data) {
+  this.log('dispatching event to socket', ' : ', type, data)
+  const message = this.config.rawBuffer ? Buffer.from(type, this.config.encoding) : formatFrame(type, data, this._delimiter)
+  socket.write(message)
+}
+
+// Serialised once, written to every connection by one native call. Earlier corked
+// emits go first, so per-socket order is kept.
+function broadcast(type, data) {
+  this.log('broadcasting event to all known sockets listening to ', this.path, ' : ', this.port ? this.port : '', type, data)
+  const message = this.config.rawBuffer ? Buffer.from(type, this.config.encoding) : formatFrame(type, data, this._delimiter)
+  if (!this._native) {
+    return
+  }
+  flushCorked()
+  if (typeof message === 'string') {
+    this._native.broadcast(message)
+  } else {
+    this._native.broadcastBuffer(message)
+  }
+}
+
+// v9's internal close handler: drops the first socket that is no longer readable, then
+// publishes 'socket.disconnected' before user 'close' handlers run (SPEC §6.4).
+function serverClosed() {
+  for (let i = 0; i < this.sockets.length; i++) {
+    const socket = this.sockets[i]
+    if (socket && socket.readable) {
+      continue
+    }
+    const destroyedSocketId = (socket && socket.id) || false
+    this.log('socket disconnected', destroyedSocketId.toString())
+    if (socket && socket.destroy) {
+      socket.destroy()
+    }
+    this.sockets.splice(i, 1)
+    this.publish('socket.disconnected', socket, destroyedSocketId)
+    return
+  }
+}
+
+function startServer() {
+  this.log('starting server on ', this.path, this.port ? `:${this.port}` : '')
+  const config = this.config
+  try {
+    if (!this._native) {
+      this._native = createEndpoint(this, config, this._delimiter)
+    }
+  } catch (err) {
+    this.publish('error', err)
+    return
+  }
+  const native = this._native
+  native.setRaw(!!config.rawBuffer)
+  this.server = new ServerHandle(native)
+  this.server.maxConnections = config.maxConnections
+  if (!this.port) {
+    this.log('starting server as', 'Unix || Windows Socket')
+    if (cluster.isWorker) {
+      listenInClusterWorker.call(this)
+      return
+    }
+    native.listenUnix(String(this.path), !!config.readableAll, !!config.writableAll)
+    return
+  }
+  this.log('starting server as', 'TCP')
+  const port = Number(this.port)
+  if (!Number.isInteger(port) || port < 0 || port > 65535) {
+    const err = new RangeError(`options.port should be >= 0 and < 65536. Received ${this.port}.`)
+    err.code = 'ERR_SOCKET_BAD_PORT'
+    this.publish('error', err)
+    return
+  }
+  native.listenTcp(String(this.path), port)
+}
+
+// Cluster workers share one listening socket through Node's cluster module (SPEC §6.7,
+// D6): Node accepts, paused, and the core takes the connection over at once.
+function listenInClusterWorker() {
+  const native = this._native
+  const config = this.config
+  const nodeServer = net.createServer({ pauseOnConnect: true }, (socket) => {
+    const fd = socket._handle && socket._handle.fd
+    try {
+      native.adoptFd(fd)
+    } catch (err) {
+      this.publish('error', err)
+    }
+    socket.destroy()
+  })
+  nodeServer.maxConnections = config.maxConnections
+  nodeServer.on('error', (err) => {
+    this.log('server error', err)
+    this.publish('error', err)
+  })
+  this.server._useNodeServer(nodeServer)
+  nodeServer.listen({ path: this.path, readableAll: !!config.readableAll, writableAll: !!config.writableAll }, () => {
+    this.server.listening = true
+    this.onStart()
+  })
+}
+
+// `ipc.server.server`: the net.Server members v9 code uses (SPEC D4).
+class ServerHandle extends EventEmitter {
+  constructor(native) {
+    super()
+    Object.defineProperties(this, {
+      _native: { value: native },
+      _node: { value: null, writable: true },
+      _maxConnections: { value: Infinity, writable: true },
+      _address: { value: null, writable: true },
+    })
+    this.listening = false
+  }
+
+  get maxConnections() {
+    return this._maxConnections
+  }
+
+  set maxConnections(value) {
+    this._maxConnections = value
+    this._native.setMaxConnections(value === undefined || value === null ? Infinity : Number(value))
+    if (this._node) {
+      this._node.maxConnections = value
+    }
+  }
+
+  _useNodeServer(nodeServer) {
+    this._node = nodeServer
+    nodeServer.on('close', () => this._closed())
+  }
+
+  address() {
+    return this._node ? this._node.address() : this._address
+  }
+
+  close(callback) {
+    if (!this.listening) {
+      if (typeof callback === 'function') {
+        const err = new Error('Server is not running.')
+        err.code = 'ERR_SERVER_NOT_RUNNING'
+        process.nextTick(callback, err)
+      }
+      return this
+    }
+    if (typeof callback === 'function') {
+      this.once('close', () => callback())
+    }
+    if (this._node) {
+      this._node.close()
+    } else {
+      this._native.stopListening()
+    }
+    return this
+  }
+
+  _closed() {
+    const wasListening = this.listening
+    this.listening = false
+    if (wasListening) {
+      this.emit('close')
+    }
+  }
+
+  _failed(err) {
+    if (this.listenerCount('error') > 0) {
+      this.emit('error', err)
+    }
+  }
+
+  ref() {
+    this._native.ref()
+    if (this._node) {
+      this._node.ref()
+    }
+    return this
+  }
+
+  unref() {
+    this._native.unref()
+    if (this._node) {
+      this._node.unref()
+    }
+    return this
+  }
+}
+
+module.exports = Server

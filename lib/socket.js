@@ -1,0 +1,195 @@
+'use strict'
+
+const EventEmitter = require('events')
+
+// The per-connection object v9 code receives where node-ipc handed out a net.Socket
+// (SPEC D4). Data moves through the Rust core; this object only queues writes and
+// mirrors state.
+//
+// Strings written in one tick are corked into one native call (SPEC D3): a native call
+// costs far more than a string append.
+
+const corked = new Set()
+let flushScheduled = false
+
+function flushCorked() {
+  flushScheduled = false
+  for (const socket of corked) {
+    socket._flush()
+  }
+  corked.clear()
+}
+
+class Socket extends EventEmitter {
+  constructor(endpoint, conn) {
+    super()
+    Object.defineProperties(this, {
+      _endpoint: { value: endpoint },
+      _conn: { value: conn },
+      _corked: { value: '', writable: true },
+      _needDrain: { value: false, writable: true },
+    })
+    this.connecting = true
+    this.destroyed = false
+    this.readable = true
+    this.writable = true
+    this.remoteAddress = undefined
+    this.remotePort = undefined
+    this.remoteFamily = undefined
+    this.localAddress = undefined
+    this.localPort = undefined
+  }
+
+  // Node's net.Socket accepts these; the core already frames bytes, so they change nothing.
+  setEncoding() {
+    return this
+  }
+  setKeepAlive() {
+    return this
+  }
+  setNoDelay() {
+    return this
+  }
+  setTimeout() {
+    return this
+  }
+
+  address() {
+    return this.localPort === undefined
+      ? {}
+      : { address: this.localAddress, family: this.remoteFamily, port: this.localPort }
+  }
+
+  write(data, encoding, callback) {
+    if (typeof encoding === 'function') {
+      callback = encoding
+      encoding = undefined
+    }
+    if (typeof data === 'string' && encoding && !/^utf-?8$/i.test(encoding)) {
+      data = Buffer.from(data, encoding)
+    }
+    if (typeof data !== 'string' && !ArrayBuffer.isView(data)) {
+      const err = new TypeError(
+        'The "chunk" argument must be of type string or an instance of Buffer or Uint8Array.' +
+          ` Received ${data === null ? 'null' : typeof data}`,
+      )
+      err.code = 'ERR_INVALID_ARG_TYPE'
+      throw err
+    }
+    // Writes to a closed socket are dropped without an error, as v9's were (SPEC §5.4).
+    if (this.destroyed || !this.writable) {
+      return false
+    }
+    if (typeof data === 'string') {
+      if (data.length > 0) {
+        this._corked += data
+        corked.add(this)
+        if (!flushScheduled) {
+          flushScheduled = true
+          process.nextTick(flushCorked)
+        }
+      }
+    } else {
+      this._flush()
+      const view = Buffer.isBuffer(data) ? data : Buffer.from(data.buffer, data.byteOffset, data.byteLength)
+      this._noteStatus(this._endpoint.writeBuffer(this._conn, view))
+    }
+    if (callback) {
+      process.nextTick(callback)
+    }
+    return !this._needDrain
+  }
+
+  _flush() {
+    if (this._corked.length > 0) {
+      const text = this._corked
+      this._corked = ''
+      this._noteStatus(this._endpoint.write(this._conn, text))
+    }
+  }
+
+  _noteStatus(status) {
+    if (status === 0) {
+      this._needDrain = true
+    }
+  }
+
+  // Flushes what was written, then closes (v9 destroyed at once and lost it: SPEC §12 #24).
+  end(data, encoding, callback) {
+    if (typeof data === 'function') {
+      callback = data
+      data = undefined
+    }
+    if (data !== undefined && data !== null) {
+      this.write(data, encoding)
+    }
+    if (!this.destroyed && this.writable) {
+      this.writable = false
+      this._flush()
+      corked.delete(this)
+      this._endpoint.end(this._conn)
+    }
+    if (typeof callback === 'function') {
+      this.once('close', () => callback())
+    }
+    return this
+  }
+
+  destroy(err) {
+    if (!this.destroyed) {
+      this._corked = ''
+      corked.delete(this)
+      this._endpoint.destroy(this._conn)
+      this.destroyed = true
+      this.readable = false
+      this.writable = false
+      if (err && this.listenerCount('error') > 0) {
+        process.nextTick(() => this.emit('error', err))
+      }
+    }
+    return this
+  }
+
+  ref() {
+    this._endpoint.ref()
+    return this
+  }
+
+  unref() {
+    this._endpoint.unref()
+    return this
+  }
+
+  _connected(peer) {
+    this.connecting = false
+    if (peer) {
+      Object.assign(this, peer)
+    }
+    this.emit('connect')
+  }
+
+  _drained() {
+    this._needDrain = false
+    this.emit('drain')
+  }
+
+  // An 'error' nobody listens for must not throw from the event loop: v9 users listen
+  // on the client or server, not on the socket.
+  _failed(err) {
+    if (this.listenerCount('error') > 0) {
+      this.emit('error', err)
+    }
+  }
+
+  _closed(hadError) {
+    this.connecting = false
+    this.destroyed = true
+    this.readable = false
+    this.writable = false
+    this._corked = ''
+    corked.delete(this)
+    this.emit('close', hadError)
+  }
+}
+
+module.exports = { Socket, flushCorked }
