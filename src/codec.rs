@@ -88,11 +88,7 @@ impl FrameDecoder {
 
   /// Calls `on_frame` for every complete frame at the front of `buf`, in order, and
   /// returns how many bytes those frames (with their delimiters) took. Nothing is copied.
-  pub fn drain<F: FnMut(&[u8])>(
-    &mut self,
-    buf: &[u8],
-    mut on_frame: F,
-  ) -> Result<usize, FrameTooLarge> {
+  pub fn drain<F: FnMut(&[u8])>(&mut self, buf: &[u8], mut on_frame: F) -> Result<usize, FrameTooLarge> {
     let mut consumed = 0;
     while let Some(len) = self.next_frame(&buf[consumed..])? {
       on_frame(&buf[consumed..consumed + len]);
@@ -144,7 +140,10 @@ mod tests {
       assert_eq!(got, whole, "cut at {cut}");
     }
     let bytewise: Vec<&[u8]> = stream.chunks(1).collect();
-    assert_eq!(feed(&mut FrameDecoder::new(b"\x0c", None), &bytewise).unwrap(), whole);
+    assert_eq!(
+      feed(&mut FrameDecoder::new(b"\x0c", None), &bytewise).unwrap(),
+      whole
+    );
   }
 
   #[test]
@@ -157,7 +156,10 @@ mod tests {
   #[test]
   fn empty_frames_are_reported_as_frames() {
     let mut d = FrameDecoder::new(b"\x0c", None);
-    assert_eq!(feed(&mut d, &[b"\x0c\x0c"]).unwrap(), vec![Vec::<u8>::new(), Vec::new()]);
+    assert_eq!(
+      feed(&mut d, &[b"\x0c\x0c"]).unwrap(),
+      vec![Vec::<u8>::new(), Vec::new()]
+    );
   }
 
   #[test]

@@ -63,7 +63,12 @@ pub struct ConnShared {
 
 impl ConnShared {
   pub fn new(id: ConnId, write_high_water: usize) -> Self {
-    Self { id, out: Outgoing::new(write_high_water), cancel: Cancel::default(), had_error: AtomicBool::new(false) }
+    Self {
+      id,
+      out: Outgoing::new(write_high_water),
+      cancel: Cancel::default(),
+      had_error: AtomicBool::new(false),
+    }
   }
 
   pub fn destroy(&self) {
@@ -91,7 +96,10 @@ pub struct Live {
 
 impl Live {
   pub fn report_error(&self, failure: IoFailure) {
-    self.courier.send(Event::Error { conn: Some(self.shared.id), failure });
+    self.courier.send(Event::Error {
+      conn: Some(self.shared.id),
+      failure,
+    });
     self.shared.fail();
   }
 }
@@ -100,7 +108,10 @@ impl Drop for Live {
   fn drop(&mut self) {
     self.endpoint.forget(self.shared.id);
     let had_error = self.shared.had_error.load(Ordering::SeqCst);
-    self.courier.send(Event::Closed { conn: self.shared.id, had_error });
+    self.courier.send(Event::Closed {
+      conn: self.shared.id,
+      had_error,
+    });
   }
 }
 
@@ -132,7 +143,9 @@ async fn read_loop<R: AsyncRead + Unpin>(mut reader: R, live: Arc<Live>) {
       // what we still have queued has been written.
       Ok(0) => return shared.end(),
       Ok(_) if live.endpoint.is_raw() => {
-        live.courier.append(shared.id, true, |data| data.extend_from_slice(&buf));
+        live
+          .courier
+          .append(shared.id, true, |data| data.extend_from_slice(&buf));
         buf.clear();
       }
       Ok(_) => {
@@ -142,7 +155,11 @@ async fn read_loop<R: AsyncRead + Unpin>(mut reader: R, live: Arc<Live>) {
         match framed {
           Ok(used) => buf.advance(used),
           Err(too_large) => {
-            live.courier.send(Event::TooLarge { conn: shared.id, size: too_large.size, limit: too_large.limit });
+            live.courier.send(Event::TooLarge {
+              conn: shared.id,
+              size: too_large.size,
+              limit: too_large.limit,
+            });
             return shared.fail();
           }
         }
@@ -204,7 +221,11 @@ async fn sleep_until(deadline: Option<tokio::time::Instant>) {
   }
 }
 
-async fn write_chunks<W: AsyncWrite + Unpin>(writer: &mut W, chunks: Vec<Bytes>, size: usize) -> std::io::Result<()> {
+async fn write_chunks<W: AsyncWrite + Unpin>(
+  writer: &mut W,
+  chunks: Vec<Bytes>,
+  size: usize,
+) -> std::io::Result<()> {
   if chunks.len() > 1 && size <= JOIN_LIMIT {
     let mut joined = Vec::with_capacity(size);
     for chunk in &chunks {

@@ -24,7 +24,12 @@ pub struct EndpointOptions {
 
 impl Default for EndpointOptions {
   fn default() -> Self {
-    Self { delimiter: b"\x0c".to_vec(), max_message_size: Some(64 << 20), raw: false, write_high_water: 16 << 20 }
+    Self {
+      delimiter: b"\x0c".to_vec(),
+      max_message_size: Some(64 << 20),
+      raw: false,
+      write_high_water: 16 << 20,
+    }
   }
 }
 
@@ -80,7 +85,11 @@ impl Endpoint {
     let id = self.next_id.fetch_add(1, Ordering::Relaxed);
     let shared = Arc::new(ConnShared::new(id, self.options.write_high_water));
     self.conns.lock().unwrap().insert(id, shared.clone());
-    Arc::new(Live { shared, endpoint: self.clone(), courier: courier.clone() })
+    Arc::new(Live {
+      shared,
+      endpoint: self.clone(),
+      courier: courier.clone(),
+    })
   }
 
   pub(crate) fn forget(&self, id: ConnId) {

@@ -31,7 +31,14 @@ impl IoFailure {
       }
       None => (-EINVAL, Some(err.to_string())),
     };
-    Self { errno, code: None, syscall, address, port, detail }
+    Self {
+      errno,
+      code: None,
+      syscall,
+      address,
+      port,
+      detail,
+    }
   }
 
   /// A host name that did not resolve, as Node's `getaddrinfo ENOTFOUND host`.

@@ -16,3 +16,6 @@ mod client;
 mod server;
 
 mod binding;
+
+#[cfg(test)]
+mod transport_tests;

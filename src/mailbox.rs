@@ -39,7 +39,10 @@ pub enum Event {
   /// Bytes exactly as read, in raw mode.
   Raw { conn: ConnId, data: Vec<u8> },
   /// An I/O failure; `conn` is `None` for the listener itself.
-  Error { conn: Option<ConnId>, failure: IoFailure },
+  Error {
+    conn: Option<ConnId>,
+    failure: IoFailure,
+  },
   /// A frame grew past `maxMessageSize`; the connection is being closed.
   TooLarge { conn: ConnId, size: usize, limit: usize },
   /// The write queue fell back to empty after passing its high-water mark.
@@ -108,12 +111,7 @@ impl Mailbox {
 
   /// Appends payload bytes for `conn`, merging with the previous event when it is the same
   /// kind for the same connection, so a burst of reads becomes one JS-side buffer.
-  fn append<R>(
-    &self,
-    conn: ConnId,
-    raw: bool,
-    fill: impl FnOnce(&mut Vec<u8>) -> R,
-  ) -> (R, bool) {
+  fn append<R>(&self, conn: ConnId, raw: bool, fill: impl FnOnce(&mut Vec<u8>) -> R) -> (R, bool) {
     let mut q = self.queue.lock().unwrap();
     let merge = matches!(
       (q.events.last(), raw),
@@ -237,7 +235,14 @@ pub mod testing {
       let mailbox = Mailbox::new(high_water);
       let waker = Arc::new(CountingWaker::default());
       let courier = Courier::new(mailbox.clone(), waker.clone());
-      (Self { mailbox, waker, events: Vec::new() }, courier)
+      (
+        Self {
+          mailbox,
+          waker,
+          events: Vec::new(),
+        },
+        courier,
+      )
     }
 
     /// Takes events until `done` holds for the collected list, or panics after 5 s.
@@ -287,7 +292,10 @@ mod tests {
     assert_eq!(events.len(), 2);
     assert_eq!(
       events[0],
-      Event::Frames { conn: 1, data: vec![1, 0, 0, 0, b'a', 1, 0, 0, 0, b'b'] }
+      Event::Frames {
+        conn: 1,
+        data: vec![1, 0, 0, 0, b'a', 1, 0, 0, 0, b'b']
+      }
     );
   }
 

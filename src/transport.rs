@@ -13,8 +13,15 @@ use crate::mailbox::{Event, PeerInfo};
 
 #[derive(Debug, Clone)]
 pub enum ListenTarget {
-  Unix { path: String, readable_all: bool, writable_all: bool },
-  Tcp { host: String, port: u16 },
+  Unix {
+    path: String,
+    readable_all: bool,
+    writable_all: bool,
+  },
+  Tcp {
+    host: String,
+    port: u16,
+  },
 }
 
 #[derive(Debug, Clone, Default)]
@@ -27,8 +34,14 @@ pub struct TcpConnectOptions {
 
 #[derive(Debug, Clone)]
 pub enum ConnectTarget {
-  Unix { path: String },
-  Tcp { host: String, port: u16, options: TcpConnectOptions },
+  Unix {
+    path: String,
+  },
+  Tcp {
+    host: String,
+    port: u16,
+    options: TcpConnectOptions,
+  },
 }
 
 pub enum Listener {
@@ -55,7 +68,11 @@ impl ListenTarget {
       IoFailure::new(&err, "listen", address, port)
     };
     match self {
-      ListenTarget::Unix { path, readable_all, writable_all } => {
+      ListenTarget::Unix {
+        path,
+        readable_all,
+        writable_all,
+      } => {
         let listener = UnixListener::bind(path).map_err(fail)?;
         if *readable_all || *writable_all {
           // The same bits libuv's uv_pipe_chmod adds for Node's readableAll/writableAll.
@@ -77,7 +94,14 @@ impl ListenTarget {
         for addr in addrs {
           match TcpListener::bind(addr).await {
             Ok(listener) => return Ok(Listener::Tcp(listener)),
-            Err(err) => last = Some(IoFailure::new(&err, "listen", Some(addr.ip().to_string()), Some(*port))),
+            Err(err) => {
+              last = Some(IoFailure::new(
+                &err,
+                "listen",
+                Some(addr.ip().to_string()),
+                Some(*port),
+              ))
+            }
           }
         }
         Err(last.unwrap_or_else(|| IoFailure::not_found(host, *port)))
@@ -121,7 +145,14 @@ impl ConnectTarget {
               let peer = tcp_peer(&stream);
               return Ok((Stream::Tcp(stream), peer));
             }
-            Err(err) => last = Some(IoFailure::new(&err, "connect", Some(addr.ip().to_string()), Some(*port))),
+            Err(err) => {
+              last = Some(IoFailure::new(
+                &err,
+                "connect",
+                Some(addr.ip().to_string()),
+                Some(*port),
+              ))
+            }
           }
         }
         Err(last.unwrap_or_else(|| IoFailure::not_found(host, *port)))
@@ -131,7 +162,11 @@ impl ConnectTarget {
 }
 
 async fn connect_tcp(addr: SocketAddr, options: &TcpConnectOptions) -> std::io::Result<TcpStream> {
-  let socket = if addr.is_ipv4() { TcpSocket::new_v4()? } else { TcpSocket::new_v6()? };
+  let socket = if addr.is_ipv4() {
+    TcpSocket::new_v4()?
+  } else {
+    TcpSocket::new_v6()?
+  };
   if options.local_address.is_some() || options.local_port.is_some() {
     let ip = match &options.local_address {
       Some(a) => a.parse().map_err(|_| std::io::Error::from_raw_os_error(22))?,
@@ -144,7 +179,9 @@ async fn connect_tcp(addr: SocketAddr, options: &TcpConnectOptions) -> std::io::
 }
 
 async fn resolve(host: &str, port: u16, family: Option<u8>) -> Result<Vec<SocketAddr>, IoFailure> {
-  let addrs = tokio::net::lookup_host((host, port)).await.map_err(|_| IoFailure::not_found(host, port))?;
+  let addrs = tokio::net::lookup_host((host, port))
+    .await
+    .map_err(|_| IoFailure::not_found(host, port))?;
   let addrs: Vec<_> = addrs
     .filter(|a| match family {
       Some(4) => a.is_ipv4(),
@@ -181,7 +218,10 @@ impl Stream {
 
   /// Announces the connection and starts its tasks.
   pub fn start(self, live: Arc<Live>, peer: PeerInfo) {
-    live.courier.send(Event::Connected { conn: live.shared.id, peer });
+    live.courier.send(Event::Connected {
+      conn: live.shared.id,
+      peer,
+    });
     match self {
       Stream::Unix(s) => {
         let (r, w) = s.into_split();

@@ -41,7 +41,9 @@ impl ToNapiValue for JsBatch {
       array.set(at + 1, conn)?;
       match event {
         Event::Connected { peer, .. } => array.set(at + 2, peer_object(&env, peer)?)?,
-        Event::Frames { data, .. } | Event::Raw { data, .. } => array.set(at + 2, BufferSlice::copy_from(&env, data)?)?,
+        Event::Frames { data, .. } | Event::Raw { data, .. } => {
+          array.set(at + 2, BufferSlice::copy_from(&env, data)?)?
+        }
         Event::Error { failure, .. } => array.set(at + 2, failure_object(&env, failure)?)?,
         Event::TooLarge { size, limit, .. } => {
           let mut o = Object::new(&env)?;

@@ -56,7 +56,8 @@ impl NativeEndpoint {
     if delimiter.is_empty() {
       return Err(Error::new(Status::InvalidArg, "delimiter must not be empty"));
     }
-    let max_message_size = (max_message_size.is_finite() && max_message_size >= 0.0).then_some(max_message_size as usize);
+    let max_message_size =
+      (max_message_size.is_finite() && max_message_size >= 0.0).then_some(max_message_size as usize);
     let options = EndpointOptions {
       delimiter: delimiter.to_vec(),
       max_message_size,
@@ -99,7 +100,14 @@ impl NativeEndpoint {
   pub fn listen_unix(&self, env: &Env, path: String, readable_all: bool, writable_all: bool) -> Result<()> {
     let courier = self.courier(env)?;
     within_runtime_if_available(|| {
-      self.endpoint.listen(ListenTarget::Unix { path, readable_all, writable_all }, courier)
+      self.endpoint.listen(
+        ListenTarget::Unix {
+          path,
+          readable_all,
+          writable_all,
+        },
+        courier,
+      )
     });
     Ok(())
   }
@@ -136,7 +144,9 @@ impl NativeEndpoint {
   #[napi]
   pub fn connect_unix(&self, env: &Env, path: String) -> Result<u32> {
     let courier = self.courier(env)?;
-    Ok(within_runtime_if_available(|| self.endpoint.connect(ConnectTarget::Unix { path }, courier)))
+    Ok(within_runtime_if_available(|| {
+      self.endpoint.connect(ConnectTarget::Unix { path }, courier)
+    }))
   }
 
   #[napi]
@@ -150,8 +160,16 @@ impl NativeEndpoint {
     family: Option<u8>,
   ) -> Result<u32> {
     let courier = self.courier(env)?;
-    let options = TcpConnectOptions { local_address, local_port, family };
-    Ok(within_runtime_if_available(|| self.endpoint.connect(ConnectTarget::Tcp { host, port, options }, courier)))
+    let options = TcpConnectOptions {
+      local_address,
+      local_port,
+      family,
+    };
+    Ok(within_runtime_if_available(|| {
+      self
+        .endpoint
+        .connect(ConnectTarget::Tcp { host, port, options }, courier)
+    }))
   }
 
   /// Queues a string (JSON frames) for one connection: 1 queued, 0 queued above the
@@ -196,7 +214,11 @@ impl NativeEndpoint {
   /// `max` is clamped to u32 (Infinity or negative means unlimited).
   #[napi]
   pub fn set_max_connections(&self, max: f64) {
-    let max = if max.is_finite() && max >= 0.0 { max.min(u32::MAX as f64) as u32 } else { u32::MAX };
+    let max = if max.is_finite() && max >= 0.0 {
+      max.min(u32::MAX as f64) as u32
+    } else {
+      u32::MAX
+    };
     self.endpoint.set_max_connections(max);
   }
 

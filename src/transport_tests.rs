@@ -1,0 +1,331 @@
+//! Loopback tests of the transport logic (Unix and TCP), driven as JS would drive it but
+//! without Node: events are collected from the mailbox.
+
+use std::sync::Arc;
+
+use bytes::Bytes;
+
+use crate::endpoint::{Endpoint, EndpointOptions};
+use crate::mailbox::testing::Collector;
+use crate::mailbox::{ConnId, Event};
+use crate::transport::{ConnectTarget, ListenTarget, TcpConnectOptions};
+
+fn frames_of(events: &[Event], conn: Option<ConnId>) -> Vec<Vec<u8>> {
+  let mut out = Vec::new();
+  for ev in events {
+    if let Event::Frames { conn: c, data } = ev {
+      if conn.is_some_and(|want| want != *c) {
+        continue;
+      }
+      let mut at = 0;
+      while at < data.len() {
+        let len = u32::from_le_bytes(data[at..at + 4].try_into().unwrap()) as usize;
+        out.push(data[at + 4..at + 4 + len].to_vec());
+        at += 4 + len;
+      }
+    }
+  }
+  out
+}
+
+fn raw_of(events: &[Event]) -> Vec<u8> {
+  events
+    .iter()
+    .filter_map(|ev| match ev {
+      Event::Raw { data, .. } => Some(data.as_slice()),
+      _ => None,
+    })
+    .flatten()
+    .copied()
+    .collect()
+}
+
+fn closed(events: &[Event], conn: ConnId) -> bool {
+  events
+    .iter()
+    .any(|e| matches!(e, Event::Closed { conn: c, .. } if *c == conn))
+}
+
+fn connected_id(events: &[Event]) -> Option<ConnId> {
+  events.iter().find_map(|e| match e {
+    Event::Connected { conn, .. } => Some(*conn),
+    _ => None,
+  })
+}
+
+struct Pair {
+  server: Arc<Endpoint>,
+  server_events: Collector,
+  client: Arc<Endpoint>,
+  client_events: Collector,
+  client_conn: ConnId,
+  server_conn: ConnId,
+  _dir: tempfile::TempDir,
+}
+
+async fn unix_pair(options: EndpointOptions) -> Pair {
+  let dir = tempfile::tempdir().unwrap();
+  let path = dir.path().join("s.sock").to_string_lossy().into_owned();
+  let server = Endpoint::new(options.clone());
+  let (mut server_events, courier) = Collector::new(1 << 20);
+  server.listen(
+    ListenTarget::Unix {
+      path: path.clone(),
+      readable_all: false,
+      writable_all: false,
+    },
+    courier,
+  );
+  server_events.until(|e| e.contains(&Event::Listening)).await;
+  let client = Endpoint::new(options);
+  let (mut client_events, courier) = Collector::new(1 << 20);
+  let client_conn = client.connect(ConnectTarget::Unix { path }, courier);
+  client_events.until(|e| connected_id(e).is_some()).await;
+  let server_conn = connected_id(server_events.until(|e| connected_id(e).is_some()).await).unwrap();
+  Pair {
+    server,
+    server_events,
+    client,
+    client_events,
+    client_conn,
+    server_conn,
+    _dir: dir,
+  }
+}
+
+#[tokio::test]
+async fn unix_frames_cross_both_ways_in_order() {
+  let mut p = unix_pair(EndpointOptions::default()).await;
+  // Written before and after each other, in separate chunks and within one chunk.
+  p.client.write(
+    p.client_conn,
+    Bytes::from_static(b"{\"type\":\"a\"}\x0c{\"type\":\"b\"}\x0c{\"ty"),
+  );
+  p.client
+    .write(p.client_conn, Bytes::from_static(b"pe\":\"c\"}\x0c"));
+  let got = p.server_events.until(|e| frames_of(e, None).len() == 3).await;
+  assert_eq!(
+    frames_of(got, None),
+    vec![
+      b"{\"type\":\"a\"}".to_vec(),
+      b"{\"type\":\"b\"}".to_vec(),
+      b"{\"type\":\"c\"}".to_vec()
+    ]
+  );
+  p.server.write(p.server_conn, Bytes::from_static(b"reply\x0c"));
+  let got = p.client_events.until(|e| !frames_of(e, None).is_empty()).await;
+  assert_eq!(frames_of(got, None), vec![b"reply".to_vec()]);
+}
+
+#[tokio::test]
+async fn writes_queued_before_the_connection_exists_are_delivered() {
+  let dir = tempfile::tempdir().unwrap();
+  let path = dir.path().join("late.sock").to_string_lossy().into_owned();
+  let server = Endpoint::new(EndpointOptions::default());
+  let (mut server_events, courier) = Collector::new(1 << 20);
+  server.listen(
+    ListenTarget::Unix {
+      path: path.clone(),
+      readable_all: false,
+      writable_all: false,
+    },
+    courier,
+  );
+  server_events.until(|e| e.contains(&Event::Listening)).await;
+  let client = Endpoint::new(EndpointOptions::default());
+  let (_client_events, courier) = Collector::new(1 << 20);
+  let conn = client.connect(ConnectTarget::Unix { path }, courier);
+  assert_eq!(client.write(conn, Bytes::from_static(b"early\x0c")), Some(true));
+  let got = server_events.until(|e| !frames_of(e, None).is_empty()).await;
+  assert_eq!(frames_of(got, None), vec![b"early".to_vec()]);
+}
+
+#[tokio::test]
+async fn end_flushes_everything_then_both_sides_close() {
+  let mut p = unix_pair(EndpointOptions::default()).await;
+  let big = Bytes::from(vec![b'x'; 3 << 20]);
+  let mut frame = big.to_vec();
+  frame.push(0x0c);
+  p.client.write(p.client_conn, Bytes::from(frame));
+  p.client.end(p.client_conn);
+  let conn = p.server_conn;
+  let got = p.server_events.until(|e| closed(e, conn)).await;
+  assert_eq!(frames_of(got, None), vec![big.to_vec()]);
+  let client_conn = p.client_conn;
+  p.client_events.until(|e| closed(e, client_conn)).await;
+  assert_eq!(p.client.connection_count(), 0);
+  assert_eq!(p.server.connection_count(), 0);
+  // Writes after the close are dropped, not queued.
+  assert_eq!(p.client.write(p.client_conn, Bytes::from_static(b"late")), None);
+}
+
+#[tokio::test]
+async fn oversized_frame_is_reported_and_closes_only_that_connection() {
+  let options = EndpointOptions {
+    max_message_size: Some(8),
+    ..Default::default()
+  };
+  let mut p = unix_pair(options).await;
+  p.client
+    .write(p.client_conn, Bytes::from_static(b"12345678\x0c123456789\x0c"));
+  let conn = p.server_conn;
+  let got = p.server_events.until(|e| closed(e, conn)).await;
+  assert_eq!(frames_of(got, None), vec![b"12345678".to_vec()]);
+  assert!(got.contains(&Event::TooLarge {
+    conn,
+    size: 9,
+    limit: 8
+  }));
+  assert!(got.contains(&Event::Closed {
+    conn,
+    had_error: true
+  }));
+}
+
+#[tokio::test]
+async fn raw_mode_delivers_exact_bytes() {
+  let options = EndpointOptions {
+    raw: true,
+    ..Default::default()
+  };
+  let mut p = unix_pair(options).await;
+  let bytes: Vec<u8> = (0..=255u8).cycle().take(100_000).collect();
+  p.client.write(p.client_conn, Bytes::from(bytes.clone()));
+  let got = p.server_events.until(|e| raw_of(e).len() >= bytes.len()).await;
+  assert_eq!(raw_of(got), bytes);
+}
+
+#[tokio::test]
+async fn broadcast_reaches_every_connection() {
+  let mut p = unix_pair(EndpointOptions::default()).await;
+  p.server.write_all(Bytes::from_static(b"all\x0c"));
+  let got = p.client_events.until(|e| !frames_of(e, None).is_empty()).await;
+  assert_eq!(frames_of(got, None), vec![b"all".to_vec()]);
+}
+
+#[tokio::test]
+async fn tcp_exchange_and_max_connections() {
+  let probe = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+  let port = probe.local_addr().unwrap().port();
+  drop(probe);
+  let server = Endpoint::new(EndpointOptions::default());
+  server.set_max_connections(1);
+  let (mut server_events, courier) = Collector::new(1 << 20);
+  server.listen(
+    ListenTarget::Tcp {
+      host: "127.0.0.1".into(),
+      port,
+    },
+    courier,
+  );
+  server_events.until(|e| e.contains(&Event::Listening)).await;
+
+  let target = ConnectTarget::Tcp {
+    host: "localhost".into(),
+    port,
+    options: TcpConnectOptions {
+      family: Some(4),
+      ..Default::default()
+    },
+  };
+  let first = Endpoint::new(EndpointOptions::default());
+  let (mut first_events, courier) = Collector::new(1 << 20);
+  let first_conn = first.connect(target.clone(), courier);
+  let got = first_events.until(|e| connected_id(e).is_some()).await;
+  let Some(Event::Connected { peer, .. }) = got.first() else {
+    panic!("{got:?}")
+  };
+  assert_eq!(peer.remote_port, Some(port));
+  assert_eq!(peer.remote_family, Some("IPv4"));
+  server_events.until(|e| connected_id(e).is_some()).await;
+
+  // Over the limit: accepted by the OS, then closed at once without a server event.
+  let second = Endpoint::new(EndpointOptions::default());
+  let (mut second_events, courier) = Collector::new(1 << 20);
+  let second_conn = second.connect(target, courier);
+  second_events.until(|e| closed(e, second_conn)).await;
+  assert_eq!(server.connection_count(), 1);
+
+  first.write(first_conn, Bytes::from_static(b"tcp\x0c"));
+  let got = server_events.until(|e| !frames_of(e, None).is_empty()).await;
+  assert_eq!(frames_of(got, None), vec![b"tcp".to_vec()]);
+  assert_eq!(
+    got
+      .iter()
+      .filter(|e| matches!(e, Event::Connected { .. }))
+      .count(),
+    1
+  );
+}
+
+#[tokio::test]
+async fn connect_failures_carry_node_style_details() {
+  let client = Endpoint::new(EndpointOptions::default());
+  let (mut events, courier) = Collector::new(1 << 20);
+  let conn = client.connect(
+    ConnectTarget::Unix {
+      path: "/nonexistent/dir/x.sock".into(),
+    },
+    courier,
+  );
+  let got = events.until(|e| closed(e, conn)).await;
+  let Some(Event::Error {
+    conn: Some(c),
+    failure,
+  }) = got.first()
+  else {
+    panic!("{got:?}")
+  };
+  assert_eq!(*c, conn);
+  assert_eq!((failure.errno, failure.syscall), (-2, "connect"));
+  assert_eq!(failure.address.as_deref(), Some("/nonexistent/dir/x.sock"));
+  assert_eq!(
+    got.last(),
+    Some(&Event::Closed {
+      conn,
+      had_error: true
+    })
+  );
+}
+
+#[tokio::test]
+async fn listen_errors_are_reported_and_stop_removes_the_socket_file() {
+  let dir = tempfile::tempdir().unwrap();
+  let file = dir.path().join("regular");
+  std::fs::write(&file, b"keep me").unwrap();
+  let server = Endpoint::new(EndpointOptions::default());
+  let (mut events, courier) = Collector::new(1 << 20);
+  server.listen(
+    ListenTarget::Unix {
+      path: file.to_string_lossy().into_owned(),
+      readable_all: false,
+      writable_all: false,
+    },
+    courier.clone(),
+  );
+  let got = events.until(|e| e.contains(&Event::ServerClosed)).await;
+  assert!(
+    matches!(&got[0], Event::Error { conn: None, failure } if failure.errno == -98 && failure.syscall == "listen")
+  );
+  assert_eq!(std::fs::read(&file).unwrap(), b"keep me");
+
+  let sock = dir.path().join("ok.sock");
+  events.events.clear();
+  server.listen(
+    ListenTarget::Unix {
+      path: sock.to_string_lossy().into_owned(),
+      readable_all: true,
+      writable_all: true,
+    },
+    courier,
+  );
+  events.until(|e| e.contains(&Event::Listening)).await;
+  use std::os::unix::fs::PermissionsExt;
+  assert_eq!(
+    std::fs::metadata(&sock).unwrap().permissions().mode() & 0o777,
+    0o777
+  );
+  server.stop_listening();
+  events.until(|e| e.contains(&Event::ServerClosed)).await;
+  assert!(!sock.exists());
+}
