@@ -5,7 +5,7 @@ import test from 'ava'
 import os from 'node:os'
 import path from 'node:path'
 import util from 'node:util'
-import { loadImpl } from './helpers/impl.mjs'
+import { IMPLS, loadImpl } from './helpers/impl.mjs'
 import { IMPL_NAMES, newIpc, track, tmpDir, freePort, once, Recorder, startServer, connectClient } from './helpers/behav-util.mjs'
 
 const V9_KEYS = ['config', 'connectTo', 'connectToNet', 'disconnect', 'serve', 'serveNet', 'of', 'server', 'log', 'IPC']
@@ -132,8 +132,10 @@ for (const impl of IMPL_NAMES) {
     t.throws(() => log('x'), { instanceOf: TypeError })
   })
 
-  test(`[${impl}] §1/D9 default export`, (t) => {
+  test(`[${impl}] §1/D9 default export`, async (t) => {
     const ipc = loadImpl(impl)
+    const esm = await import(IMPLS[impl])
+    t.is(esm.default, ipc, 'import ipc from ... yields the singleton')
     if (impl === 'ref') {
       t.false('default' in ipc)
       return

@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex};
 use bytes::Bytes;
 
 use crate::codec::FrameDecoder;
-use crate::connection::{Cancel, ConnShared, Live};
+use crate::connection::{ConnShared, Live};
 use crate::mailbox::{ConnId, Courier};
 
 #[derive(Debug, Clone)]
@@ -40,7 +40,7 @@ pub struct Endpoint {
   next_id: AtomicU32,
   /// `u32::MAX` means unlimited.
   max_connections: AtomicU32,
-  pub(crate) listener: Mutex<Option<Arc<Cancel>>>,
+  pub(crate) listener: Mutex<Option<Arc<crate::server::ListenerSlot>>>,
 }
 
 impl Endpoint {

@@ -9,7 +9,8 @@ use tokio::net::{TcpListener, TcpSocket, TcpStream, UnixListener, UnixStream};
 
 use crate::connection::{self, Live};
 use crate::errors::IoFailure;
-use crate::mailbox::{Event, PeerInfo};
+use crate::mailbox::Event;
+pub use crate::mailbox::PeerInfo;
 
 #[derive(Debug, Clone)]
 pub enum ListenTarget {
@@ -111,14 +112,18 @@ impl ListenTarget {
 }
 
 impl Listener {
-  pub async fn accept(&self) -> std::io::Result<(Stream, PeerInfo)> {
+  pub fn poll_accept(
+    &self,
+    cx: &mut std::task::Context<'_>,
+  ) -> std::task::Poll<std::io::Result<(Stream, PeerInfo)>> {
     match self {
-      Listener::Unix(listener, _) => Ok((Stream::Unix(listener.accept().await?.0), PeerInfo::default())),
-      Listener::Tcp(listener) => {
-        let (stream, _) = listener.accept().await?;
+      Listener::Unix(listener, _) => listener
+        .poll_accept(cx)
+        .map_ok(|(stream, _)| (Stream::Unix(stream), PeerInfo::default())),
+      Listener::Tcp(listener) => listener.poll_accept(cx).map_ok(|(stream, _)| {
         let peer = tcp_peer(&stream);
-        Ok((Stream::Tcp(stream), peer))
-      }
+        (Stream::Tcp(stream), peer)
+      }),
     }
   }
 

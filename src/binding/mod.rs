@@ -121,7 +121,7 @@ impl NativeEndpoint {
 
   #[napi]
   pub fn stop_listening(&self) {
-    self.endpoint.stop_listening();
+    within_runtime_if_available(|| self.endpoint.stop_listening());
   }
 
   /// Takes over a Unix socket accepted by Node's cluster module; the caller closes its copy.
