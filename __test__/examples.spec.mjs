@@ -8,11 +8,13 @@
 // stripped and the spacing of ipc.log's join is matched loosely), plus exit behaviour.
 //
 // The examples bind the fixed endpoints /tmp/app.world and 127.0.0.1:8000, so every test is
-// serial and awaits the exit of all its processes before the next one starts.
+// serial, holds the cross-process fixed-endpoint lock (helpers/fixed-endpoints.mjs), and
+// awaits the exit of all its processes before the next one starts.
 import test from 'ava'
 import fs from 'node:fs'
 import path from 'node:path'
 import { IMPLS } from './helpers/impl.mjs'
+import { withFixedEndpoints } from './helpers/fixed-endpoints.mjs'
 import {
   COMPAT_EXAMPLES,
   Proc,
@@ -28,14 +30,20 @@ import {
 // examples is a local round trip of a few ms; retries are 1000-1500 ms apart.
 const WINDOW = 1500
 const LINE_TIMEOUT = 10000
+const LOCK_WAIT = 90000
 
 /**
  * Set up `dir` for `impl`, hand the body a `start(file)` function, and make sure all started
  * processes are dead and the temp dir is gone afterwards. On failure, the output of every
  * process is attached with t.log.
  */
-async function withExample (t, impl, dir, body) {
-  t.timeout(60000)
+function withExample (t, impl, dir, body) {
+  // the lock excludes other test files that bind the same fixed endpoints
+  t.timeout(60000 + LOCK_WAIT)
+  return withFixedEndpoints(() => runExample(t, impl, dir, body), LOCK_WAIT)
+}
+
+async function runExample (t, impl, dir, body) {
   const ex = await setupExample(IMPLS[impl], dir)
   const procs = []
   const start = (file) => {
@@ -75,6 +83,16 @@ function bufferBytes (proc, re) {
   }).join('')
 }
 const hex = (s) => Buffer.from(s).toString('hex')
+
+/** Wait until the `<Buffer ..>` lines matching `re` add up to at least `hexLen` hex digits. */
+async function waitBytes (proc, re, hexLen, timeout = LINE_TIMEOUT) {
+  const deadline = Date.now() + timeout
+  while (bufferBytes(proc, re).length < hexLen) {
+    const left = deadline - Date.now()
+    if (left <= 0 || !proc.alive) return // the caller's assertion reports what arrived
+    await proc.waitFor(re, { timeout: left, count: proc.match(re).length + 1 }).catch(() => {})
+  }
+}
 
 // ---------------------------------------------------------------------------------------
 // basic: one request, one reply
@@ -210,10 +228,7 @@ async function rawBufferUnix (t, impl) {
 
     await client.waitFor(/## connected to world ##/, { timeout: LINE_TIMEOUT })
     await server.waitFor(/got a message\s+<Buffer 68 65 6c 6c 6f>\s+hello$/, { timeout: LINE_TIMEOUT })
-    const deadline = Date.now() + LINE_TIMEOUT
-    while (bufferBytes(client, fromWorld).length < want.length && Date.now() < deadline) {
-      await client.waitFor(fromWorld, { timeout: deadline - Date.now(), count: client.match(fromWorld).length + 1 }).catch(() => {})
-    }
+    await waitBytes(client, fromWorld, want.length)
     t.is(bufferBytes(client, fromWorld), want, 'client received "hello" then "goodbye" as raw bytes')
     for (const l of client.match(fromWorld)) {
       const m = /<Buffer((?: [0-9a-f]{2})*)>\s+(\S*)$/.exec(l.text)
@@ -242,10 +257,7 @@ async function rawBufferHex (t, impl) {
 
     await client.waitFor(/## connected to world ##/, { timeout: LINE_TIMEOUT })
     await server.waitFor(/got a message\s+<Buffer 00 02 00 ff ee cc>$/, { timeout: LINE_TIMEOUT })
-    const deadline = Date.now() + LINE_TIMEOUT
-    while (bufferBytes(client, fromWorld).length < want.length && Date.now() < deadline) {
-      await client.waitFor(fromWorld, { timeout: deadline - Date.now(), count: client.match(fromWorld).length + 1 }).catch(() => {})
-    }
+    await waitBytes(client, fromWorld, want.length)
     t.is(bufferBytes(client, fromWorld), want, 'client received aa, then 0d ee')
 
     await observe(WINDOW)

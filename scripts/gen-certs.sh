@@ -11,7 +11,7 @@ days=${DAYS:-3650}
 
 make_pair() { # name cn
   openssl req -x509 -newkey rsa:2048 -nodes -sha256 -days "$days" \
-    -keyout "$dir/private/$1.key" -out "$dir/$1.pub" -subj "/CN=$2/O=node-ipc-rs development" \
+    -keyout "$dir/private/$1.key" -out "$dir/$1.pub" -subj "/CN=$2/O=node-ipc-rs development $1" \
     -addext "subjectAltName=DNS:localhost,IP:127.0.0.1,IP:::1" \
     -addext "basicConstraints=critical,CA:FALSE" \
     -addext "extendedKeyUsage=serverAuth,clientAuth" 2>/dev/null

@@ -17,11 +17,7 @@ pub struct FrameTooLarge {
 
 impl std::fmt::Display for FrameTooLarge {
   fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-    write!(
-      f,
-      "message of at least {} bytes exceeds maxMessageSize ({} bytes)",
-      self.size, self.limit
-    )
+    write!(f, "message of at least {} bytes exceeds maxMessageSize ({} bytes)", self.size, self.limit)
   }
 }
 
@@ -76,10 +72,9 @@ impl FrameDecoder {
         self.scanned = buf.len().saturating_sub(self.delimiter_len - 1);
         match self.max_frame {
           // Even if the next bytes were the delimiter, the frame would already be too long.
-          Some(limit) if buf.len() > limit + self.delimiter_len - 1 => Err(FrameTooLarge {
-            size: buf.len() - (self.delimiter_len - 1),
-            limit,
-          }),
+          Some(limit) if buf.len() > limit + self.delimiter_len - 1 => {
+            Err(FrameTooLarge { size: buf.len() - (self.delimiter_len - 1), limit })
+          }
           _ => Ok(None),
         }
       }
@@ -140,10 +135,7 @@ mod tests {
       assert_eq!(got, whole, "cut at {cut}");
     }
     let bytewise: Vec<&[u8]> = stream.chunks(1).collect();
-    assert_eq!(
-      feed(&mut FrameDecoder::new(b"\x0c", None), &bytewise).unwrap(),
-      whole
-    );
+    assert_eq!(feed(&mut FrameDecoder::new(b"\x0c", None), &bytewise).unwrap(), whole);
   }
 
   #[test]
@@ -156,10 +148,7 @@ mod tests {
   #[test]
   fn empty_frames_are_reported_as_frames() {
     let mut d = FrameDecoder::new(b"\x0c", None);
-    assert_eq!(
-      feed(&mut d, &[b"\x0c\x0c"]).unwrap(),
-      vec![Vec::<u8>::new(), Vec::new()]
-    );
+    assert_eq!(feed(&mut d, &[b"\x0c\x0c"]).unwrap(), vec![Vec::<u8>::new(), Vec::new()]);
   }
 
   #[test]
@@ -169,10 +158,7 @@ mod tests {
     let mut d = FrameDecoder::new(b"\x0c", Some(4));
     assert_eq!(feed(&mut d, &[b"abc\x0c"]).unwrap(), vec![b"abc".to_vec()]);
     let mut d = FrameDecoder::new(b"\x0c", Some(4));
-    assert_eq!(
-      feed(&mut d, &[b"abcde\x0c"]),
-      Err(FrameTooLarge { size: 5, limit: 4 })
-    );
+    assert_eq!(feed(&mut d, &[b"abcde\x0c"]), Err(FrameTooLarge { size: 5, limit: 4 }));
   }
 
   #[test]

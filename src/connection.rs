@@ -96,10 +96,7 @@ pub struct Live {
 
 impl Live {
   pub fn report_error(&self, failure: IoFailure) {
-    self.courier.send(Event::Error {
-      conn: Some(self.shared.id),
-      failure,
-    });
+    self.courier.send(Event::Error { conn: Some(self.shared.id), failure });
     self.shared.fail();
   }
 }
@@ -108,10 +105,7 @@ impl Drop for Live {
   fn drop(&mut self) {
     self.endpoint.forget(self.shared.id);
     let had_error = self.shared.had_error.load(Ordering::SeqCst);
-    self.courier.send(Event::Closed {
-      conn: self.shared.id,
-      had_error,
-    });
+    self.courier.send(Event::Closed { conn: self.shared.id, had_error });
   }
 }
 
@@ -143,15 +137,12 @@ async fn read_loop<R: AsyncRead + Unpin>(mut reader: R, live: Arc<Live>) {
       // what we still have queued has been written.
       Ok(0) => return shared.end(),
       Ok(_) if live.endpoint.is_raw() => {
-        live
-          .courier
-          .append(shared.id, true, |data| data.extend_from_slice(&buf));
+        live.courier.append(shared.id, true, |data| data.extend_from_slice(&buf));
         buf.clear();
       }
       Ok(_) => {
-        let framed = live.courier.append(shared.id, false, |data| {
-          decoder.drain(&buf, |frame| put_frame(data, frame))
-        });
+        let framed =
+          live.courier.append(shared.id, false, |data| decoder.drain(&buf, |frame| put_frame(data, frame)));
         match framed {
           Ok(used) => buf.advance(used),
           Err(too_large) => {

@@ -85,11 +85,7 @@ impl Endpoint {
     let id = self.next_id.fetch_add(1, Ordering::Relaxed);
     let shared = Arc::new(ConnShared::new(id, self.options.write_high_water));
     self.conns.lock().unwrap().insert(id, shared.clone());
-    Arc::new(Live {
-      shared,
-      endpoint: self.clone(),
-      courier: courier.clone(),
-    })
+    Arc::new(Live { shared, endpoint: self.clone(), courier: courier.clone() })
   }
 
   pub(crate) fn forget(&self, id: ConnId) {

@@ -8,14 +8,16 @@ use std::io;
 pub struct IoFailure {
   /// Negative, as in Node (`-111` for ECONNREFUSED on Linux); 0 when `code` says it all.
   pub errno: i32,
-  /// Set when the code is not an errno name (for example `ENOTFOUND` from a DNS lookup).
-  pub code: Option<&'static str>,
+  /// Set when the code is not an errno name (`ENOTFOUND` from a DNS lookup, TLS codes).
+  pub code: Option<String>,
   pub syscall: &'static str,
   /// A socket path, or a host for network endpoints.
   pub address: Option<String>,
   pub port: Option<u16>,
   /// Extra text for failures that have no errno of their own.
   pub detail: Option<String>,
+  /// The whole message, for failures Node does not phrase as `syscall CODE address`.
+  pub message: Option<String>,
 }
 
 const ENAMETOOLONG: i32 = 36;
@@ -31,25 +33,32 @@ impl IoFailure {
       }
       None => (-EINVAL, Some(err.to_string())),
     };
-    Self {
-      errno,
-      code: None,
-      syscall,
-      address,
-      port,
-      detail,
-    }
+    Self { errno, code: None, syscall, address, port, detail, message: None }
   }
 
   /// A host name that did not resolve, as Node's `getaddrinfo ENOTFOUND host`.
   pub fn not_found(host: &str, port: u16) -> Self {
     Self {
       errno: -3008,
-      code: Some("ENOTFOUND"),
+      code: Some("ENOTFOUND".into()),
       syscall: "getaddrinfo",
       address: Some(host.to_string()),
       port: Some(port),
       detail: None,
+      message: None,
+    }
+  }
+
+  /// A TLS handshake or verification failure, with Node's code and message.
+  pub fn tls(failure: crate::tls::TlsFailure, address: Option<String>, port: Option<u16>) -> Self {
+    Self {
+      errno: 0,
+      code: Some(failure.code),
+      syscall: "",
+      address,
+      port,
+      detail: None,
+      message: Some(failure.message),
     }
   }
 }

@@ -10,6 +10,7 @@ pub mod endpoint;
 pub mod errors;
 pub mod mailbox;
 pub mod outgoing;
+pub mod tls;
 pub mod transport;
 
 mod client;

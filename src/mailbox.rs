@@ -24,6 +24,17 @@ pub struct PeerInfo {
   pub remote_family: Option<&'static str>,
   pub local_address: Option<String>,
   pub local_port: Option<u16>,
+  pub tls: Option<TlsPeer>,
+}
+
+/// What a TLS connection learned in its handshake.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TlsPeer {
+  pub authorized: bool,
+  pub authorization_error: Option<crate::tls::TlsFailure>,
+  /// The peer's leaf certificate, DER.
+  pub certificate: Option<Vec<u8>>,
+  pub protocol: Option<&'static str>,
 }
 
 #[derive(Debug, PartialEq, Eq)]
@@ -39,10 +50,7 @@ pub enum Event {
   /// Bytes exactly as read, in raw mode.
   Raw { conn: ConnId, data: Vec<u8> },
   /// An I/O failure; `conn` is `None` for the listener itself.
-  Error {
-    conn: Option<ConnId>,
-    failure: IoFailure,
-  },
+  Error { conn: Option<ConnId>, failure: IoFailure },
   /// A frame grew past `maxMessageSize`; the connection is being closed.
   TooLarge { conn: ConnId, size: usize, limit: usize },
   /// The write queue fell back to empty after passing its high-water mark.
@@ -82,11 +90,7 @@ pub struct Mailbox {
 
 impl Mailbox {
   pub fn new(high_water: usize) -> Arc<Self> {
-    Arc::new(Self {
-      queue: Mutex::new(Queue::default()),
-      room: Notify::new(),
-      high_water,
-    })
+    Arc::new(Self { queue: Mutex::new(Queue::default()), room: Notify::new(), high_water })
   }
 
   /// Everything queued so far, in order. Called by the consumer after a wake-up.
@@ -119,11 +123,7 @@ impl Mailbox {
     );
     if !merge {
       let data = Vec::new();
-      q.events.push(if raw {
-        Event::Raw { conn, data }
-      } else {
-        Event::Frames { conn, data }
-      });
+      q.events.push(if raw { Event::Raw { conn, data } } else { Event::Frames { conn, data } });
     }
     let before;
     let result;
@@ -235,14 +235,7 @@ pub mod testing {
       let mailbox = Mailbox::new(high_water);
       let waker = Arc::new(CountingWaker::default());
       let courier = Courier::new(mailbox.clone(), waker.clone());
-      (
-        Self {
-          mailbox,
-          waker,
-          events: Vec::new(),
-        },
-        courier,
-      )
+      (Self { mailbox, waker, events: Vec::new() }, courier)
     }
 
     /// Takes events until `done` holds for the collected list, or panics after 5 s.
@@ -290,13 +283,7 @@ mod tests {
     courier.append(1, false, |_| ()); // a read that completed no frame
     let events = c.mailbox.take();
     assert_eq!(events.len(), 2);
-    assert_eq!(
-      events[0],
-      Event::Frames {
-        conn: 1,
-        data: vec![1, 0, 0, 0, b'a', 1, 0, 0, 0, b'b']
-      }
-    );
+    assert_eq!(events[0], Event::Frames { conn: 1, data: vec![1, 0, 0, 0, b'a', 1, 0, 0, 0, b'b'] });
   }
 
   #[tokio::test]
@@ -310,9 +297,6 @@ mod tests {
     tokio::time::sleep(std::time::Duration::from_millis(20)).await;
     assert!(!waiting.is_finished());
     c.mailbox.take();
-    tokio::time::timeout(std::time::Duration::from_secs(5), waiting)
-      .await
-      .expect("reader resumed")
-      .unwrap();
+    tokio::time::timeout(std::time::Duration::from_secs(5), waiting).await.expect("reader resumed").unwrap();
   }
 }

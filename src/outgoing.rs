@@ -151,10 +151,7 @@ mod tests {
     let q = Outgoing::new(100);
     q.push(Bytes::from_static(b"ab"));
     q.push(Bytes::from_static(b"cd"));
-    assert_eq!(
-      expect_write(&q),
-      vec![Bytes::from_static(b"ab"), Bytes::from_static(b"cd")]
-    );
+    assert_eq!(expect_write(&q), vec![Bytes::from_static(b"ab"), Bytes::from_static(b"cd")]);
     assert!(matches!(q.next(), Next::Wait));
   }
 

@@ -44,6 +44,13 @@ impl ListenerSlot {
     true
   }
 
+  fn tls(&self) -> Option<Arc<crate::tls::ServerTls>> {
+    match &*self.state.lock().unwrap() {
+      SlotState::Bound(listener) => listener.tls(),
+      _ => None,
+    }
+  }
+
   async fn accept(&self) -> Option<std::io::Result<(Stream, PeerInfo)>> {
     poll_fn(|cx| match &*self.state.lock().unwrap() {
       SlotState::Bound(listener) => listener.poll_accept(cx).map(Some),
@@ -57,10 +64,7 @@ impl Endpoint {
   /// Binds and accepts in the background. Reports `Listening`, or `Error` then
   /// `ServerClosed` when the bind fails; `ServerClosed` again when `stop_listening` ends it.
   pub fn listen(self: &Arc<Self>, target: ListenTarget, courier: Courier) {
-    let slot = Arc::new(ListenerSlot {
-      state: Mutex::new(SlotState::Binding),
-      cancel: Cancel::default(),
-    });
+    let slot = Arc::new(ListenerSlot { state: Mutex::new(SlotState::Binding), cancel: Cancel::default() });
     if let Some(previous) = self.listener.lock().unwrap().replace(slot.clone()) {
       previous.close();
     }
@@ -92,7 +96,19 @@ impl Endpoint {
           None => break,
           // Like Node with maxConnections: accept at the OS level, then close at once.
           Some(Ok(_)) if endpoint.at_capacity() => {}
-          Some(Ok((stream, peer))) => stream.start(endpoint.register(&courier), peer),
+          Some(Ok((stream, peer))) => match slot.tls() {
+            None => stream.start(endpoint.register(&courier), peer),
+            Some(tls) => {
+              let (endpoint, courier) = (endpoint.clone(), courier.clone());
+              tokio::spawn(async move {
+                match crate::transport::accept_tls(stream, peer, tls).await {
+                  Ok((stream, peer)) => stream.start(endpoint.register(&courier), peer),
+                  // A failed handshake is the server's error; it keeps serving (v9 was silent).
+                  Err(failure) => courier.send(Event::Error { conn: None, failure }),
+                }
+              });
+            }
+          },
           // Accept errors such as EMFILE are transient: back off briefly and go on.
           Some(Err(_)) => tokio::time::sleep(std::time::Duration::from_millis(10)).await,
         }

@@ -5,61 +5,60 @@ use std::net::SocketAddr;
 use std::os::unix::fs::PermissionsExt;
 use std::sync::Arc;
 
+use std::time::Duration;
+
 use tokio::net::{TcpListener, TcpSocket, TcpStream, UnixListener, UnixStream};
+use tokio_rustls::rustls::pki_types::CertificateDer;
+use tokio_rustls::{TlsAcceptor, TlsConnector};
 
 use crate::connection::{self, Live};
 use crate::errors::IoFailure;
+use crate::mailbox::TlsPeer;
+use crate::tls::{handshake_failure, ClientTls, ServerTls};
+
+/// Node's default `handshakeTimeout`.
+const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(120);
 use crate::mailbox::Event;
 pub use crate::mailbox::PeerInfo;
 
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub enum ListenTarget {
-  Unix {
-    path: String,
-    readable_all: bool,
-    writable_all: bool,
-  },
-  Tcp {
-    host: String,
-    port: u16,
-  },
+  Unix { path: String, readable_all: bool, writable_all: bool },
+  Tcp { host: String, port: u16, tls: Option<Arc<ServerTls>> },
 }
 
-#[derive(Debug, Clone, Default)]
+#[derive(Clone, Default)]
 pub struct TcpConnectOptions {
   pub local_address: Option<String>,
   pub local_port: Option<u16>,
   /// 4 or 6 restricts the address family, as Node's `family` option.
   pub family: Option<u8>,
+  pub tls: Option<Arc<ClientTls>>,
 }
 
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub enum ConnectTarget {
-  Unix {
-    path: String,
-  },
-  Tcp {
-    host: String,
-    port: u16,
-    options: TcpConnectOptions,
-  },
+  Unix { path: String },
+  Tcp { host: String, port: u16, options: TcpConnectOptions },
 }
 
 pub enum Listener {
   Unix(UnixListener, String),
-  Tcp(TcpListener),
+  Tcp(TcpListener, Option<Arc<ServerTls>>),
 }
 
 pub enum Stream {
   Unix(UnixStream),
   Tcp(TcpStream),
+  TlsServer(Box<tokio_rustls::server::TlsStream<TcpStream>>),
+  TlsClient(Box<tokio_rustls::client::TlsStream<TcpStream>>),
 }
 
 impl ListenTarget {
   fn address(&self) -> (Option<String>, Option<u16>) {
     match self {
       ListenTarget::Unix { path, .. } => (Some(path.clone()), None),
-      ListenTarget::Tcp { host, port } => (Some(host.clone()), Some(*port)),
+      ListenTarget::Tcp { host, port, .. } => (Some(host.clone()), Some(*port)),
     }
   }
 
@@ -69,11 +68,7 @@ impl ListenTarget {
       IoFailure::new(&err, "listen", address, port)
     };
     match self {
-      ListenTarget::Unix {
-        path,
-        readable_all,
-        writable_all,
-      } => {
+      ListenTarget::Unix { path, readable_all, writable_all } => {
         let listener = UnixListener::bind(path).map_err(fail)?;
         if *readable_all || *writable_all {
           // The same bits libuv's uv_pipe_chmod adds for Node's readableAll/writableAll.
@@ -89,20 +84,13 @@ impl ListenTarget {
         }
         Ok(Listener::Unix(listener, path.clone()))
       }
-      ListenTarget::Tcp { host, port } => {
+      ListenTarget::Tcp { host, port, tls } => {
         let addrs = resolve(host, *port, None).await?;
         let mut last = None;
         for addr in addrs {
           match TcpListener::bind(addr).await {
-            Ok(listener) => return Ok(Listener::Tcp(listener)),
-            Err(err) => {
-              last = Some(IoFailure::new(
-                &err,
-                "listen",
-                Some(addr.ip().to_string()),
-                Some(*port),
-              ))
-            }
+            Ok(listener) => return Ok(Listener::Tcp(listener, tls.clone())),
+            Err(err) => last = Some(IoFailure::new(&err, "listen", Some(addr.ip().to_string()), Some(*port))),
           }
         }
         Err(last.unwrap_or_else(|| IoFailure::not_found(host, *port)))
@@ -117,13 +105,20 @@ impl Listener {
     cx: &mut std::task::Context<'_>,
   ) -> std::task::Poll<std::io::Result<(Stream, PeerInfo)>> {
     match self {
-      Listener::Unix(listener, _) => listener
-        .poll_accept(cx)
-        .map_ok(|(stream, _)| (Stream::Unix(stream), PeerInfo::default())),
-      Listener::Tcp(listener) => listener.poll_accept(cx).map_ok(|(stream, _)| {
+      Listener::Unix(listener, _) => {
+        listener.poll_accept(cx).map_ok(|(stream, _)| (Stream::Unix(stream), PeerInfo::default()))
+      }
+      Listener::Tcp(listener, _) => listener.poll_accept(cx).map_ok(|(stream, _)| {
         let peer = tcp_peer(&stream);
         (Stream::Tcp(stream), peer)
       }),
+    }
+  }
+
+  pub fn tls(&self) -> Option<Arc<ServerTls>> {
+    match self {
+      Listener::Tcp(_, tls) => tls.clone(),
+      Listener::Unix(..) => None,
     }
   }
 
@@ -148,15 +143,15 @@ impl ConnectTarget {
           match connect_tcp(addr, options).await {
             Ok(stream) => {
               let peer = tcp_peer(&stream);
-              return Ok((Stream::Tcp(stream), peer));
+              return match &options.tls {
+                None => Ok((Stream::Tcp(stream), peer)),
+                Some(tls) => connect_tls(stream, peer, tls.clone())
+                  .await
+                  .map_err(|f| IoFailure::tls(f, Some(addr.ip().to_string()), Some(*port))),
+              };
             }
             Err(err) => {
-              last = Some(IoFailure::new(
-                &err,
-                "connect",
-                Some(addr.ip().to_string()),
-                Some(*port),
-              ))
+              last = Some(IoFailure::new(&err, "connect", Some(addr.ip().to_string()), Some(*port)))
             }
           }
         }
@@ -167,11 +162,7 @@ impl ConnectTarget {
 }
 
 async fn connect_tcp(addr: SocketAddr, options: &TcpConnectOptions) -> std::io::Result<TcpStream> {
-  let socket = if addr.is_ipv4() {
-    TcpSocket::new_v4()?
-  } else {
-    TcpSocket::new_v6()?
-  };
+  let socket = if addr.is_ipv4() { TcpSocket::new_v4()? } else { TcpSocket::new_v6()? };
   if options.local_address.is_some() || options.local_port.is_some() {
     let ip = match &options.local_address {
       Some(a) => a.parse().map_err(|_| std::io::Error::from_raw_os_error(22))?,
@@ -184,9 +175,7 @@ async fn connect_tcp(addr: SocketAddr, options: &TcpConnectOptions) -> std::io::
 }
 
 async fn resolve(host: &str, port: u16, family: Option<u8>) -> Result<Vec<SocketAddr>, IoFailure> {
-  let addrs = tokio::net::lookup_host((host, port))
-    .await
-    .map_err(|_| IoFailure::not_found(host, port))?;
+  let addrs = tokio::net::lookup_host((host, port)).await.map_err(|_| IoFailure::not_found(host, port))?;
   let addrs: Vec<_> = addrs
     .filter(|a| match family {
       Some(4) => a.is_ipv4(),
@@ -200,6 +189,70 @@ async fn resolve(host: &str, port: u16, family: Option<u8>) -> Result<Vec<Socket
   Ok(addrs)
 }
 
+async fn connect_tls(
+  stream: TcpStream,
+  mut peer: PeerInfo,
+  tls: Arc<ClientTls>,
+) -> Result<(Stream, PeerInfo), crate::tls::TlsFailure> {
+  let connector = TlsConnector::from(tls.config.clone());
+  let connecting = connector.connect(tls.server_name.clone(), stream);
+  let stream = match tokio::time::timeout(HANDSHAKE_TIMEOUT, connecting).await {
+    Ok(Ok(stream)) => stream,
+    Ok(Err(err)) => return Err(tls.failure(&err)),
+    Err(_) => return Err(timed_out()),
+  };
+  let (_, conn) = stream.get_ref();
+  let certs = conn.peer_certificates();
+  let authorization_error = tls.authorization(certs);
+  peer.tls = Some(tls_peer(certs, authorization_error, conn.protocol_version()));
+  Ok((Stream::TlsClient(Box::new(stream)), peer))
+}
+
+/// The server side of a handshake, run in its own task so a slow client never holds up
+/// the accept loop.
+pub async fn accept_tls(
+  stream: Stream,
+  mut peer: PeerInfo,
+  tls: Arc<ServerTls>,
+) -> Result<(Stream, PeerInfo), IoFailure> {
+  let Stream::Tcp(stream) = stream else { unreachable!("TLS is only offered on TCP listeners") };
+  let remote = (peer.remote_address.clone(), peer.remote_port);
+  let fail = |f| IoFailure::tls(f, remote.0.clone(), remote.1);
+  let accepting = TlsAcceptor::from(tls.config.clone()).accept(stream);
+  let stream = match tokio::time::timeout(HANDSHAKE_TIMEOUT, accepting).await {
+    Ok(Ok(stream)) => stream,
+    Ok(Err(err)) => return Err(fail(handshake_failure(&err, None))),
+    Err(_) => return Err(fail(timed_out())),
+  };
+  let (_, conn) = stream.get_ref();
+  let certs = conn.peer_certificates();
+  let authorization_error = tls.authorization(certs);
+  peer.tls = Some(tls_peer(certs, authorization_error, conn.protocol_version()));
+  Ok((Stream::TlsServer(Box::new(stream)), peer))
+}
+
+fn timed_out() -> crate::tls::TlsFailure {
+  crate::tls::TlsFailure { code: "ERR_TLS_HANDSHAKE_TIMEOUT".into(), message: "TLS handshake timeout".into() }
+}
+
+fn tls_peer(
+  certs: Option<&[CertificateDer<'static>]>,
+  authorization_error: Option<crate::tls::TlsFailure>,
+  version: Option<tokio_rustls::rustls::ProtocolVersion>,
+) -> TlsPeer {
+  use tokio_rustls::rustls::ProtocolVersion;
+  TlsPeer {
+    authorized: authorization_error.is_none(),
+    authorization_error,
+    certificate: certs.and_then(|c| c.first()).map(|c| c.to_vec()),
+    protocol: match version {
+      Some(ProtocolVersion::TLSv1_3) => Some("TLSv1.3"),
+      Some(ProtocolVersion::TLSv1_2) => Some("TLSv1.2"),
+      _ => None,
+    },
+  }
+}
+
 fn tcp_peer(stream: &TcpStream) -> PeerInfo {
   let _ = stream.set_nodelay(true);
   let remote = stream.peer_addr().ok();
@@ -210,6 +263,7 @@ fn tcp_peer(stream: &TcpStream) -> PeerInfo {
     remote_family: remote.map(|a| if a.is_ipv4() { "IPv4" } else { "IPv6" }),
     local_address: local.map(|a| a.ip().to_string()),
     local_port: local.map(|a| a.port()),
+    tls: None,
   }
 }
 
@@ -223,10 +277,7 @@ impl Stream {
 
   /// Announces the connection and starts its tasks.
   pub fn start(self, live: Arc<Live>, peer: PeerInfo) {
-    live.courier.send(Event::Connected {
-      conn: live.shared.id,
-      peer,
-    });
+    live.courier.send(Event::Connected { conn: live.shared.id, peer });
     match self {
       Stream::Unix(s) => {
         let (r, w) = s.into_split();
@@ -234,6 +285,14 @@ impl Stream {
       }
       Stream::Tcp(s) => {
         let (r, w) = s.into_split();
+        connection::spawn(live, r, w)
+      }
+      Stream::TlsServer(s) => {
+        let (r, w) = tokio::io::split(*s);
+        connection::spawn(live, r, w)
+      }
+      Stream::TlsClient(s) => {
+        let (r, w) = tokio::io::split(*s);
         connection::spawn(live, r, w)
       }
     }

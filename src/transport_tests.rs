@@ -41,9 +41,7 @@ fn raw_of(events: &[Event]) -> Vec<u8> {
 }
 
 fn closed(events: &[Event], conn: ConnId) -> bool {
-  events
-    .iter()
-    .any(|e| matches!(e, Event::Closed { conn: c, .. } if *c == conn))
+  events.iter().any(|e| matches!(e, Event::Closed { conn: c, .. } if *c == conn))
 }
 
 fn connected_id(events: &[Event]) -> Option<ConnId> {
@@ -68,49 +66,26 @@ async fn unix_pair(options: EndpointOptions) -> Pair {
   let path = dir.path().join("s.sock").to_string_lossy().into_owned();
   let server = Endpoint::new(options.clone());
   let (mut server_events, courier) = Collector::new(1 << 20);
-  server.listen(
-    ListenTarget::Unix {
-      path: path.clone(),
-      readable_all: false,
-      writable_all: false,
-    },
-    courier,
-  );
+  server.listen(ListenTarget::Unix { path: path.clone(), readable_all: false, writable_all: false }, courier);
   server_events.until(|e| e.contains(&Event::Listening)).await;
   let client = Endpoint::new(options);
   let (mut client_events, courier) = Collector::new(1 << 20);
   let client_conn = client.connect(ConnectTarget::Unix { path }, courier);
   client_events.until(|e| connected_id(e).is_some()).await;
   let server_conn = connected_id(server_events.until(|e| connected_id(e).is_some()).await).unwrap();
-  Pair {
-    server,
-    server_events,
-    client,
-    client_events,
-    client_conn,
-    server_conn,
-    _dir: dir,
-  }
+  Pair { server, server_events, client, client_events, client_conn, server_conn, _dir: dir }
 }
 
 #[tokio::test]
 async fn unix_frames_cross_both_ways_in_order() {
   let mut p = unix_pair(EndpointOptions::default()).await;
   // Written before and after each other, in separate chunks and within one chunk.
-  p.client.write(
-    p.client_conn,
-    Bytes::from_static(b"{\"type\":\"a\"}\x0c{\"type\":\"b\"}\x0c{\"ty"),
-  );
-  p.client
-    .write(p.client_conn, Bytes::from_static(b"pe\":\"c\"}\x0c"));
+  p.client.write(p.client_conn, Bytes::from_static(b"{\"type\":\"a\"}\x0c{\"type\":\"b\"}\x0c{\"ty"));
+  p.client.write(p.client_conn, Bytes::from_static(b"pe\":\"c\"}\x0c"));
   let got = p.server_events.until(|e| frames_of(e, None).len() == 3).await;
   assert_eq!(
     frames_of(got, None),
-    vec![
-      b"{\"type\":\"a\"}".to_vec(),
-      b"{\"type\":\"b\"}".to_vec(),
-      b"{\"type\":\"c\"}".to_vec()
-    ]
+    vec![b"{\"type\":\"a\"}".to_vec(), b"{\"type\":\"b\"}".to_vec(), b"{\"type\":\"c\"}".to_vec()]
   );
   p.server.write(p.server_conn, Bytes::from_static(b"reply\x0c"));
   let got = p.client_events.until(|e| !frames_of(e, None).is_empty()).await;
@@ -123,14 +98,7 @@ async fn writes_queued_before_the_connection_exists_are_delivered() {
   let path = dir.path().join("late.sock").to_string_lossy().into_owned();
   let server = Endpoint::new(EndpointOptions::default());
   let (mut server_events, courier) = Collector::new(1 << 20);
-  server.listen(
-    ListenTarget::Unix {
-      path: path.clone(),
-      readable_all: false,
-      writable_all: false,
-    },
-    courier,
-  );
+  server.listen(ListenTarget::Unix { path: path.clone(), readable_all: false, writable_all: false }, courier);
   server_events.until(|e| e.contains(&Event::Listening)).await;
   let client = Endpoint::new(EndpointOptions::default());
   let (_client_events, courier) = Collector::new(1 << 20);
@@ -161,33 +129,19 @@ async fn end_flushes_everything_then_both_sides_close() {
 
 #[tokio::test]
 async fn oversized_frame_is_reported_and_closes_only_that_connection() {
-  let options = EndpointOptions {
-    max_message_size: Some(8),
-    ..Default::default()
-  };
+  let options = EndpointOptions { max_message_size: Some(8), ..Default::default() };
   let mut p = unix_pair(options).await;
-  p.client
-    .write(p.client_conn, Bytes::from_static(b"12345678\x0c123456789\x0c"));
+  p.client.write(p.client_conn, Bytes::from_static(b"12345678\x0c123456789\x0c"));
   let conn = p.server_conn;
   let got = p.server_events.until(|e| closed(e, conn)).await;
   assert_eq!(frames_of(got, None), vec![b"12345678".to_vec()]);
-  assert!(got.contains(&Event::TooLarge {
-    conn,
-    size: 9,
-    limit: 8
-  }));
-  assert!(got.contains(&Event::Closed {
-    conn,
-    had_error: true
-  }));
+  assert!(got.contains(&Event::TooLarge { conn, size: 9, limit: 8 }));
+  assert!(got.contains(&Event::Closed { conn, had_error: true }));
 }
 
 #[tokio::test]
 async fn raw_mode_delivers_exact_bytes() {
-  let options = EndpointOptions {
-    raw: true,
-    ..Default::default()
-  };
+  let options = EndpointOptions { raw: true, ..Default::default() };
   let mut p = unix_pair(options).await;
   let bytes: Vec<u8> = (0..=255u8).cycle().take(100_000).collect();
   p.client.write(p.client_conn, Bytes::from(bytes.clone()));
@@ -211,30 +165,19 @@ async fn tcp_exchange_and_max_connections() {
   let server = Endpoint::new(EndpointOptions::default());
   server.set_max_connections(1);
   let (mut server_events, courier) = Collector::new(1 << 20);
-  server.listen(
-    ListenTarget::Tcp {
-      host: "127.0.0.1".into(),
-      port,
-    },
-    courier,
-  );
+  server.listen(ListenTarget::Tcp { host: "127.0.0.1".into(), port, tls: None }, courier);
   server_events.until(|e| e.contains(&Event::Listening)).await;
 
   let target = ConnectTarget::Tcp {
     host: "localhost".into(),
     port,
-    options: TcpConnectOptions {
-      family: Some(4),
-      ..Default::default()
-    },
+    options: TcpConnectOptions { family: Some(4), ..Default::default() },
   };
   let first = Endpoint::new(EndpointOptions::default());
   let (mut first_events, courier) = Collector::new(1 << 20);
   let first_conn = first.connect(target.clone(), courier);
   let got = first_events.until(|e| connected_id(e).is_some()).await;
-  let Some(Event::Connected { peer, .. }) = got.first() else {
-    panic!("{got:?}")
-  };
+  let Some(Event::Connected { peer, .. }) = got.first() else { panic!("{got:?}") };
   assert_eq!(peer.remote_port, Some(port));
   assert_eq!(peer.remote_family, Some("IPv4"));
   server_events.until(|e| connected_id(e).is_some()).await;
@@ -249,43 +192,20 @@ async fn tcp_exchange_and_max_connections() {
   first.write(first_conn, Bytes::from_static(b"tcp\x0c"));
   let got = server_events.until(|e| !frames_of(e, None).is_empty()).await;
   assert_eq!(frames_of(got, None), vec![b"tcp".to_vec()]);
-  assert_eq!(
-    got
-      .iter()
-      .filter(|e| matches!(e, Event::Connected { .. }))
-      .count(),
-    1
-  );
+  assert_eq!(got.iter().filter(|e| matches!(e, Event::Connected { .. })).count(), 1);
 }
 
 #[tokio::test]
 async fn connect_failures_carry_node_style_details() {
   let client = Endpoint::new(EndpointOptions::default());
   let (mut events, courier) = Collector::new(1 << 20);
-  let conn = client.connect(
-    ConnectTarget::Unix {
-      path: "/nonexistent/dir/x.sock".into(),
-    },
-    courier,
-  );
+  let conn = client.connect(ConnectTarget::Unix { path: "/nonexistent/dir/x.sock".into() }, courier);
   let got = events.until(|e| closed(e, conn)).await;
-  let Some(Event::Error {
-    conn: Some(c),
-    failure,
-  }) = got.first()
-  else {
-    panic!("{got:?}")
-  };
+  let Some(Event::Error { conn: Some(c), failure }) = got.first() else { panic!("{got:?}") };
   assert_eq!(*c, conn);
   assert_eq!((failure.errno, failure.syscall), (-2, "connect"));
   assert_eq!(failure.address.as_deref(), Some("/nonexistent/dir/x.sock"));
-  assert_eq!(
-    got.last(),
-    Some(&Event::Closed {
-      conn,
-      had_error: true
-    })
-  );
+  assert_eq!(got.last(), Some(&Event::Closed { conn, had_error: true }));
 }
 
 #[tokio::test]
@@ -312,20 +232,89 @@ async fn listen_errors_are_reported_and_stop_removes_the_socket_file() {
   let sock = dir.path().join("ok.sock");
   events.events.clear();
   server.listen(
-    ListenTarget::Unix {
-      path: sock.to_string_lossy().into_owned(),
-      readable_all: true,
-      writable_all: true,
-    },
+    ListenTarget::Unix { path: sock.to_string_lossy().into_owned(), readable_all: true, writable_all: true },
     courier,
   );
   events.until(|e| e.contains(&Event::Listening)).await;
   use std::os::unix::fs::PermissionsExt;
-  assert_eq!(
-    std::fs::metadata(&sock).unwrap().permissions().mode() & 0o777,
-    0o777
-  );
+  assert_eq!(std::fs::metadata(&sock).unwrap().permissions().mode() & 0o777, 0o777);
   server.stop_listening();
   events.until(|e| e.contains(&Event::ServerClosed)).await;
   assert!(!sock.exists());
+}
+
+fn free_port() -> u16 {
+  let probe = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+  probe.local_addr().unwrap().port()
+}
+
+fn dev_cert(name: &str) -> Vec<u8> {
+  std::fs::read(format!("{}/local-node-ipc-certs/{name}", env!("CARGO_MANIFEST_DIR"))).unwrap()
+}
+
+fn tls_client(port: u16, options: crate::tls::TlsOptions) -> ConnectTarget {
+  let tls = Some(Arc::new(crate::tls::ClientTls::new(&options, "localhost").unwrap()));
+  ConnectTarget::Tcp {
+    host: "localhost".into(),
+    port,
+    options: TcpConnectOptions { family: Some(4), tls, ..Default::default() },
+  }
+}
+
+#[tokio::test]
+async fn tls_mutual_authentication_and_failed_handshakes() {
+  use crate::tls::{ServerTls, TlsOptions};
+  let port = free_port();
+  let server_options = TlsOptions {
+    cert: Some(dev_cert("server.pub")),
+    key: Some(dev_cert("private/server.key")),
+    ca: vec![dev_cert("client.pub")],
+    request_cert: true,
+    reject_unauthorized: true,
+    ..Default::default()
+  };
+  let server = Endpoint::new(EndpointOptions::default());
+  let (mut server_events, courier) = Collector::new(1 << 20);
+  let tls = Some(Arc::new(ServerTls::new(&server_options).unwrap()));
+  server.listen(ListenTarget::Tcp { host: "127.0.0.1".into(), port, tls }, courier);
+  server_events.until(|e| e.contains(&Event::Listening)).await;
+
+  // A client that does not trust the server's self-signed certificate.
+  let stranger = Endpoint::new(EndpointOptions::default());
+  let (mut stranger_events, courier) = Collector::new(1 << 20);
+  let conn = stranger
+    .connect(tls_client(port, TlsOptions { reject_unauthorized: true, ..Default::default() }), courier);
+  let got = stranger_events.until(|e| closed(e, conn)).await;
+  assert!(
+    matches!(&got[0], Event::Error { failure, .. } if failure.code.as_deref() == Some("DEPTH_ZERO_SELF_SIGNED_CERT")),
+    "{got:?}"
+  );
+  assert!(!got.iter().any(|e| matches!(e, Event::Connected { .. })));
+  server_events.until(|e| e.iter().any(|e| matches!(e, Event::Error { conn: None, .. }))).await;
+
+  // The trusted client with its own certificate: verified both ways.
+  let client = Endpoint::new(EndpointOptions::default());
+  let (mut client_events, courier) = Collector::new(1 << 20);
+  let client_options = TlsOptions {
+    cert: Some(dev_cert("client.pub")),
+    key: Some(dev_cert("private/client.key")),
+    ca: vec![dev_cert("server.pub")],
+    reject_unauthorized: true,
+    ..Default::default()
+  };
+  let conn = client.connect(tls_client(port, client_options), courier);
+  client.write(conn, Bytes::from_static(b"secret\x0c"));
+  let got = client_events.until(|e| connected_id(e).is_some()).await;
+  let Some(Event::Connected { peer, .. }) = got.iter().find(|e| matches!(e, Event::Connected { .. })) else {
+    panic!("{got:?}")
+  };
+  assert_eq!(peer.tls.as_ref().map(|t| t.authorized), Some(true));
+  let got = server_events.until(|e| !frames_of(e, None).is_empty()).await;
+  assert_eq!(frames_of(got, None), vec![b"secret".to_vec()]);
+  let Some(Event::Connected { peer, .. }) = got.iter().find(|e| matches!(e, Event::Connected { .. })) else {
+    panic!("{got:?}")
+  };
+  let tls = peer.tls.as_ref().unwrap();
+  assert!(tls.authorized, "{tls:?}");
+  assert!(tls.certificate.is_some());
 }

@@ -204,7 +204,11 @@ export async function isListening (ep) {
       // Num RefCount Protocol Flags Type St Inode Path; Flags 00010000 = __SO_ACCEPTCON
       return txt.split('\n').some((line) => {
         const f = line.trim().split(/\s+/)
-        return f.length >= 8 && f[3] === '00010000' && f.slice(7).join(' ') === ep.path
+        if (f.length < 8 || f[3] !== '00010000') return false
+        const p = f.slice(7).join(' ')
+        // a listener bound through a relative path shows that relative path (e.g. Node's cluster
+        // primary), so accept a relative entry that is a suffix of the wanted path
+        return p === ep.path || (!p.startsWith('/') && !p.startsWith('@') && ep.path.endsWith('/' + p))
       })
     }
     const want = `${hexIPv4(ep.host)}:${hexPort(ep.port)}`

@@ -14,6 +14,7 @@ use napi_derive::napi;
 
 use crate::endpoint::{Endpoint, EndpointOptions};
 use crate::mailbox::{Courier, Mailbox, Wake};
+use crate::tls::{ClientTls, ServerTls, TlsFailure, TlsOptions};
 use crate::transport::{ConnectTarget, ListenTarget, Stream, TcpConnectOptions};
 use batch::JsBatch;
 
@@ -100,22 +101,20 @@ impl NativeEndpoint {
   pub fn listen_unix(&self, env: &Env, path: String, readable_all: bool, writable_all: bool) -> Result<()> {
     let courier = self.courier(env)?;
     within_runtime_if_available(|| {
-      self.endpoint.listen(
-        ListenTarget::Unix {
-          path,
-          readable_all,
-          writable_all,
-        },
-        courier,
-      )
+      self.endpoint.listen(ListenTarget::Unix { path, readable_all, writable_all }, courier)
     });
     Ok(())
   }
 
+  /// With `tls`, a TLS server; an unusable TLS configuration throws with `code` set.
   #[napi]
-  pub fn listen_tcp(&self, env: &Env, host: String, port: u16) -> Result<()> {
+  pub fn listen_tcp(&self, env: &Env, host: String, port: u16, tls: Option<JsTlsOptions>) -> Result<()> {
+    let tls = match tls {
+      Some(options) => Some(Arc::new(ServerTls::new(&options.into()).map_err(tls_error)?)),
+      None => None,
+    };
     let courier = self.courier(env)?;
-    within_runtime_if_available(|| self.endpoint.listen(ListenTarget::Tcp { host, port }, courier));
+    within_runtime_if_available(|| self.endpoint.listen(ListenTarget::Tcp { host, port, tls }, courier));
     Ok(())
   }
 
@@ -144,12 +143,11 @@ impl NativeEndpoint {
   #[napi]
   pub fn connect_unix(&self, env: &Env, path: String) -> Result<u32> {
     let courier = self.courier(env)?;
-    Ok(within_runtime_if_available(|| {
-      self.endpoint.connect(ConnectTarget::Unix { path }, courier)
-    }))
+    Ok(within_runtime_if_available(|| self.endpoint.connect(ConnectTarget::Unix { path }, courier)))
   }
 
   #[napi]
+  #[allow(clippy::too_many_arguments)]
   pub fn connect_tcp(
     &self,
     env: &Env,
@@ -158,17 +156,16 @@ impl NativeEndpoint {
     local_address: Option<String>,
     local_port: Option<u16>,
     family: Option<u8>,
+    tls: Option<JsTlsOptions>,
   ) -> Result<u32> {
-    let courier = self.courier(env)?;
-    let options = TcpConnectOptions {
-      local_address,
-      local_port,
-      family,
+    let tls = match tls {
+      Some(options) => Some(Arc::new(ClientTls::new(&options.into(), &host).map_err(tls_error)?)),
+      None => None,
     };
+    let courier = self.courier(env)?;
+    let options = TcpConnectOptions { local_address, local_port, family, tls };
     Ok(within_runtime_if_available(|| {
-      self
-        .endpoint
-        .connect(ConnectTarget::Tcp { host, port, options }, courier)
+      self.endpoint.connect(ConnectTarget::Tcp { host, port, options }, courier)
     }))
   }
 
@@ -214,11 +211,7 @@ impl NativeEndpoint {
   /// `max` is clamped to u32 (Infinity or negative means unlimited).
   #[napi]
   pub fn set_max_connections(&self, max: f64) {
-    let max = if max.is_finite() && max >= 0.0 {
-      max.min(u32::MAX as f64) as u32
-    } else {
-      u32::MAX
-    };
+    let max = if max.is_finite() && max >= 0.0 { max.min(u32::MAX as f64) as u32 } else { u32::MAX };
     self.endpoint.set_max_connections(max);
   }
 
@@ -242,6 +235,39 @@ impl NativeEndpoint {
       unsafe { napi::sys::napi_unref_threadsafe_function(env.raw(), waker.0.raw()) };
     }
   }
+}
+
+/// TLS settings as the JS shim resolved them (files already read; PEM text).
+#[napi(object)]
+pub struct JsTlsOptions {
+  pub cert: Option<Buffer>,
+  pub key: Option<Buffer>,
+  pub ca: Option<Vec<Buffer>>,
+  pub request_cert: Option<bool>,
+  pub reject_unauthorized: Option<bool>,
+  pub servername: Option<String>,
+  pub min_version: Option<String>,
+  pub max_version: Option<String>,
+}
+
+impl From<JsTlsOptions> for TlsOptions {
+  fn from(js: JsTlsOptions) -> Self {
+    TlsOptions {
+      cert: js.cert.map(|b| b.to_vec()),
+      key: js.key.map(|b| b.to_vec()),
+      ca: js.ca.unwrap_or_default().into_iter().map(|b| b.to_vec()).collect(),
+      request_cert: js.request_cert.unwrap_or(false),
+      // Node's default: verify unless told not to.
+      reject_unauthorized: js.reject_unauthorized.unwrap_or(true),
+      servername: js.servername,
+      min_version: js.min_version,
+      max_version: js.max_version,
+    }
+  }
+}
+
+fn tls_error(failure: TlsFailure) -> Error {
+  Error::new(Status::InvalidArg, format!("{}: {}", failure.code, failure.message))
 }
 
 fn write_status(queued: Option<bool>) -> i32 {
