@@ -6,6 +6,7 @@ const { Socket } = require('./socket')
 const { KIND, createEndpoint, eachFrame } = require('./native')
 const { formatFrame, parseFrame } = require('./message')
 const { systemError, messageTooLarge, unsupported } = require('./errors')
+const { resolveTls, tlsConfigError } = require('./tls-options')
 
 // `ipc.of[id]`: one logical connection that reconnects by v9's rules (SPEC §5).
 class Client extends PubSub {
@@ -103,6 +104,23 @@ class Client extends PubSub {
     }
   }
 
+  // A connection attempt that could not even start: error, then the close rules.
+  _attemptFailed(err) {
+    const socket = new Socket(this._native, 0)
+    socket.destroyed = true
+    this.socket = socket
+    this._conn = 0
+    process.nextTick(() => {
+      if (this.socket !== socket || this._retired) {
+        return
+      }
+      this.log('\n\n######\nerror: ', err)
+      this.publish('error', err)
+      socket._closed(true)
+      this._closed()
+    })
+  }
+
   _failed(err) {
     this.socket._failed(err)
     this.log('\n\n######\nerror: ', err)
@@ -157,10 +175,6 @@ function connect() {
     this.publish('error', unsupported('Windows named pipes'))
     return
   }
-  if (this.port && this.config.tls) {
-    this.publish('error', unsupported('TLS'))
-    return
-  }
   let port
   if (this.port) {
     port = Number(this.port)
@@ -180,14 +194,27 @@ function connect() {
     this._conn = this._native.connectUnix(String(this.path))
   } else {
     const iface = this.config.interface || this.config.interfaces || {}
-    this.log('Connecting client via TCP to', { host: this.path, port })
-    this._conn = this._native.connectTcp(
-      String(this.path),
-      port,
-      iface.localAddress ? String(iface.localAddress) : undefined,
-      iface.localPort ? Number(iface.localPort) : undefined,
-      iface.family ? Number(iface.family) : undefined,
-    )
+    let tls
+    if (this.config.tls) {
+      this.log('Connecting client via TLS to', this.path, port, this.config.tls)
+    } else {
+      this.log('Connecting client via TCP to', { host: this.path, port })
+    }
+    try {
+      tls = this.config.tls ? resolveTls(this.config.tls, 'client', this.log.bind(this)) : undefined
+      this._conn = this._native.connectTcp(
+        String(this.path),
+        port,
+        iface.localAddress ? String(iface.localAddress) : undefined,
+        iface.localPort ? Number(iface.localPort) : undefined,
+        iface.family ? Number(iface.family) : undefined,
+        tls,
+      )
+    } catch (err) {
+      // An unreadable certificate file or a bad TLS option fails this attempt like a
+      // refused connection (v9 threw, from a retry timer even: an uncaught crash).
+      return this._attemptFailed(tlsConfigError(err))
+    }
   }
   this.socket = new Socket(this._native, this._conn)
 }

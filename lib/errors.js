@@ -5,6 +5,12 @@ const util = require('util')
 // Node-style errors from the core's failure records, with Node's own message formats:
 // `connect ECONNREFUSED 127.0.0.1:8000`, `listen EADDRINUSE: address already in use /x`.
 function systemError(failure) {
+  if (failure.message) {
+    // TLS failures: Node's code and message, no syscall.
+    const err = new Error(failure.message)
+    err.code = failure.code
+    return err
+  }
   const code = failure.code || safeErrorName(failure.errno)
   let message
   if (failure.syscall === 'listen') {

@@ -9,6 +9,7 @@ const { Socket, flushCorked } = require('./socket')
 const { KIND, createEndpoint, eachFrame } = require('./native')
 const { formatFrame, parseFrame } = require('./message')
 const { systemError, messageTooLarge, unsupported } = require('./errors')
+const { resolveTls, tlsConfigError } = require('./tls-options')
 
 // `ipc.server` (SPEC §6): a Unix-socket or TCP server over the Rust core.
 class Server extends PubSub {
@@ -50,10 +51,6 @@ class Server extends PubSub {
     }
     if (this.udp4 || this.udp6) {
       this.publish('error', unsupported('UDP'))
-      return
-    }
-    if (this.port && this.config.tls) {
-      this.publish('error', unsupported('TLS'))
       return
     }
     if (!this.port && process.platform === 'win32') {
@@ -226,7 +223,7 @@ function startServer() {
     native.listenUnix(String(this.path), !!config.readableAll, !!config.writableAll)
     return
   }
-  this.log('starting server as', 'TCP')
+  this.log('starting server as', config.tls ? 'TLS' : 'TCP')
   const port = Number(this.port)
   if (!Number.isInteger(port) || port < 0 || port > 65535) {
     const err = new RangeError(`options.port should be >= 0 and < 65536. Received ${this.port}.`)
@@ -234,7 +231,12 @@ function startServer() {
     this.publish('error', err)
     return
   }
-  native.listenTcp(String(this.path), port)
+  try {
+    const tls = config.tls ? resolveTls(config.tls, 'server', this.log.bind(this)) : undefined
+    native.listenTcp(String(this.path), port, tls)
+  } catch (err) {
+    this.publish('error', tlsConfigError(err))
+  }
 }
 
 // Cluster workers share one listening socket through Node's cluster module (SPEC §6.7,

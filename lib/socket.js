@@ -1,6 +1,7 @@
 'use strict'
 
 const EventEmitter = require('events')
+const { X509Certificate } = require('crypto')
 
 // The per-connection object v9 code receives where node-ipc handed out a net.Socket
 // (SPEC D4). Data moves through the Rust core; this object only queues writes and
@@ -163,9 +164,50 @@ class Socket extends EventEmitter {
   _connected(peer) {
     this.connecting = false
     if (peer) {
-      Object.assign(this, peer)
+      const { peerCertificate, tlsProtocol, authorizationMessage, ...visible } = peer
+      Object.assign(this, visible)
+      if (peer.encrypted) {
+        Object.defineProperties(this, {
+          _peerCertificate: { value: peerCertificate },
+          _tlsProtocol: { value: tlsProtocol },
+        })
+        if (!peer.authorized && peer.authorizationError === undefined) {
+          this.authorizationError = 'UNABLE_TO_VERIFY_LEAF_SIGNATURE'
+        }
+      }
     }
     this.emit('connect')
+  }
+
+  // TLS sockets (SPEC D4): the peer's leaf certificate in the shape of Node's
+  // tlsSocket.getPeerCertificate(), or {} when there is none.
+  getPeerCertificate() {
+    if (!this._peerCertificate) {
+      return this.encrypted ? {} : null
+    }
+    const x509 = new X509Certificate(this._peerCertificate)
+    const names = (text) =>
+      Object.fromEntries(
+        text
+          .split('\n')
+          .filter(Boolean)
+          .map((line) => line.split(/=(.*)/s).slice(0, 2)),
+      )
+    return {
+      subject: names(x509.subject),
+      issuer: names(x509.issuer),
+      subjectaltname: x509.subjectAltName,
+      valid_from: x509.validFrom,
+      valid_to: x509.validTo,
+      fingerprint: x509.fingerprint,
+      fingerprint256: x509.fingerprint256,
+      serialNumber: x509.serialNumber,
+      raw: Buffer.from(this._peerCertificate),
+    }
+  }
+
+  getProtocol() {
+    return this.encrypted ? this._tlsProtocol || null : null
   }
 
   _drained() {

@@ -76,6 +76,20 @@ fn peer_object(env: &Env, peer: PeerInfo) -> Result<Object<'_>> {
   if let Some(p) = peer.local_port {
     o.set("localPort", p as u32)?;
   }
+  if let Some(tls) = peer.tls {
+    o.set("encrypted", true)?;
+    o.set("authorized", tls.authorized)?;
+    if let Some(failure) = tls.authorization_error {
+      o.set("authorizationError", failure.code)?;
+      o.set("authorizationMessage", failure.message)?;
+    }
+    if let Some(der) = tls.certificate {
+      o.set("peerCertificate", BufferSlice::copy_from(env, der)?)?;
+    }
+    if let Some(protocol) = tls.protocol {
+      o.set("tlsProtocol", protocol)?;
+    }
+  }
   Ok(o)
 }
 
@@ -94,6 +108,9 @@ fn failure_object(env: &Env, f: IoFailure) -> Result<Object<'_>> {
   }
   if let Some(d) = f.detail {
     o.set("detail", d)?;
+  }
+  if let Some(m) = f.message {
+    o.set("message", m)?;
   }
   Ok(o)
 }
