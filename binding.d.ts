@@ -13,12 +13,13 @@ export declare class NativeEndpoint {
   /** `onEvents` receives flat batches `[kind, connId, arg, ...]`; see `batch.rs`. */
   constructor(onEvents: (arg: JsBatch) => void, delimiter: Uint8Array, maxMessageSize: number, raw: boolean, writeHighWater: number)
   listenUnix(path: string, readableAll: boolean, writableAll: boolean): void
-  listenTcp(host: string, port: number): void
+  /** With `tls`, a TLS server; an unusable TLS configuration throws with `code` set. */
+  listenTcp(host: string, port: number, tls?: JsTlsOptions | undefined | null): void
   stopListening(): void
   /** Takes over a Unix socket accepted by Node's cluster module; the caller closes its copy. */
   adoptFd(fd: number): void
   connectUnix(path: string): number
-  connectTcp(host: string, port: number, localAddress?: string | undefined | null, localPort?: number | undefined | null, family?: number | undefined | null): number
+  connectTcp(host: string, port: number, localAddress?: string | undefined | null, localPort?: number | undefined | null, family?: number | undefined | null, tls?: JsTlsOptions | undefined | null): number
   /**
    * Queues a string (JSON frames) for one connection: 1 queued, 0 queued above the
    * high-water mark, -1 dropped because the connection is gone.
@@ -37,4 +38,16 @@ export declare class NativeEndpoint {
   pendingBytes(conn: number): number
   ref(): void
   unref(): void
+}
+
+/** TLS settings as the JS shim resolved them (files already read; PEM text). */
+export interface JsTlsOptions {
+  cert?: Buffer
+  key?: Buffer
+  ca?: Array<Buffer>
+  requestCert?: boolean
+  rejectUnauthorized?: boolean
+  servername?: string
+  minVersion?: string
+  maxVersion?: string
 }
