@@ -14,6 +14,7 @@ const KIND = Object.freeze({
   TOO_LARGE: 6,
   DRAIN: 7,
   CLOSED: 8,
+  DATAGRAM: 9,
 })
 
 // Pending bytes per connection above which writes report back-pressure (SPEC D8).

@@ -49,10 +49,6 @@ class Server extends PubSub {
       this.log('Socket Server Path not specified, refusing to start')
       return
     }
-    if (this.udp4 || this.udp6) {
-      this.publish('error', unsupported('UDP'))
-      return
-    }
     if (!this.port && process.platform === 'win32') {
       this.publish('error', unsupported('Windows named pipes'))
       return
@@ -72,6 +68,10 @@ class Server extends PubSub {
     process.nextTick(() => startServer.call(this))
   }
 
+  _isUdp() {
+    return !!(this.udp4 || this.udp6)
+  }
+
   _socketFor(conn) {
     return this._byConn.get(conn)
   }
@@ -79,6 +79,13 @@ class Server extends PubSub {
   _onNative(kind, conn, arg) {
     switch (kind) {
       case KIND.LISTENING: {
+        if (this._isUdp()) {
+          // v9 treated the dgram socket as its one "connection" (SPEC §6.3).
+          this.server.listening = true
+          this.sockets.push(this.server)
+          this.publish('connect', this.server)
+          break
+        }
         const host = String(this.path)
         this.server._address = this.port
           ? { address: host, family: host.includes(':') ? 'IPv6' : 'IPv4', port: Number(this.port) }
@@ -87,9 +94,24 @@ class Server extends PubSub {
         this.onStart()
         break
       }
-      case KIND.SERVER_CLOSED:
+      case KIND.SERVER_CLOSED: {
+        const wasListening = this.server.listening
         this.server._closed()
+        if (this._isUdp() && wasListening) {
+          // dgram's 'close' reached v9's close handler: 'socket.disconnected'(socket, false), 'close'.
+          this.publish('close', undefined)
+        }
         break
+      }
+      case KIND.DATAGRAM: {
+        const rinfo = { address: arg.address, family: arg.family, port: arg.port, size: arg.size }
+        if (arg.raw) {
+          this.publish('data', arg.data, rinfo)
+        } else {
+          eachFrame(arg.data, (text) => gotFrame.call(this, rinfo, text))
+        }
+        break
+      }
       case KIND.CONNECTED: {
         const socket = new Socket(this._native, conn)
         this._byConn.set(conn, socket)
@@ -161,7 +183,28 @@ function gotFrame(socket, text) {
 function emit(socket, type, data) {
   this.log('dispatching event to socket', ' : ', type, data)
   const message = this.config.rawBuffer ? Buffer.from(type, this.config.encoding) : formatFrame(type, data, this._delimiter)
+  if (this._isUdp()) {
+    if (!socket.address || !socket.port) {
+      this.log(
+        'Attempting to emit to a single UDP socket without supplying socket address or port. Redispatching event as broadcast to all connected sockets',
+      )
+      this.broadcast(type, data)
+      return
+    }
+    udpSend.call(this, message, socket)
+    return
+  }
   socket.write(message)
+}
+
+// v9's UDPWrite: the frame encoded with config.encoding, to {address, port}. Send
+// failures become an 'error' event (v9 crashed the process: SPEC §12 #13).
+function udpSend(message, target) {
+  if (!this._native || !this.server) {
+    return
+  }
+  const bytes = Buffer.from(message, this.config.encoding)
+  this._native.sendUdp(String(target.address), Number(target.port), bytes)
 }
 
 // Serialised once, written to every connection by one native call. Earlier corked
@@ -170,6 +213,11 @@ function broadcast(type, data) {
   this.log('broadcasting event to all known sockets listening to ', this.path, ' : ', this.port ? this.port : '', type, data)
   const message = this.config.rawBuffer ? Buffer.from(type, this.config.encoding) : formatFrame(type, data, this._delimiter)
   if (!this._native) {
+    return
+  }
+  if (this._isUdp()) {
+    // v9 never recorded UDP peers, so its broadcast reached nobody (SPEC §6.6); kept.
+    this.log('UDP servers know no peers: broadcast reaches nobody (as in node-ipc v9)')
     return
   }
   flushCorked()
@@ -212,8 +260,12 @@ function startServer() {
   }
   const native = this._native
   native.setRaw(!!config.rawBuffer)
-  this.server = new ServerHandle(native)
+  this.server = new ServerHandle(native, this._isUdp())
   this.server.maxConnections = config.maxConnections
+  if (this._isUdp()) {
+    startUdp.call(this)
+    return
+  }
   if (!this.port) {
     this.log('starting server as', 'Unix || Windows Socket')
     if (cluster.isWorker) {
@@ -237,6 +289,22 @@ function startServer() {
   } catch (err) {
     this.publish('error', tlsConfigError(err))
   }
+}
+
+function startUdp() {
+  const type = this.udp4 ? 'udp4' : 'udp6'
+  this.log('starting server as', type)
+  const port = Number(this.port)
+  if (!Number.isInteger(port) || port < 0 || port > 65535) {
+    const err = new RangeError(`Port should be >= 0 and < 65536. Received ${this.port}.`)
+    err.code = 'ERR_SOCKET_BAD_PORT'
+    this.publish('error', err)
+    return
+  }
+  this._native.bindUdp(String(this.path), port, type === 'udp6')
+  this.server._address = { address: String(this.path), family: type === 'udp6' ? 'IPv6' : 'IPv4', port }
+  // v9 announced the start synchronously, before the bind completed (SPEC §6.2).
+  this.onStart({ address: this.path, port: this.port })
 }
 
 // Cluster workers share one listening socket through Node's cluster module (SPEC §6.7,
@@ -267,10 +335,11 @@ function listenInClusterWorker() {
 
 // `ipc.server.server`: the net.Server members v9 code uses (SPEC D4).
 class ServerHandle extends EventEmitter {
-  constructor(native) {
+  constructor(native, udp) {
     super()
     Object.defineProperties(this, {
       _native: { value: native },
+      _udp: { value: !!udp },
       _node: { value: null, writable: true },
       _maxConnections: { value: Infinity, writable: true },
       _address: { value: null, writable: true },
@@ -300,6 +369,14 @@ class ServerHandle extends EventEmitter {
   }
 
   close(callback) {
+    if (this._udp) {
+      // dgram closes at any time, even before its bind completed.
+      if (typeof callback === 'function') {
+        this.once('close', () => callback())
+      }
+      this._native.closeUdp()
+      return this
+    }
     if (!this.listening) {
       if (typeof callback === 'function') {
         const err = new Error('Server is not running.')
@@ -313,6 +390,8 @@ class ServerHandle extends EventEmitter {
     }
     if (this._node) {
       this._node.close()
+    } else if (this._udp) {
+      this._native.closeUdp()
     } else {
       this._native.stopListening()
     }

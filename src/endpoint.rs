@@ -41,6 +41,7 @@ pub struct Endpoint {
   /// `u32::MAX` means unlimited.
   max_connections: AtomicU32,
   pub(crate) listener: Mutex<Option<Arc<crate::server::ListenerSlot>>>,
+  pub(crate) udp: Mutex<Option<crate::udp::UdpSlot>>,
 }
 
 impl Endpoint {
@@ -52,11 +53,16 @@ impl Endpoint {
       next_id: AtomicU32::new(1),
       max_connections: AtomicU32::new(u32::MAX),
       listener: Mutex::new(None),
+      udp: Mutex::new(None),
     })
   }
 
   pub fn decoder(&self) -> FrameDecoder {
     FrameDecoder::new(&self.options.delimiter, self.options.max_message_size)
+  }
+
+  pub fn decoder_without_limit(&self) -> FrameDecoder {
+    FrameDecoder::new(&self.options.delimiter, None)
   }
 
   /// v9 reads `config.rawBuffer` live on every receive; JS forwards changes here.

@@ -12,6 +12,7 @@ pub mod mailbox;
 pub mod outgoing;
 pub mod tls;
 pub mod transport;
+pub mod udp;
 
 mod client;
 mod server;

@@ -57,12 +57,14 @@ pub enum Event {
   Drain { conn: ConnId },
   /// The connection is fully closed; nothing more will come for it.
   Closed { conn: ConnId, had_error: bool },
+  /// One UDP datagram: frames (length-prefixed, as in `Frames`) or, raw, its bytes.
+  Datagram { raw: bool, data: Vec<u8>, from: std::net::SocketAddr, size: usize },
 }
 
 impl Event {
   fn payload_len(&self) -> usize {
     match self {
-      Event::Frames { data, .. } | Event::Raw { data, .. } => data.len(),
+      Event::Frames { data, .. } | Event::Raw { data, .. } | Event::Datagram { data, .. } => data.len(),
       _ => 0,
     }
   }

@@ -318,3 +318,43 @@ async fn tls_mutual_authentication_and_failed_handshakes() {
   assert!(tls.authorized, "{tls:?}");
   assert!(tls.certificate.is_some());
 }
+
+#[tokio::test]
+async fn udp_datagrams_carry_whole_frames_and_send_errors_are_events() {
+  use crate::udp::UdpTarget;
+  let port = {
+    let probe = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    probe.local_addr().unwrap().port()
+  };
+  let server = Endpoint::new(EndpointOptions::default());
+  let (mut events, courier) = Collector::new(1 << 20);
+  server.bind_udp(UdpTarget { host: "127.0.0.1".into(), port, ipv6: false }, courier);
+  // Queued before the bind completes, as v9's start callback does.
+  assert!(server.send_udp("no-such-host.invalid".into(), 9, Bytes::from_static(b"x")));
+  events.until(|e| e.contains(&Event::Listening)).await;
+
+  let peer = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+  peer.send_to(b"one\x0ctwo\x0cthree-cut", ("127.0.0.1", port)).unwrap();
+  let got = events
+    .until(|e| {
+      e.iter().any(|e| matches!(e, Event::Datagram { .. }))
+        && e.iter().any(|e| matches!(e, Event::Error { .. }))
+    })
+    .await;
+  let Some(Event::Datagram { raw: false, data, from, size }) =
+    got.iter().find(|e| matches!(e, Event::Datagram { .. }))
+  else {
+    panic!("{got:?}")
+  };
+  assert_eq!(*size, 17);
+  assert_eq!(from.port(), peer.local_addr().unwrap().port());
+  let frames = frames_of(&[Event::Frames { conn: 0, data: data.clone() }], None);
+  assert_eq!(frames, vec![b"one".to_vec(), b"two".to_vec()]);
+  assert!(got
+    .iter()
+    .any(|e| matches!(e, Event::Error { failure, .. } if failure.code.as_deref() == Some("ENOTFOUND"))));
+
+  server.close_udp();
+  events.until(|e| e.contains(&Event::ServerClosed)).await;
+  assert!(!server.send_udp("127.0.0.1".into(), port, Bytes::from_static(b"late")));
+}

@@ -19,6 +19,7 @@ const ERROR: u32 = 5;
 const TOO_LARGE: u32 = 6;
 const DRAIN: u32 = 7;
 const CLOSED: u32 = 8;
+const DATAGRAM: u32 = 9;
 
 impl ToNapiValue for JsBatch {
   unsafe fn to_napi_value(raw_env: sys::napi_env, val: Self) -> Result<sys::napi_value> {
@@ -36,6 +37,7 @@ impl ToNapiValue for JsBatch {
         Event::TooLarge { conn, .. } => (TOO_LARGE, *conn),
         Event::Drain { conn } => (DRAIN, *conn),
         Event::Closed { conn, .. } => (CLOSED, *conn),
+        Event::Datagram { .. } => (DATAGRAM, 0),
       };
       array.set(at, kind)?;
       array.set(at + 1, conn)?;
@@ -52,6 +54,17 @@ impl ToNapiValue for JsBatch {
           array.set(at + 2, o)?
         }
         Event::Closed { had_error, .. } => array.set(at + 2, had_error)?,
+        Event::Datagram { raw, data, from, size } => {
+          // v9 hands UDP handlers a plain rinfo object: {address, family, port, size}.
+          let mut o = Object::new(&env)?;
+          o.set("raw", raw)?;
+          o.set("data", BufferSlice::copy_from(&env, data)?)?;
+          o.set("address", from.ip().to_string())?;
+          o.set("family", if from.is_ipv4() { "IPv4" } else { "IPv6" })?;
+          o.set("port", from.port() as u32)?;
+          o.set("size", size as u32)?;
+          array.set(at + 2, o)?
+        }
         Event::Listening | Event::ServerClosed | Event::Drain { .. } => {}
       }
     }

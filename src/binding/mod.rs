@@ -16,6 +16,7 @@ use crate::endpoint::{Endpoint, EndpointOptions};
 use crate::mailbox::{Courier, Mailbox, Wake};
 use crate::tls::{ClientTls, ServerTls, TlsFailure, TlsOptions};
 use crate::transport::{ConnectTarget, ListenTarget, Stream, TcpConnectOptions};
+use crate::udp::UdpTarget;
 use batch::JsBatch;
 
 type EventsTsfn = ThreadsafeFunction<(), (), JsBatch, Status, false>;
@@ -116,6 +117,25 @@ impl NativeEndpoint {
     let courier = self.courier(env)?;
     within_runtime_if_available(|| self.endpoint.listen(ListenTarget::Tcp { host, port, tls }, courier));
     Ok(())
+  }
+
+  /// A UDP socket (`udp4`, or `udp6` when `ipv6`); see `src/udp.rs`.
+  #[napi]
+  pub fn bind_udp(&self, env: &Env, host: String, port: u16, ipv6: bool) -> Result<()> {
+    let courier = self.courier(env)?;
+    within_runtime_if_available(|| self.endpoint.bind_udp(UdpTarget { host, port, ipv6 }, courier));
+    Ok(())
+  }
+
+  /// Queues one datagram; false once the UDP socket is closed.
+  #[napi]
+  pub fn send_udp(&self, host: String, port: u16, data: &[u8]) -> bool {
+    self.endpoint.send_udp(host, port, Bytes::copy_from_slice(data))
+  }
+
+  #[napi]
+  pub fn close_udp(&self) {
+    within_runtime_if_available(|| self.endpoint.close_udp());
   }
 
   #[napi]

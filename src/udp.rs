@@ -1,0 +1,164 @@
+//! UDP (udp4/udp6): the one transport without connections (SPEC §4.4, §6.6). Each
+//! datagram carries whole frames; a frame cut at the end of a datagram is dropped, as in
+//! v9. Sends queue from the moment `bind` is called, so emits made in the `start`
+//! callback (which v9 fires before the bind completes) go out once it has.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use bytes::Bytes;
+use tokio::net::UdpSocket;
+use tokio::sync::mpsc;
+
+use crate::connection::Cancel;
+use crate::endpoint::Endpoint;
+use crate::errors::IoFailure;
+use crate::mailbox::{put_frame, Courier, Event};
+
+/// The largest datagram payload IPv4/IPv6 can carry; reads use a buffer this large.
+const MAX_DATAGRAM: usize = 65_535;
+
+#[derive(Debug, Clone)]
+pub struct UdpTarget {
+  pub host: String,
+  pub port: u16,
+  pub ipv6: bool,
+}
+
+struct Outgoing {
+  host: String,
+  port: u16,
+  data: Bytes,
+}
+
+pub(crate) struct UdpSlot {
+  sends: mpsc::UnboundedSender<Outgoing>,
+  cancel: Arc<Cancel>,
+}
+
+impl UdpSlot {
+  fn close(&self) {
+    self.cancel.fire();
+  }
+}
+
+impl Endpoint {
+  /// Binds in the background: `Listening`, or `Error` then `ServerClosed`.
+  pub fn bind_udp(self: &Arc<Self>, target: UdpTarget, courier: Courier) {
+    let (sends, queue) = mpsc::unbounded_channel();
+    let cancel = Arc::new(Cancel::default());
+    if let Some(previous) = self.udp.lock().unwrap().replace(UdpSlot { sends, cancel: cancel.clone() }) {
+      previous.close();
+    }
+    let endpoint = self.clone();
+    tokio::spawn(async move {
+      let bound = tokio::select! {
+        _ = cancel.fired() => return courier.send(Event::ServerClosed),
+        bound = bind(&target) => bound,
+      };
+      let socket = match bound {
+        Ok(socket) => Arc::new(socket),
+        Err(failure) => {
+          courier.send(Event::Error { conn: None, failure });
+          return courier.send(Event::ServerClosed);
+        }
+      };
+      courier.send(Event::Listening);
+      tokio::spawn(send_loop(socket.clone(), queue, target.ipv6, cancel.clone(), courier.clone()));
+      receive_loop(&socket, &endpoint, &cancel, &courier).await;
+      courier.send(Event::ServerClosed);
+    });
+  }
+
+  /// Queues a datagram; false once the socket is closed.
+  pub fn send_udp(&self, host: String, port: u16, data: Bytes) -> bool {
+    match &*self.udp.lock().unwrap() {
+      Some(slot) => slot.sends.send(Outgoing { host, port, data }).is_ok(),
+      None => false,
+    }
+  }
+
+  pub fn close_udp(&self) {
+    if let Some(slot) = self.udp.lock().unwrap().take() {
+      slot.close();
+    }
+  }
+}
+
+async fn bind(target: &UdpTarget) -> Result<UdpSocket, IoFailure> {
+  let addr = resolve(&target.host, target.port, target.ipv6).await?;
+  UdpSocket::bind(addr)
+    .await
+    .map_err(|err| IoFailure::new(&err, "bind", Some(addr.ip().to_string()), Some(target.port)))
+}
+
+/// Like dgram, a name resolves within the socket's own address family.
+async fn resolve(host: &str, port: u16, ipv6: bool) -> Result<SocketAddr, IoFailure> {
+  tokio::net::lookup_host((host, port))
+    .await
+    .ok()
+    .and_then(|mut addrs| addrs.find(|a| a.is_ipv6() == ipv6))
+    .ok_or_else(|| IoFailure::not_found(host, port))
+}
+
+async fn receive_loop(socket: &UdpSocket, endpoint: &Endpoint, cancel: &Cancel, courier: &Courier) {
+  let mut buf = vec![0u8; MAX_DATAGRAM];
+  loop {
+    let received = tokio::select! {
+      biased;
+      _ = cancel.fired() => return,
+      received = socket.recv_from(&mut buf) => received,
+    };
+    match received {
+      Ok((size, from)) => courier.send(datagram(endpoint, &buf[..size], from)),
+      // ICMP errors (a port unreachable from an earlier send) surface on reads; the
+      // socket stays usable, so report and go on.
+      Err(err) => {
+        courier.send(Event::Error { conn: None, failure: IoFailure::new(&err, "recvmsg", None, None) })
+      }
+    }
+  }
+}
+
+fn datagram(endpoint: &Endpoint, bytes: &[u8], from: SocketAddr) -> Event {
+  let raw = endpoint.is_raw();
+  let data = if raw {
+    bytes.to_vec()
+  } else {
+    let mut frames = Vec::with_capacity(bytes.len() + 16);
+    let mut decoder = endpoint.decoder_without_limit();
+    // A datagram is bounded by the OS, so no frame in it can exceed a limit worth enforcing.
+    let _ = decoder.drain(bytes, |frame| put_frame(&mut frames, frame));
+    frames
+  };
+  Event::Datagram { raw, data, from, size: bytes.len() }
+}
+
+async fn send_loop(
+  socket: Arc<UdpSocket>,
+  mut queue: mpsc::UnboundedReceiver<Outgoing>,
+  ipv6: bool,
+  cancel: Arc<Cancel>,
+  courier: Courier,
+) {
+  loop {
+    let next = tokio::select! {
+      biased;
+      _ = cancel.fired() => return,
+      next = queue.recv() => next,
+    };
+    let Some(Outgoing { host, port, data }) = next else { return };
+    let sent = match resolve(&host, port, ipv6).await {
+      Ok(addr) => socket
+        .send_to(&data, addr)
+        .await
+        .map(|_| ())
+        .map_err(|err| IoFailure::new(&err, "send", Some(addr.ip().to_string()), Some(port))),
+      Err(failure) => Err(failure),
+    };
+    // v9 crashed the process here (SPEC §12 #13); an error event is all it takes.
+    if let Err(failure) = sent {
+      courier.send(Event::Error { conn: None, failure });
+    }
+  }
+}
