@@ -168,9 +168,7 @@ async function udpExchange(impl) {
 }
 const udpCount = () => process.getActiveResourcesInfo().filter((r) => r === 'UDPWrap').length
 
-// UDP is issue 4; until it lands, ours publishes ERR_IPC_UNSUPPORTED for udp servers.
-const udpBuilt = false
-;(udpBuilt ? test.serial : test.serial.skip)('[ours] udp4: no Node socket handle (UDPWrap) is active during an exchange (skipped until UDP lands: issue 4)', async (t) => {
+test.serial('[ours] udp4: no Node socket handle (UDPWrap) is active during an exchange', async (t) => {
   const { base, probes, reply } = await udpExchange('ours')
   t.deepEqual(reply, { got: { x: 1 } })
   for (const p of [probes.serverHandling, probes.clientHandling]) t.is(p.UDPWrap - base.UDPWrap, 0, JSON.stringify({ base, p }))
