@@ -96,7 +96,9 @@ class Client extends PubSub {
 
   _gotFrame(text) {
     const [type, data] = parseFrame(text)
-    this.log('detected event', type, data)
+    if (!this.config.silent) {
+      this.log('detected event', type, data)
+    }
     this.publish(type, data)
     // One reply releases one queued request (v9 advanced once per chunk: SPEC §5.6).
     if (this.config.sync) {
@@ -150,12 +152,14 @@ class Client extends PubSub {
 }
 
 function emit(type, data) {
-  this.log('dispatching event to ', this.id, this.path, ' : ', type, ',', data)
+  if (!this.config.silent) {
+    this.log('dispatching event to ', this.id, this.path, ' : ', type, ',', data)
+  }
   const message = this.config.rawBuffer ? Buffer.from(type, this.config.encoding) : formatFrame(type, data, this._delimiter)
   this._syncRawMode()
   if (!this.config.sync) {
-    this.socket.write(message)
-    return
+    // v9 returned undefined; false (an addition, SPEC D8) says: wait for 'drain'.
+    return this.socket.write(message) ? undefined : false
   }
   this.queue.add(syncEmit.bind(this, message))
 }
@@ -216,7 +220,13 @@ function connect() {
       return this._attemptFailed(tlsConfigError(err))
     }
   }
-  this.socket = new Socket(this._native, this._conn)
+  const socket = new Socket(this._native, this._conn)
+  socket.on('drain', () => {
+    if (this.socket === socket) {
+      this.publish('drain')
+    }
+  })
+  this.socket = socket
 }
 
 module.exports = Client

@@ -73,7 +73,7 @@ function eachFrame(buf, fn, from = 0) {
       const len = buf.readUInt32LE(off)
       const start = off + 4
       off = start + len
-      fn(buf.toString('utf8', start, off))
+      fn(buf.utf8Slice(start, off))
     }
   } finally {
     if (off < buf.length) {
@@ -82,4 +82,4 @@ function eachFrame(buf, fn, from = 0) {
   }
 }
 
-module.exports = { KIND, createEndpoint, eachFrame }
+module.exports = { KIND, createEndpoint, eachFrame, WRITE_HIGH_WATER }

@@ -47,15 +47,17 @@ function off(type, handler) {
 }
 
 function publish(type, ...args) {
-  this.emit$(type, args)
+  if (this._events_['*']) {
+    this.emit$(type, args)
+  }
   const handlers = this._events_[type]
   if (!handlers) {
     return this
   }
-  // A snapshot: handlers added or removed while dispatching do not disturb this dispatch.
-  const current = handlers.slice()
+  // As in event-pubsub: handlers added during this dispatch wait for the next one.
   let onceHandled
-  for (const handler of current) {
+  for (let i = 0, count = handlers.length; i < count && i < handlers.length; i++) {
+    const handler = handlers[i]
     handler.apply(this, args)
     if (handler._once_) {
       ;(onceHandled || (onceHandled = [])).push(handler)
@@ -83,7 +85,8 @@ function emit$(type, args) {
 class PubSub {
   constructor() {
     // Own enumerable members in event-pubsub's order, as v9 objects expose them.
-    this._events_ = {}
+    // No prototype: wire types such as "constructor" or "__proto__" are plain names here.
+    this._events_ = Object.create(null)
     this.emit = publish
     this.trigger = publish
     this.publish = publish

@@ -114,6 +114,7 @@ class Server extends PubSub {
       }
       case KIND.CONNECTED: {
         const socket = new Socket(this._native, conn)
+        socket.on('drain', () => this.publish('drain', socket))
         this._byConn.set(conn, socket)
         socket._connected(arg)
         this.sockets.push(socket)
@@ -176,12 +177,16 @@ function gotFrame(socket, text) {
   if (data && data.id) {
     socket.id = data.id
   }
-  this.log('received event of : ', type, data)
+  if (!this.config.silent) {
+    this.log('received event of : ', type, data)
+  }
   this.publish(type, data, socket)
 }
 
 function emit(socket, type, data) {
-  this.log('dispatching event to socket', ' : ', type, data)
+  if (!this.config.silent) {
+    this.log('dispatching event to socket', ' : ', type, data)
+  }
   const message = this.config.rawBuffer ? Buffer.from(type, this.config.encoding) : formatFrame(type, data, this._delimiter)
   if (this._isUdp()) {
     if (!socket.address || !socket.port) {
@@ -194,7 +199,7 @@ function emit(socket, type, data) {
     udpSend.call(this, message, socket)
     return
   }
-  socket.write(message)
+  return socket.write(message) ? undefined : false
 }
 
 // v9's UDPWrite: the frame encoded with config.encoding, to {address, port}. Send

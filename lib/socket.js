@@ -10,6 +10,10 @@ const { X509Certificate } = require('crypto')
 // Strings written in one tick are corked into one native call (SPEC D3): a native call
 // costs far more than a string append.
 
+// Bytes queued for one peer above which write() returns false and 'drain' follows
+// (SPEC D8); the core uses the same mark (lib/native.js).
+const { WRITE_HIGH_WATER } = require('./native')
+
 const corked = new Set()
 let flushScheduled = false
 
@@ -29,6 +33,7 @@ class Socket extends EventEmitter {
       _conn: { value: conn },
       _corked: { value: '', writable: true },
       _needDrain: { value: false, writable: true },
+      _nativePending: { value: 0, writable: true },
     })
     this.connecting = true
     this.destroyed = false
@@ -93,10 +98,14 @@ class Socket extends EventEmitter {
     } else {
       this._flush()
       const view = Buffer.isBuffer(data) ? data : Buffer.from(data.buffer, data.byteOffset, data.byteLength)
-      this._noteStatus(this._endpoint.writeBuffer(this._conn, view))
+      this._queued(this._endpoint.writeBuffer(this._conn, view))
     }
     if (callback) {
       process.nextTick(callback)
+    }
+    // Corked text counts as pending too (one char ~ one byte: an estimate is enough).
+    if (this._nativePending + this._corked.length > WRITE_HIGH_WATER) {
+      this._needDrain = true
     }
     return !this._needDrain
   }
@@ -105,13 +114,20 @@ class Socket extends EventEmitter {
     if (this._corked.length > 0) {
       const text = this._corked
       this._corked = ''
-      this._noteStatus(this._endpoint.write(this._conn, text))
+      this._queued(this._endpoint.write(this._conn, text))
     }
   }
 
-  _noteStatus(status) {
-    if (status === 0) {
-      this._needDrain = true
+  // `pending`: bytes the core now holds for this peer, or -1 when it dropped the write.
+  _queued(pending) {
+    if (pending < 0) {
+      return
+    }
+    this._nativePending = pending
+    // Above the mark the core reports the drain; below it, a drain that write() promised
+    // on an estimate is due now.
+    if (this._needDrain && pending <= WRITE_HIGH_WATER) {
+      process.nextTick(() => this._drained())
     }
   }
 
@@ -211,8 +227,11 @@ class Socket extends EventEmitter {
   }
 
   _drained() {
-    this._needDrain = false
-    this.emit('drain')
+    this._nativePending = 0
+    if (this._needDrain) {
+      this._needDrain = false
+      this.emit('drain')
+    }
   }
 
   // An 'error' nobody listens for must not throw from the event loop: v9 users listen

@@ -102,10 +102,10 @@ impl Endpoint {
     self.conns.lock().unwrap().get(&id).cloned()
   }
 
-  /// Queues bytes for one connection. `None`: the connection is gone or closing, and the
-  /// bytes are dropped (as v9 drops writes to a destroyed socket). `Some(false)`: queued,
-  /// but above the high-water mark.
-  pub fn write(&self, id: ConnId, data: Bytes) -> Option<bool> {
+  /// Queues bytes for one connection and returns the bytes now pending for it. `None`: the
+  /// connection is gone or closing, and the bytes are dropped (as v9 drops writes to a
+  /// destroyed socket).
+  pub fn write(&self, id: ConnId, data: Bytes) -> Option<usize> {
     self.conn(id)?.out.push(data)
   }
 

@@ -56,27 +56,27 @@ impl Outgoing {
     }
   }
 
-  /// Queues bytes. Returns false when the queue is above its high-water mark (the caller
-  /// may wait for a drain event), and None when the connection is closing, in which case
-  /// the bytes are dropped as v9 dropped writes to a destroyed socket.
-  pub fn push(&self, chunk: Bytes) -> Option<bool> {
-    if chunk.is_empty() {
-      return Some(true);
-    }
-    let below = {
+  /// Queues bytes and returns how many are now pending; above the high-water mark a
+  /// drain event follows once they are written. None when the connection is closing: the
+  /// bytes are dropped, as v9 dropped writes to a destroyed socket.
+  pub fn push(&self, chunk: Bytes) -> Option<usize> {
+    let pending = {
       let mut s = self.state.lock().unwrap();
       if s.closing != Closing::Open {
         return None;
+      }
+      if chunk.is_empty() {
+        return Some(s.pending);
       }
       s.pending += chunk.len();
       s.chunks.push_back(chunk);
       if s.pending > self.high_water {
         s.over_high_water = true;
       }
-      s.pending <= self.high_water
+      s.pending
     };
     self.writer.notify_one();
-    Some(below)
+    Some(pending)
   }
 
   /// Asks the writer to finish; a stronger request overrides a weaker one.
@@ -174,8 +174,8 @@ mod tests {
   #[test]
   fn reports_high_water_and_one_drain() {
     let q = Outgoing::new(4);
-    assert_eq!(q.push(Bytes::from_static(b"abc")), Some(true));
-    assert_eq!(q.push(Bytes::from_static(b"de")), Some(false));
+    assert_eq!(q.push(Bytes::from_static(b"abc")), Some(3));
+    assert_eq!(q.push(Bytes::from_static(b"de")), Some(5));
     let chunks = expect_write(&q);
     assert!(!q.written(chunks[0].len()));
     assert!(q.written(chunks[1].len()));

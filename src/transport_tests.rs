@@ -103,7 +103,7 @@ async fn writes_queued_before_the_connection_exists_are_delivered() {
   let client = Endpoint::new(EndpointOptions::default());
   let (_client_events, courier) = Collector::new(1 << 20);
   let conn = client.connect(ConnectTarget::Unix { path }, courier);
-  assert_eq!(client.write(conn, Bytes::from_static(b"early\x0c")), Some(true));
+  assert_eq!(client.write(conn, Bytes::from_static(b"early\x0c")), Some(6));
   let got = server_events.until(|e| !frames_of(e, None).is_empty()).await;
   assert_eq!(frames_of(got, None), vec![b"early".to_vec()]);
 }

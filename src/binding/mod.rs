@@ -189,16 +189,16 @@ impl NativeEndpoint {
     }))
   }
 
-  /// Queues a string (JSON frames) for one connection: 1 queued, 0 queued above the
-  /// high-water mark, -1 dropped because the connection is gone.
+  /// Queues a string (JSON frames) for one connection; returns the bytes now pending
+  /// for it, or -1 when the connection is gone and the bytes were dropped.
   #[napi]
-  pub fn write(&self, conn: u32, data: String) -> i32 {
-    write_status(self.endpoint.write(conn, Bytes::from(data.into_bytes())))
+  pub fn write(&self, conn: u32, data: String) -> f64 {
+    pending_or_dropped(self.endpoint.write(conn, Bytes::from(data.into_bytes())))
   }
 
   #[napi]
-  pub fn write_buffer(&self, conn: u32, data: &[u8]) -> i32 {
-    write_status(self.endpoint.write(conn, Bytes::copy_from_slice(data)))
+  pub fn write_buffer(&self, conn: u32, data: &[u8]) -> f64 {
+    pending_or_dropped(self.endpoint.write(conn, Bytes::copy_from_slice(data)))
   }
 
   /// Queues the same string for every connection, serialised and copied once.
@@ -290,10 +290,6 @@ fn tls_error(failure: TlsFailure) -> Error {
   Error::new(Status::InvalidArg, format!("{}: {}", failure.code, failure.message))
 }
 
-fn write_status(queued: Option<bool>) -> i32 {
-  match queued {
-    Some(true) => 1,
-    Some(false) => 0,
-    None => -1,
-  }
+fn pending_or_dropped(pending: Option<usize>) -> f64 {
+  pending.map_or(-1.0, |p| p as f64)
 }
