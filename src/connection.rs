@@ -155,7 +155,15 @@ async fn read_loop<R: AsyncRead + Unpin>(mut reader: R, live: Arc<Live>) {
           }
         }
       }
-      Err(err) => return live.report_error(IoFailure::new(&err, "read", None, None)),
+      // A TLS peer that closed without close_notify has closed, as far as Node is concerned.
+      Err(err) if err.kind() == std::io::ErrorKind::UnexpectedEof => return shared.end(),
+      Err(err) => {
+        let failure = match crate::tls::stream_failure(&err) {
+          Some(tls) => IoFailure::tls(tls, None, None),
+          None => IoFailure::new(&err, "read", None, None),
+        };
+        return live.report_error(failure);
+      }
     }
     tokio::select! {
       biased;

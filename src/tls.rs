@@ -119,6 +119,11 @@ pub fn describe(err: &rustls::Error, leaf_is_self_signed: bool) -> TlsFailure {
         format!("Hostname/IP does not match certificate's altnames ({cert:?})"),
       ),
       CertificateError::Revoked => ("CERT_REVOKED", "certificate revoked".into()),
+      // A trusted certificate with the same name but another key: OpenSSL never finds it
+      // as the issuer, so Node reports the leaf as self-signed.
+      CertificateError::BadSignature if leaf_is_self_signed => {
+        ("DEPTH_ZERO_SELF_SIGNED_CERT", "self-signed certificate".into())
+      }
       CertificateError::BadSignature => ("CERT_SIGNATURE_FAILURE", "certificate signature failure".into()),
       other => ("ERR_TLS_CERT_INVALID", format!("invalid certificate: {other:?}")),
     },
@@ -129,6 +134,9 @@ pub fn describe(err: &rustls::Error, leaf_is_self_signed: bool) -> TlsFailure {
       "ERR_SSL_TLSV13_ALERT_CERTIFICATE_REQUIRED",
       "the server requires a client certificate (alert: certificate required)".into(),
     ),
+    rustls::Error::AlertReceived(Alert::ProtocolVersion) | rustls::Error::PeerIncompatible(_) => {
+      ("EPROTO", format!("no TLS protocol version in common with the peer ({err})"))
+    }
     rustls::Error::AlertReceived(alert) => {
       ("ERR_SSL_ALERT_RECEIVED", format!("the peer ended the TLS handshake (alert: {alert:?})"))
     }
@@ -360,6 +368,11 @@ impl ServerTls {
     };
     verifier.verify_client_cert(leaf, rest, UnixTime::now()).err().map(|e| describe(&e, is_self_signed(leaf)))
   }
+}
+
+/// The TLS error inside an I/O error from a TLS stream, in Node's terms, if it is one.
+pub fn stream_failure(err: &std::io::Error) -> Option<TlsFailure> {
+  err.get_ref().and_then(|inner| inner.downcast_ref::<rustls::Error>()).map(|tls| describe(tls, false))
 }
 
 /// Finds the rustls error inside an I/O error from a handshake.
