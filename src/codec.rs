@@ -174,6 +174,50 @@ mod tests {
     assert!(feed(&mut d, &[b"abcd\rx"]).is_err());
   }
 
+  /// CI replays the committed fuzz corpus (`fuzz/corpus/frame_decoder`) through the same
+  /// property the fuzz target checks.
+  #[test]
+  fn fuzz_corpus_replays_clean() {
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/fuzz/corpus/frame_decoder");
+    let mut count = 0;
+    for entry in std::fs::read_dir(dir).expect("committed corpus") {
+      let input = std::fs::read(entry.unwrap().path()).unwrap();
+      check::chunked_matches_whole(&input);
+      count += 1;
+    }
+    assert!(count >= 5, "the corpus holds {count} inputs");
+  }
+
+  use proptest::prelude::*;
+
+  proptest! {
+    #[test]
+    fn any_chunking_of_valid_frames_gives_the_same_frames(
+      frames in prop::collection::vec(prop::collection::vec(any::<u8>().prop_filter("no delimiter", |b| *b != 0x0c), 0..64), 0..32),
+      cuts in prop::collection::vec(1usize..50, 1..16),
+    ) {
+      let mut stream = Vec::new();
+      for f in &frames {
+        stream.extend_from_slice(f);
+        stream.push(0x0c);
+      }
+      let mut chunks = Vec::new();
+      let (mut at, mut i) = (0, 0);
+      while at < stream.len() {
+        let end = (at + cuts[i % cuts.len()]).min(stream.len());
+        chunks.push(&stream[at..end]);
+        (at, i) = (end, i + 1);
+      }
+      let got = feed(&mut FrameDecoder::new(b"\x0c", Some(64)), &chunks).unwrap();
+      prop_assert_eq!(got, frames);
+    }
+
+    #[test]
+    fn arbitrary_inputs_satisfy_the_fuzz_property(input in prop::collection::vec(any::<u8>(), 0..512)) {
+      check::chunked_matches_whole(&input);
+    }
+  }
+
   #[test]
   fn scanning_resumes_where_it_stopped() {
     let mut d = FrameDecoder::new(b"\x0c", None);
@@ -183,5 +227,71 @@ mod tests {
     buf.push(0x0c);
     assert_eq!(d.next_frame(&buf).unwrap(), Some(1000));
     assert_eq!(d.scanned, 0);
+  }
+}
+
+/// The property the fuzz target and the corpus replay check: feeding a stream to the
+/// decoder in arbitrary chunks gives exactly the frames (and the limit error, if any) that
+/// a naive split of the whole stream gives. The input chooses delimiter, limit and chunking.
+#[doc(hidden)]
+pub mod check {
+  use super::FrameDecoder;
+
+  struct Plan<'a> {
+    delimiter: Vec<u8>,
+    limit: Option<usize>,
+    chunk_sizes: Vec<usize>,
+    stream: &'a [u8],
+  }
+
+  fn plan(input: &[u8]) -> Plan<'_> {
+    let mut rest = input;
+    let mut take = |n: usize| {
+      let (head, tail) = rest.split_at(n.min(rest.len()));
+      rest = tail;
+      head
+    };
+    let shape = take(1).first().copied().unwrap_or(0);
+    let mut delimiter = take(1 + (shape as usize % 3)).to_vec();
+    if delimiter.is_empty() {
+      delimiter = vec![0x0c];
+    }
+    let limit_byte = take(1).first().copied().unwrap_or(0);
+    let limit = (limit_byte % 4 != 0).then_some(limit_byte as usize / 4);
+    let chunk_sizes = take(4).iter().map(|b| 1 + *b as usize % 37).collect::<Vec<_>>();
+    Plan { delimiter, limit, chunk_sizes, stream: rest }
+  }
+
+  /// Frames of a naive whole-stream split, and whether the limit was hit.
+  fn reference(p: &Plan<'_>) -> (Vec<Vec<u8>>, bool) {
+    let (d, mut at, mut frames) = (&p.delimiter, 0, Vec::new());
+    while let Some(pos) = p.stream[at..].windows(d.len()).position(|w| w == &d[..]) {
+      if p.limit.is_some_and(|l| pos > l) {
+        return (frames, true);
+      }
+      frames.push(p.stream[at..at + pos].to_vec());
+      at += pos + d.len();
+    }
+    let tail = p.stream.len() - at;
+    (frames, p.limit.is_some_and(|l| tail > l + d.len() - 1))
+  }
+
+  pub fn chunked_matches_whole(input: &[u8]) {
+    let p = plan(input);
+    let mut decoder = FrameDecoder::new(&p.delimiter, p.limit);
+    let (mut pending, mut frames, mut failed) = (Vec::new(), Vec::new(), false);
+    let (mut at, mut i) = (0, 0);
+    while at < p.stream.len() && !failed {
+      let size =
+        if p.chunk_sizes.is_empty() { p.stream.len() } else { p.chunk_sizes[i % p.chunk_sizes.len()] };
+      let end = (at + size).min(p.stream.len());
+      pending.extend_from_slice(&p.stream[at..end]);
+      (at, i) = (end, i + 1);
+      match decoder.drain(&pending, |f| frames.push(f.to_vec())) {
+        Ok(used) => drop(pending.drain(..used)),
+        Err(_) => failed = true,
+      }
+    }
+    assert_eq!((frames, failed), reference(&p), "delimiter {:?} limit {:?}", p.delimiter, p.limit);
   }
 }

@@ -17,6 +17,7 @@ pub mod udp;
 mod client;
 mod server;
 
+#[cfg(feature = "node")]
 mod binding;
 
 #[cfg(test)]
