@@ -15,14 +15,19 @@ export declare class NativeEndpoint {
   listenUnix(path: string, readableAll: boolean, writableAll: boolean): void
   /** With `tls`, a TLS server; an unusable TLS configuration throws with `code` set. */
   listenTcp(host: string, port: number, tls?: JsTlsOptions | undefined | null): void
+  /** A UDP socket (`udp4`, or `udp6` when `ipv6`); see `src/udp.rs`. */
+  bindUdp(host: string, port: number, ipv6: boolean): void
+  /** Queues one datagram; false once the UDP socket is closed. */
+  sendUdp(host: string, port: number, data: Uint8Array): boolean
+  closeUdp(): void
   stopListening(): void
   /** Takes over a Unix socket accepted by Node's cluster module; the caller closes its copy. */
   adoptFd(fd: number): void
   connectUnix(path: string): number
   connectTcp(host: string, port: number, localAddress?: string | undefined | null, localPort?: number | undefined | null, family?: number | undefined | null, tls?: JsTlsOptions | undefined | null): number
   /**
-   * Queues a string (JSON frames) for one connection: 1 queued, 0 queued above the
-   * high-water mark, -1 dropped because the connection is gone.
+   * Queues a string (JSON frames) for one connection; returns the bytes now pending
+   * for it, or -1 when the connection is gone and the bytes were dropped.
    */
   write(conn: number, data: string): number
   writeBuffer(conn: number, data: Uint8Array): number
