@@ -29,10 +29,10 @@ export declare class NativeEndpoint {
    * Queues a string (JSON frames) for one connection; returns the bytes now pending
    * for it, or -1 when the connection is gone and the bytes were dropped.
    */
-  write(conn: number, data: string): number
+  write(conn: number, data: Utf8Text): number
   writeBuffer(conn: number, data: Uint8Array): number
   /** Queues the same string for every connection, serialised and copied once. */
-  broadcast(data: string): void
+  broadcast(data: Utf8Text): void
   broadcastBuffer(data: Uint8Array): void
   /** Flushes what is queued, then closes. */
   end(conn: number): void

@@ -68,8 +68,11 @@ class Client extends PubSub {
         this.log('retrying reset')
         break
       case KIND.FRAMES:
-        this.log('## received events ##')
-        eachFrame(arg, (text) => this._gotFrame(text))
+      case KIND.FRAMES_ASCII:
+        if (!this.config.silent) {
+          this.log('## received events ##')
+        }
+        eachFrame(arg, (text) => this._gotFrame(text), kind === KIND.FRAMES_ASCII)
         break
       case KIND.RAW:
         this.log('## received events ##')

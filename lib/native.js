@@ -15,6 +15,7 @@ const KIND = Object.freeze({
   DRAIN: 7,
   CLOSED: 8,
   DATAGRAM: 9,
+  FRAMES_ASCII: 10,
 })
 
 // Pending bytes per connection above which writes report back-pressure (SPEC D8).
@@ -66,18 +67,19 @@ function deliver(owner, batch, from) {
 }
 
 // Calls fn(text) for each length-prefixed frame of a FRAMES payload, resumably as above.
-function eachFrame(buf, fn, from = 0) {
+// `ascii`: the core found every frame ASCII, so a Latin-1 copy is the same string.
+function eachFrame(buf, fn, ascii, from = 0) {
   let off = from
   try {
     while (off < buf.length) {
       const len = buf.readUInt32LE(off)
       const start = off + 4
       off = start + len
-      fn(buf.utf8Slice(start, off))
+      fn(ascii ? buf.latin1Slice(start, off) : buf.utf8Slice(start, off))
     }
   } finally {
     if (off < buf.length) {
-      process.nextTick(eachFrame, buf, fn, off)
+      process.nextTick(eachFrame, buf, fn, ascii, off)
     }
   }
 }

@@ -108,7 +108,7 @@ class Server extends PubSub {
         if (arg.raw) {
           this.publish('data', arg.data, rinfo)
         } else {
-          eachFrame(arg.data, (text) => gotFrame.call(this, rinfo, text))
+          eachFrame(arg.data, (text) => gotFrame.call(this, rinfo, text), false)
         }
         break
       }
@@ -122,9 +122,10 @@ class Server extends PubSub {
         this.publish('connect', socket)
         break
       }
-      case KIND.FRAMES: {
+      case KIND.FRAMES:
+      case KIND.FRAMES_ASCII: {
         const socket = this._socketFor(conn)
-        eachFrame(arg, (text) => gotFrame.call(this, socket, text))
+        eachFrame(arg, (text) => gotFrame.call(this, socket, text), kind === KIND.FRAMES_ASCII)
         break
       }
       case KIND.RAW:

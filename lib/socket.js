@@ -14,6 +14,9 @@ const { X509Certificate } = require('crypto')
 // (SPEC D8); the core uses the same mark (lib/native.js).
 const { WRITE_HIGH_WATER } = require('./native')
 
+// Buffers at least this large are handed over as they are, not copied into the cork.
+const BYTES_CORK_LIMIT = 64 * 1024
+
 const corked = new Set()
 let flushScheduled = false
 
@@ -32,6 +35,9 @@ class Socket extends EventEmitter {
       _endpoint: { value: endpoint },
       _conn: { value: conn },
       _corked: { value: '', writable: true },
+      // Small Buffers written in one tick, copied together for one native call.
+      _corkedBytes: { value: null, writable: true },
+      _corkedLength: { value: 0, writable: true },
       _needDrain: { value: false, writable: true },
       _nativePending: { value: 0, writable: true },
     })
@@ -88,33 +94,74 @@ class Socket extends EventEmitter {
     }
     if (typeof data === 'string') {
       if (data.length > 0) {
+        this._flushBytes()
         this._corked += data
-        corked.add(this)
-        if (!flushScheduled) {
-          flushScheduled = true
-          process.nextTick(flushCorked)
-        }
+        this._cork()
       }
     } else {
-      this._flush()
       const view = Buffer.isBuffer(data) ? data : Buffer.from(data.buffer, data.byteOffset, data.byteLength)
-      this._queued(this._endpoint.writeBuffer(this._conn, view))
+      this._flushText()
+      if (view.length >= BYTES_CORK_LIMIT) {
+        this._flushBytes()
+        this._queued(this._endpoint.writeBuffer(this._conn, view))
+      } else if (view.length > 0) {
+        this._corkBytes(view)
+      }
     }
     if (callback) {
       process.nextTick(callback)
     }
-    // Corked text counts as pending too (one char ~ one byte: an estimate is enough).
-    if (this._nativePending + this._corked.length > WRITE_HIGH_WATER) {
+    // Corked data counts as pending too (one char ~ one byte: an estimate is enough).
+    if (this._nativePending + this._corked.length + this._corkedLength > WRITE_HIGH_WATER) {
       this._needDrain = true
     }
     return !this._needDrain
   }
 
+  _cork() {
+    corked.add(this)
+    if (!flushScheduled) {
+      flushScheduled = true
+      process.nextTick(flushCorked)
+    }
+  }
+
+  _corkBytes(view) {
+    const needed = this._corkedLength + view.length
+    if (!this._corkedBytes || this._corkedBytes.length < needed) {
+      const grown = Buffer.allocUnsafe(Math.max(needed, 2 * BYTES_CORK_LIMIT))
+      if (this._corkedLength > 0) {
+        this._corkedBytes.copy(grown, 0, 0, this._corkedLength)
+      }
+      this._corkedBytes = grown
+    }
+    view.copy(this._corkedBytes, this._corkedLength)
+    this._corkedLength = needed
+    this._cork()
+  }
+
   _flush() {
+    this._flushText()
+    this._flushBytes()
+  }
+
+  _flushText() {
     if (this._corked.length > 0) {
       const text = this._corked
       this._corked = ''
       this._queued(this._endpoint.write(this._conn, text))
+    }
+  }
+
+  // The core copies what it is given, so the cork buffer is reused.
+  _flushBytes() {
+    if (this._corkedLength > 0) {
+      const length = this._corkedLength
+      this._corkedLength = 0
+      this._queued(this._endpoint.writeBuffer(this._conn, this._corkedBytes.subarray(0, length)))
+      if (this._corkedBytes.length > 4 * BYTES_CORK_LIMIT) {
+        this._corkedBytes = null
+      }
     }
   }
 
@@ -155,6 +202,7 @@ class Socket extends EventEmitter {
   destroy(err) {
     if (!this.destroyed) {
       this._corked = ''
+      this._corkedLength = 0
       corked.delete(this)
       this._endpoint.destroy(this._conn)
       this.destroyed = true
@@ -248,6 +296,7 @@ class Socket extends EventEmitter {
     this.readable = false
     this.writable = false
     this._corked = ''
+    this._corkedLength = 0
     corked.delete(this)
     this.emit('close', hadError)
   }

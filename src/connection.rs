@@ -197,7 +197,7 @@ async fn write_loop<W: AsyncWrite + Unpin>(mut writer: W, live: Arc<Live>) {
       }
     };
     let size: usize = chunks.iter().map(Bytes::len).sum();
-    let write = write_chunks(&mut writer, chunks, size);
+    let write = write_chunks(&mut writer, chunks);
     let result = tokio::select! {
       biased;
       _ = shared.cancel.fired() => return,
@@ -220,26 +220,27 @@ async fn sleep_until(deadline: Option<tokio::time::Instant>) {
   }
 }
 
-async fn write_chunks<W: AsyncWrite + Unpin>(
-  writer: &mut W,
-  chunks: Vec<Bytes>,
-  size: usize,
-) -> std::io::Result<()> {
-  if chunks.len() > 1 && size <= JOIN_LIMIT {
-    let mut joined = Vec::with_capacity(size);
-    for chunk in &chunks {
-      joined.extend_from_slice(chunk);
-    }
-    return writer.write_all(&joined).await;
-  }
-  for mut chunk in chunks {
-    while chunk.has_remaining() {
-      let n = writer.write(&chunk).await?;
-      if n == 0 {
-        return Err(std::io::ErrorKind::WriteZero.into());
+async fn write_chunks<W: AsyncWrite + Unpin>(writer: &mut W, chunks: Vec<Bytes>) -> std::io::Result<()> {
+  // Small chunks are joined into buffers of up to JOIN_LIMIT so that many queued writes
+  // cost few syscalls; a chunk that is large on its own goes out as it is.
+  let mut joined = Vec::new();
+  for chunk in chunks {
+    if chunk.len() >= JOIN_LIMIT / 4 {
+      if !joined.is_empty() {
+        writer.write_all(&joined).await?;
+        joined.clear();
       }
-      chunk.advance(n);
+      writer.write_all(&chunk).await?;
+      continue;
     }
+    if joined.len() + chunk.len() > JOIN_LIMIT {
+      writer.write_all(&joined).await?;
+      joined.clear();
+    }
+    joined.extend_from_slice(&chunk);
+  }
+  if !joined.is_empty() {
+    writer.write_all(&joined).await?;
   }
   Ok(())
 }

@@ -8,7 +8,7 @@
 use std::collections::VecDeque;
 use std::sync::Mutex;
 
-use bytes::Bytes;
+use bytes::{Buf, Bytes};
 use tokio::sync::Notify;
 
 /// How the connection is to finish.
@@ -21,12 +21,19 @@ pub enum Closing {
   Destroy,
 }
 
+/// A non-blocking write straight to the socket: `Ok(n)` bytes went out (maybe fewer than
+/// offered), or an error such as `WouldBlock`.
+pub type DirectWrite = Box<dyn Fn(&[u8]) -> std::io::Result<usize> + Send + Sync>;
+
 struct State {
   chunks: VecDeque<Bytes>,
   pending: usize,
   closing: Closing,
   /// Pending bytes passed the high-water mark since the queue was last empty.
   over_high_water: bool,
+  /// The writer task holds chunks it took and is writing them.
+  writing: bool,
+  direct: Option<DirectWrite>,
 }
 
 pub struct Outgoing {
@@ -50,6 +57,8 @@ impl Outgoing {
         pending: 0,
         closing: Closing::Open,
         over_high_water: false,
+        writing: false,
+        direct: None,
       }),
       writer: Notify::new(),
       high_water,
@@ -59,11 +68,21 @@ impl Outgoing {
   /// Queues bytes and returns how many are now pending; above the high-water mark a
   /// drain event follows once they are written. None when the connection is closing: the
   /// bytes are dropped, as v9 dropped writes to a destroyed socket.
-  pub fn push(&self, chunk: Bytes) -> Option<usize> {
+  pub fn push(&self, mut chunk: Bytes) -> Option<usize> {
     let pending = {
       let mut s = self.state.lock().unwrap();
       if s.closing != Closing::Open {
         return None;
+      }
+      // Nothing queued and the writer idle: write from the caller's thread (JS's) and
+      // skip the hand-off to a worker thread, which costs two context switches. Only what
+      // the socket does not take at once is queued. The lock keeps the writer out meanwhile.
+      if s.chunks.is_empty() && !s.writing {
+        if let Some(direct) = &s.direct {
+          if let Ok(n) = direct(&chunk) {
+            chunk.advance(n);
+          }
+        }
       }
       if chunk.is_empty() {
         return Some(s.pending);
@@ -95,6 +114,11 @@ impl Outgoing {
     self.writer.notify_one();
   }
 
+  /// Enables direct writes once the stream exists (Unix and TCP; TLS needs its task).
+  pub fn set_direct(&self, direct: DirectWrite) {
+    self.state.lock().unwrap().direct = Some(direct);
+  }
+
   pub fn closing(&self) -> Closing {
     self.state.lock().unwrap().closing
   }
@@ -110,6 +134,7 @@ impl Outgoing {
       return Next::Finish(Closing::Destroy);
     }
     if !s.chunks.is_empty() {
+      s.writing = true;
       return Next::Write(s.chunks.drain(..).collect());
     }
     match s.closing {
@@ -121,6 +146,7 @@ impl Outgoing {
   /// Records that `written` bytes left; returns true when a drain event is due.
   pub fn written(&self, written: usize) -> bool {
     let mut s = self.state.lock().unwrap();
+    s.writing = false;
     s.pending = s.pending.saturating_sub(written);
     if s.pending == 0 && s.chunks.is_empty() && s.over_high_water {
       s.over_high_water = false;

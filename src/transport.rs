@@ -279,14 +279,8 @@ impl Stream {
   pub fn start(self, live: Arc<Live>, peer: PeerInfo) {
     live.courier.send(Event::Connected { conn: live.shared.id, peer });
     match self {
-      Stream::Unix(s) => {
-        let (r, w) = s.into_split();
-        connection::spawn(live, r, w)
-      }
-      Stream::Tcp(s) => {
-        let (r, w) = s.into_split();
-        connection::spawn(live, r, w)
-      }
+      Stream::Unix(s) => start_shared(live, Arc::new(s)),
+      Stream::Tcp(s) => start_shared(live, Arc::new(s)),
       Stream::TlsServer(s) => {
         let (r, w) = tokio::io::split(*s);
         connection::spawn(live, r, w)
@@ -297,4 +291,100 @@ impl Stream {
       }
     }
   }
+}
+
+/// The readiness API that tokio's TCP and Unix streams share, usable through `&self`.
+pub trait ReadyIo: Send + Sync + std::os::fd::AsFd + 'static {
+  fn poll_read_ready(&self, cx: &mut std::task::Context<'_>) -> std::task::Poll<std::io::Result<()>>;
+  fn poll_write_ready(&self, cx: &mut std::task::Context<'_>) -> std::task::Poll<std::io::Result<()>>;
+  fn try_read(&self, buf: &mut [u8]) -> std::io::Result<usize>;
+  fn try_write(&self, buf: &[u8]) -> std::io::Result<usize>;
+}
+
+macro_rules! ready_io {
+  ($ty:ty) => {
+    impl ReadyIo for $ty {
+      fn poll_read_ready(&self, cx: &mut std::task::Context<'_>) -> std::task::Poll<std::io::Result<()>> {
+        <$ty>::poll_read_ready(self, cx)
+      }
+      fn poll_write_ready(&self, cx: &mut std::task::Context<'_>) -> std::task::Poll<std::io::Result<()>> {
+        <$ty>::poll_write_ready(self, cx)
+      }
+      fn try_read(&self, buf: &mut [u8]) -> std::io::Result<usize> {
+        <$ty>::try_read(self, buf)
+      }
+      fn try_write(&self, buf: &[u8]) -> std::io::Result<usize> {
+        <$ty>::try_write(self, buf)
+      }
+    }
+  };
+}
+ready_io!(TcpStream);
+ready_io!(UnixStream);
+
+/// One stream shared by its reader task, its writer task and direct writes from the JS
+/// thread (see `Outgoing::push`).
+struct Shared<S>(Arc<S>);
+
+impl<S: ReadyIo> tokio::io::AsyncRead for Shared<S> {
+  fn poll_read(
+    self: std::pin::Pin<&mut Self>,
+    cx: &mut std::task::Context<'_>,
+    buf: &mut tokio::io::ReadBuf<'_>,
+  ) -> std::task::Poll<std::io::Result<()>> {
+    loop {
+      std::task::ready!(self.0.poll_read_ready(cx))?;
+      match self.0.try_read(buf.initialize_unfilled()) {
+        Ok(n) => {
+          buf.advance(n);
+          return std::task::Poll::Ready(Ok(()));
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => continue,
+        Err(e) => return std::task::Poll::Ready(Err(e)),
+      }
+    }
+  }
+}
+
+impl<S: ReadyIo> tokio::io::AsyncWrite for Shared<S> {
+  fn poll_write(
+    self: std::pin::Pin<&mut Self>,
+    cx: &mut std::task::Context<'_>,
+    buf: &[u8],
+  ) -> std::task::Poll<std::io::Result<usize>> {
+    loop {
+      std::task::ready!(self.0.poll_write_ready(cx))?;
+      match self.0.try_write(buf) {
+        Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => continue,
+        result => return std::task::Poll::Ready(result),
+      }
+    }
+  }
+
+  fn poll_flush(
+    self: std::pin::Pin<&mut Self>,
+    _: &mut std::task::Context<'_>,
+  ) -> std::task::Poll<std::io::Result<()>> {
+    std::task::Poll::Ready(Ok(()))
+  }
+
+  fn poll_shutdown(
+    self: std::pin::Pin<&mut Self>,
+    _: &mut std::task::Context<'_>,
+  ) -> std::task::Poll<std::io::Result<()>> {
+    let result = socket2::SockRef::from(&*self.0).shutdown(std::net::Shutdown::Write);
+    std::task::Poll::Ready(result.or_else(|e| {
+      if e.kind() == std::io::ErrorKind::NotConnected {
+        Ok(())
+      } else {
+        Err(e)
+      }
+    }))
+  }
+}
+
+fn start_shared<S: ReadyIo>(live: Arc<Live>, stream: Arc<S>) {
+  let direct = stream.clone();
+  live.shared.out.set_direct(Box::new(move |bytes| direct.try_write(bytes)));
+  connection::spawn(live, Shared(stream.clone()), Shared(stream));
 }

@@ -3,6 +3,7 @@
 //! the core (framing, queues) and in the JS shim (v9 semantics).
 
 mod batch;
+mod text;
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, Weak};
@@ -18,6 +19,7 @@ use crate::tls::{ClientTls, ServerTls, TlsFailure, TlsOptions};
 use crate::transport::{ConnectTarget, ListenTarget, Stream, TcpConnectOptions};
 use crate::udp::UdpTarget;
 use batch::JsBatch;
+use text::Utf8Text;
 
 type EventsTsfn = ThreadsafeFunction<(), (), JsBatch, Status, false>;
 
@@ -192,8 +194,8 @@ impl NativeEndpoint {
   /// Queues a string (JSON frames) for one connection; returns the bytes now pending
   /// for it, or -1 when the connection is gone and the bytes were dropped.
   #[napi]
-  pub fn write(&self, conn: u32, data: String) -> f64 {
-    pending_or_dropped(self.endpoint.write(conn, Bytes::from(data.into_bytes())))
+  pub fn write(&self, conn: u32, data: Utf8Text) -> f64 {
+    pending_or_dropped(self.endpoint.write(conn, Bytes::from(data.0)))
   }
 
   #[napi]
@@ -203,8 +205,8 @@ impl NativeEndpoint {
 
   /// Queues the same string for every connection, serialised and copied once.
   #[napi]
-  pub fn broadcast(&self, data: String) {
-    self.endpoint.write_all(Bytes::from(data.into_bytes()));
+  pub fn broadcast(&self, data: Utf8Text) {
+    self.endpoint.write_all(Bytes::from(data.0));
   }
 
   #[napi]
