@@ -129,7 +129,8 @@ class Socket extends EventEmitter {
   _corkBytes(view) {
     const needed = this._corkedLength + view.length
     if (!this._corkedBytes || this._corkedBytes.length < needed) {
-      const grown = Buffer.allocUnsafe(Math.max(needed, 2 * BYTES_CORK_LIMIT))
+      const current = this._corkedBytes ? this._corkedBytes.length : 0
+      const grown = Buffer.allocUnsafe(Math.max(needed, 2 * current, 2 * BYTES_CORK_LIMIT))
       if (this._corkedLength > 0) {
         this._corkedBytes.copy(grown, 0, 0, this._corkedLength)
       }

@@ -113,7 +113,7 @@ impl Endpoint {
   pub fn write_all(&self, data: Bytes) {
     let conns: Vec<_> = self.conns.lock().unwrap().values().cloned().collect();
     for conn in conns {
-      conn.out.push(data.clone());
+      conn.out.push_queued(data.clone());
     }
   }
 

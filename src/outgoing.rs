@@ -68,7 +68,18 @@ impl Outgoing {
   /// Queues bytes and returns how many are now pending; above the high-water mark a
   /// drain event follows once they are written. None when the connection is closing: the
   /// bytes are dropped, as v9 dropped writes to a destroyed socket.
-  pub fn push(&self, mut chunk: Bytes) -> Option<usize> {
+  pub fn push(&self, chunk: Bytes) -> Option<usize> {
+    self.push_with(chunk, true)
+  }
+
+  /// Queues for the writer task only. A broadcast goes to many sockets at once: writing
+  /// each directly would cost one syscall per socket and message on the JS thread, while
+  /// the writer tasks coalesce a burst of broadcasts into few writes.
+  pub fn push_queued(&self, chunk: Bytes) -> Option<usize> {
+    self.push_with(chunk, false)
+  }
+
+  fn push_with(&self, mut chunk: Bytes, direct: bool) -> Option<usize> {
     let pending = {
       let mut s = self.state.lock().unwrap();
       if s.closing != Closing::Open {
@@ -77,7 +88,7 @@ impl Outgoing {
       // Nothing queued and the writer idle: write from the caller's thread (JS's) and
       // skip the hand-off to a worker thread, which costs two context switches. Only what
       // the socket does not take at once is queued. The lock keeps the writer out meanwhile.
-      if s.chunks.is_empty() && !s.writing {
+      if direct && s.chunks.is_empty() && !s.writing {
         if let Some(direct) = &s.direct {
           if let Ok(n) = direct(&chunk) {
             chunk.advance(n);
