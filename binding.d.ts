@@ -10,21 +10,30 @@
 export declare const __napiBindingTarget: 'native' | 'wasm32-wasi' | 'wasm32-wasip1'
 
 export declare class NativeEndpoint {
-  /** `onEvents` receives flat batches `[kind, connId, arg, ...]`; see `batch.rs`. */
-  constructor(onEvents: (arg: JsBatch) => void, delimiter: Uint8Array, maxMessageSize: number, raw: boolean, writeHighWater: number)
-  listenUnix(path: string, readableAll: boolean, writableAll: boolean): void
+  /**
+   * Event batches go to the `onEvents` callback given to `listen*`/`connect*`/`bindUdp`/
+   * `adoptFd`: flat arrays `[kind, connId, arg, ...]` (see `batch.rs`). After each one,
+   * JS calls `rearm()` from a later turn of its event loop.
+   */
+  constructor(delimiter: Uint8Array, maxMessageSize: number, raw: boolean, writeHighWater: number)
+  /**
+   * JS is ready for more events: the ones queued since the last batch, or null (and the
+   * next event will call `onEvents` again).
+   */
+  rearm(): JsBatch | null
+  listenUnix(onEvents: (arg: JsBatch) => void, path: string, readableAll: boolean, writableAll: boolean): void
   /** With `tls`, a TLS server; an unusable TLS configuration throws with `code` set. */
-  listenTcp(host: string, port: number, tls?: JsTlsOptions | undefined | null): void
+  listenTcp(onEvents: (arg: JsBatch) => void, host: string, port: number, tls?: JsTlsOptions | undefined | null): void
   /** A UDP socket (`udp4`, or `udp6` when `ipv6`); see `src/udp.rs`. */
-  bindUdp(host: string, port: number, ipv6: boolean): void
+  bindUdp(onEvents: (arg: JsBatch) => void, host: string, port: number, ipv6: boolean): void
   /** Queues one datagram; false once the UDP socket is closed. */
   sendUdp(host: string, port: number, data: Uint8Array): boolean
   closeUdp(): void
   stopListening(): void
   /** Takes over a Unix socket accepted by Node's cluster module; the caller closes its copy. */
-  adoptFd(fd: number): void
-  connectUnix(path: string): number
-  connectTcp(host: string, port: number, localAddress?: string | undefined | null, localPort?: number | undefined | null, family?: number | undefined | null, tls?: JsTlsOptions | undefined | null): number
+  adoptFd(onEvents: (arg: JsBatch) => void, fd: number): void
+  connectUnix(onEvents: (arg: JsBatch) => void, path: string): number
+  connectTcp(onEvents: (arg: JsBatch) => void, host: string, port: number, localAddress?: string | undefined | null, localPort?: number | undefined | null, family?: number | undefined | null, tls?: JsTlsOptions | undefined | null): number
   /**
    * Queues a string (JSON frames) for one connection; returns the bytes now pending
    * for it, or -1 when the connection is gone and the bytes were dropped.

@@ -41,13 +41,87 @@ function createEndpoint(owner, config, delimiter) {
   if (Number.isNaN(max) || max < 0) {
     throw new RangeError('ipc.config.maxMessageSize must be a non-negative number or Infinity')
   }
-  return new NativeEndpoint(
-    (batch) => deliver(owner, batch, 0),
-    delimiterBytes,
-    max,
-    !!config.rawBuffer,
-    WRITE_HIGH_WATER,
-  )
+  return new Endpoint(owner, new NativeEndpoint(delimiterBytes, max, !!config.rawBuffer, WRITE_HIGH_WATER))
+}
+
+// The native endpoint plus its event callback. The callback is handed to the core with
+// each call that starts transport tasks and is held only while they run, so an idle
+// client or server is garbage (no native reference keeps it).
+class Endpoint {
+  constructor(owner, native) {
+    this.native = native
+    const pull = () => {
+      const batch = native.rearm()
+      if (batch) {
+        receive(batch)
+      }
+    }
+    // Between two batches the event loop gets a turn (timers, other sockets): the core
+    // wakes JS once, then JS pulls from a later tick until the queue is empty.
+    const receive = (batch) => {
+      setImmediate(pull)
+      deliver(owner, batch, 0)
+    }
+    this.onEvents = receive
+  }
+
+  listenUnix(path, readableAll, writableAll) {
+    return this.native.listenUnix(this.onEvents, path, readableAll, writableAll)
+  }
+  listenTcp(host, port, tls) {
+    return this.native.listenTcp(this.onEvents, host, port, tls)
+  }
+  bindUdp(host, port, ipv6) {
+    return this.native.bindUdp(this.onEvents, host, port, ipv6)
+  }
+  adoptFd(fd) {
+    return this.native.adoptFd(this.onEvents, fd)
+  }
+  connectUnix(path) {
+    return this.native.connectUnix(this.onEvents, path)
+  }
+  connectTcp(host, port, localAddress, localPort, family, tls) {
+    return this.native.connectTcp(this.onEvents, host, port, localAddress, localPort, family, tls)
+  }
+  write(conn, text) {
+    return this.native.write(conn, text)
+  }
+  writeBuffer(conn, bytes) {
+    return this.native.writeBuffer(conn, bytes)
+  }
+  broadcast(text) {
+    this.native.broadcast(text)
+  }
+  broadcastBuffer(bytes) {
+    this.native.broadcastBuffer(bytes)
+  }
+  sendUdp(host, port, bytes) {
+    return this.native.sendUdp(host, port, bytes)
+  }
+  end(conn) {
+    this.native.end(conn)
+  }
+  destroy(conn) {
+    this.native.destroy(conn)
+  }
+  stopListening() {
+    this.native.stopListening()
+  }
+  closeUdp() {
+    this.native.closeUdp()
+  }
+  setRaw(raw) {
+    this.native.setRaw(raw)
+  }
+  setMaxConnections(max) {
+    this.native.setMaxConnections(max)
+  }
+  ref() {
+    this.native.ref()
+  }
+  unref() {
+    this.native.unref()
+  }
 }
 
 // A user handler that throws propagates as an uncaught exception, as in v9; whatever

@@ -243,7 +243,11 @@ function serverClosed() {
       continue
     }
     const destroyedSocketId = (socket && socket.id) || false
-    this.log('socket disconnected', destroyedSocketId.toString())
+    // v9 called destroyedSocketId.toString() here, so a peer could crash the server with
+    // {"id":{"toString":0}}; the log inspects the value instead.
+    if (!this.config.silent) {
+      this.log('socket disconnected', destroyedSocketId)
+    }
     if (socket && socket.destroy) {
       socket.destroy()
     }

@@ -40,23 +40,20 @@ impl Wake for JsWaker {
 pub struct NativeEndpoint {
   endpoint: Arc<Endpoint>,
   mailbox: Arc<Mailbox>,
-  /// A plain reference: the class itself must not hold the loop open (NAPI-NOTES 1.5.6).
-  on_events: FunctionRef<JsBatch, ()>,
+  /// Only while transport tasks run. The JS callback is handed in with each call that
+  /// starts one and kept by the threadsafe function alone, so an idle endpoint holds no
+  /// reference into JS and the whole client or server can be garbage collected.
   waker: Mutex<Weak<JsWaker>>,
   unrefed: AtomicBool,
 }
 
 #[napi]
 impl NativeEndpoint {
-  /// `onEvents` receives flat batches `[kind, connId, arg, ...]`; see `batch.rs`.
+  /// Event batches go to the `onEvents` callback given to `listen*`/`connect*`/`bindUdp`/
+  /// `adoptFd`: flat arrays `[kind, connId, arg, ...]` (see `batch.rs`). After each one,
+  /// JS calls `rearm()` from a later turn of its event loop.
   #[napi(constructor)]
-  pub fn new(
-    on_events: Function<JsBatch, ()>,
-    delimiter: &[u8],
-    max_message_size: f64,
-    raw: bool,
-    write_high_water: f64,
-  ) -> Result<Self> {
+  pub fn new(delimiter: &[u8], max_message_size: f64, raw: bool, write_high_water: f64) -> Result<Self> {
     if delimiter.is_empty() {
       return Err(Error::new(Status::InvalidArg, "delimiter must not be empty"));
     }
@@ -71,21 +68,18 @@ impl NativeEndpoint {
     Ok(Self {
       endpoint: Endpoint::new(options),
       mailbox: Mailbox::new(READ_HIGH_WATER),
-      on_events: on_events.create_ref()?,
       waker: Mutex::new(Weak::new()),
       unrefed: AtomicBool::new(false),
     })
   }
 
-  fn courier(&self, env: &Env) -> Result<Courier> {
+  fn courier(&self, env: &Env, on_events: Function<JsBatch, ()>) -> Result<Courier> {
     let mut slot = self.waker.lock().unwrap();
     let waker = match slot.upgrade() {
       Some(waker) => waker,
       None => {
         let mailbox = self.mailbox.clone();
-        let tsfn: EventsTsfn = self
-          .on_events
-          .borrow_back(env)?
+        let tsfn: EventsTsfn = on_events
           .build_threadsafe_function::<()>()
           .callee_handled::<false>()
           .build_callback(move |_| Ok(JsBatch(mailbox.take())))?;
@@ -100,9 +94,23 @@ impl NativeEndpoint {
     Ok(Courier::new(self.mailbox.clone(), waker))
   }
 
+  /// JS is ready for more events: the ones queued since the last batch, or null (and the
+  /// next event will call `onEvents` again).
   #[napi]
-  pub fn listen_unix(&self, env: &Env, path: String, readable_all: bool, writable_all: bool) -> Result<()> {
-    let courier = self.courier(env)?;
+  pub fn rearm(&self) -> Option<JsBatch> {
+    self.mailbox.rearm().map(JsBatch)
+  }
+
+  #[napi]
+  pub fn listen_unix(
+    &self,
+    env: &Env,
+    on_events: Function<JsBatch, ()>,
+    path: String,
+    readable_all: bool,
+    writable_all: bool,
+  ) -> Result<()> {
+    let courier = self.courier(env, on_events)?;
     within_runtime_if_available(|| {
       self.endpoint.listen(ListenTarget::Unix { path, readable_all, writable_all }, courier)
     });
@@ -111,20 +119,34 @@ impl NativeEndpoint {
 
   /// With `tls`, a TLS server; an unusable TLS configuration throws with `code` set.
   #[napi]
-  pub fn listen_tcp(&self, env: &Env, host: String, port: u16, tls: Option<JsTlsOptions>) -> Result<()> {
+  pub fn listen_tcp(
+    &self,
+    env: &Env,
+    on_events: Function<JsBatch, ()>,
+    host: String,
+    port: u16,
+    tls: Option<JsTlsOptions>,
+  ) -> Result<()> {
     let tls = match tls {
       Some(options) => Some(Arc::new(ServerTls::new(&options.into()).map_err(tls_error)?)),
       None => None,
     };
-    let courier = self.courier(env)?;
+    let courier = self.courier(env, on_events)?;
     within_runtime_if_available(|| self.endpoint.listen(ListenTarget::Tcp { host, port, tls }, courier));
     Ok(())
   }
 
   /// A UDP socket (`udp4`, or `udp6` when `ipv6`); see `src/udp.rs`.
   #[napi]
-  pub fn bind_udp(&self, env: &Env, host: String, port: u16, ipv6: bool) -> Result<()> {
-    let courier = self.courier(env)?;
+  pub fn bind_udp(
+    &self,
+    env: &Env,
+    on_events: Function<JsBatch, ()>,
+    host: String,
+    port: u16,
+    ipv6: bool,
+  ) -> Result<()> {
+    let courier = self.courier(env, on_events)?;
     within_runtime_if_available(|| self.endpoint.bind_udp(UdpTarget { host, port, ipv6 }, courier));
     Ok(())
   }
@@ -147,14 +169,14 @@ impl NativeEndpoint {
 
   /// Takes over a Unix socket accepted by Node's cluster module; the caller closes its copy.
   #[napi]
-  pub fn adopt_fd(&self, env: &Env, fd: i32) -> Result<()> {
+  pub fn adopt_fd(&self, env: &Env, on_events: Function<JsBatch, ()>, fd: i32) -> Result<()> {
     use std::os::fd::BorrowedFd;
     if fd < 0 {
       return Err(Error::new(Status::InvalidArg, "invalid file descriptor"));
     }
     // Duplicate, so that Node closing its handle leaves ours open.
     let owned = unsafe { BorrowedFd::borrow_raw(fd) }.try_clone_to_owned()?;
-    let courier = self.courier(env)?;
+    let courier = self.courier(env, on_events)?;
     within_runtime_if_available(|| -> Result<()> {
       let stream = Stream::from_unix_fd(owned)?;
       self.endpoint.adopt(stream, &courier);
@@ -163,8 +185,8 @@ impl NativeEndpoint {
   }
 
   #[napi]
-  pub fn connect_unix(&self, env: &Env, path: String) -> Result<u32> {
-    let courier = self.courier(env)?;
+  pub fn connect_unix(&self, env: &Env, on_events: Function<JsBatch, ()>, path: String) -> Result<u32> {
+    let courier = self.courier(env, on_events)?;
     Ok(within_runtime_if_available(|| self.endpoint.connect(ConnectTarget::Unix { path }, courier)))
   }
 
@@ -173,6 +195,7 @@ impl NativeEndpoint {
   pub fn connect_tcp(
     &self,
     env: &Env,
+    on_events: Function<JsBatch, ()>,
     host: String,
     port: u16,
     local_address: Option<String>,
@@ -184,7 +207,7 @@ impl NativeEndpoint {
       Some(options) => Some(Arc::new(ClientTls::new(&options.into(), &host).map_err(tls_error)?)),
       None => None,
     };
-    let courier = self.courier(env)?;
+    let courier = self.courier(env, on_events)?;
     let options = TcpConnectOptions { local_address, local_port, family, tls };
     Ok(within_runtime_if_available(|| {
       self.endpoint.connect(ConnectTarget::Tcp { host, port, options }, courier)
@@ -294,4 +317,13 @@ fn tls_error(failure: TlsFailure) -> Error {
 
 fn pending_or_dropped(pending: Option<usize>) -> f64 {
   pending.map_or(-1.0, |p| p as f64)
+}
+
+/// One tokio worker thread: the JS thread already does the direct writes and the JS
+/// work, and on small machines more workers mostly add context switches.
+#[napi_derive::module_init]
+fn init_runtime() {
+  if let Ok(runtime) = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build() {
+    napi::bindgen_prelude::create_custom_tokio_runtime(runtime);
+  }
 }
