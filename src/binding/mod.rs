@@ -24,7 +24,7 @@ use text::Utf8Text;
 type EventsTsfn = ThreadsafeFunction<(), (), JsBatch, Status, false>;
 
 /// Queued payload above which readers pause until JS has taken the batch (SPEC D3).
-const READ_HIGH_WATER: usize = 8 << 20;
+const READ_HIGH_WATER: usize = 2 << 20;
 
 /// While any transport task holds this, the threadsafe function keeps Node's event loop
 /// alive, exactly like a ref'd socket or server handle (SPEC D5).
