@@ -13,6 +13,9 @@ use tokio::sync::Notify;
 
 use crate::errors::IoFailure;
 
+/// Payload per event and per batch handed to JS, roughly.
+const BATCH_BYTES: usize = 256 * 1024;
+
 /// Identifies a connection within its endpoint.
 pub type ConnId = u32;
 
@@ -100,13 +103,28 @@ impl Mailbox {
   /// is woken again at once, for as long as data streams in, never gets to do anything
   /// else (Node runs up to 1000 queued threadsafe calls in one go, starving its timers).
   pub fn take(&self) -> Vec<Event> {
-    let events = {
-      let mut q = self.queue.lock().unwrap();
-      q.payload = 0;
-      std::mem::take(&mut q.events)
-    };
+    let events = Self::take_batch(&mut self.queue.lock().unwrap());
     self.room.notify_waiters();
     events
+  }
+
+  /// At most about BATCH_BYTES of payload (at least one event), so that JS turns data
+  /// into objects in bounded bursts: one huge burst promotes everything it allocates
+  /// out of V8's young generation and inflates the heap.
+  fn take_batch(q: &mut Queue) -> Vec<Event> {
+    let mut bytes = 0;
+    let count = q
+      .events
+      .iter()
+      .take_while(|ev| {
+        let first = bytes == 0;
+        bytes += ev.payload_len().max(1);
+        first || bytes <= BATCH_BYTES
+      })
+      .count();
+    let batch: Vec<Event> = q.events.drain(..count).collect();
+    q.payload -= batch.iter().map(Event::payload_len).sum::<usize>();
+    batch
   }
 
   /// The consumer is ready for more: what has queued meanwhile, if anything (the
@@ -118,8 +136,7 @@ impl Mailbox {
         q.scheduled = false;
         return None;
       }
-      q.payload = 0;
-      std::mem::take(&mut q.events)
+      Self::take_batch(&mut q)
     };
     self.room.notify_waiters();
     Some(events)
@@ -139,7 +156,8 @@ impl Mailbox {
     let mut q = self.queue.lock().unwrap();
     let merge = matches!(
       (q.events.last(), raw),
-      (Some(Event::Frames { conn: c, .. }), false) | (Some(Event::Raw { conn: c, .. }), true) if *c == conn
+      (Some(Event::Frames { conn: c, data }), false) | (Some(Event::Raw { conn: c, data }), true)
+        if *c == conn && data.len() < BATCH_BYTES
     );
     if !merge {
       let data = Vec::new();
