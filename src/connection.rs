@@ -19,6 +19,8 @@ use crate::outgoing::{Closing, Next, Outgoing};
 /// connection is destroyed anyway; without it a stuck peer would keep the process alive.
 pub const END_FLUSH_TIMEOUT: Duration = Duration::from_secs(5);
 
+/// Read buffers start small (many idle connections stay cheap) and grow while reads fill them.
+const READ_START: usize = 8 * 1024;
 const READ_CHUNK: usize = 64 * 1024;
 /// Small chunks written together are first joined into one buffer, up to this size.
 const JOIN_LIMIT: usize = 256 * 1024;
@@ -122,16 +124,21 @@ where
 async fn read_loop<R: AsyncRead + Unpin>(mut reader: R, live: Arc<Live>) {
   let shared = &live.shared;
   let mut decoder = live.endpoint.decoder();
-  let mut buf = BytesMut::with_capacity(READ_CHUNK);
+  let mut buf = BytesMut::with_capacity(READ_START);
+  let mut want = READ_START;
   loop {
-    if buf.capacity() - buf.len() < READ_CHUNK / 4 {
-      buf.reserve(READ_CHUNK);
+    if buf.capacity() - buf.len() < want / 4 {
+      buf.reserve(want);
     }
+    let room = buf.capacity() - buf.len();
     let read = tokio::select! {
       biased;
       _ = shared.cancel.fired() => return,
       read = reader.read_buf(&mut buf) => read,
     };
+    if matches!(read, Ok(n) if n >= room * 3 / 4) {
+      want = (want * 2).min(READ_CHUNK);
+    }
     match read {
       // Node sockets do not allow half-open connections: the peer's end ends ours, after
       // what we still have queued has been written.
