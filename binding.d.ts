@@ -49,7 +49,6 @@ export declare class NativeEndpoint {
   setRaw(raw: boolean): void
   /** `max` is clamped to u32 (Infinity or negative means unlimited). */
   setMaxConnections(max: number): void
-  pendingBytes(conn: number): number
   ref(): void
   unref(): void
 }

@@ -49,10 +49,6 @@ impl FrameDecoder {
     }
   }
 
-  pub fn delimiter(&self) -> &[u8] {
-    self.finder.needle()
-  }
-
   /// Finds the first complete frame in `buf`, which must start where the previous frame
   /// ended. Returns the frame length (without delimiter); the caller drops
   /// `frame + delimiter` bytes from the front of its buffer before the next call.

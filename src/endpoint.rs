@@ -128,8 +128,4 @@ impl Endpoint {
       conn.destroy();
     }
   }
-
-  pub fn pending_bytes(&self, id: ConnId) -> usize {
-    self.conn(id).map_or(0, |c| c.out.pending())
-  }
 }

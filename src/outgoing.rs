@@ -134,10 +134,6 @@ impl Outgoing {
     self.state.lock().unwrap().closing
   }
 
-  pub fn pending(&self) -> usize {
-    self.state.lock().unwrap().pending
-  }
-
   /// The writer's next step. Queued data goes out before an `End` is honoured.
   pub fn next(&self) -> Next {
     let mut s = self.state.lock().unwrap();

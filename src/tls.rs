@@ -163,6 +163,34 @@ fn is_self_signed(leaf: &CertificateDer<'_>) -> bool {
   )
 }
 
+/// Handshake signatures are always checked by webpki; only the certificate verdict is
+/// relaxed when `rejectUnauthorized` is false.
+macro_rules! delegate_signature_checks {
+  () => {
+    fn verify_tls12_signature(
+      &self,
+      message: &[u8],
+      cert: &CertificateDer<'_>,
+      dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+      self.inner.verify_tls12_signature(message, cert, dss)
+    }
+
+    fn verify_tls13_signature(
+      &self,
+      message: &[u8],
+      cert: &CertificateDer<'_>,
+      dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+      self.inner.verify_tls13_signature(message, cert, dss)
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+      self.inner.supported_verify_schemes()
+    }
+  };
+}
+
 /// Verifies like webpki but, when `enforce` is off, lets the handshake go on whatever the
 /// outcome (`rejectUnauthorized: false`); the outcome is reported as `authorized` then.
 #[derive(Debug)]
@@ -193,27 +221,7 @@ impl ServerCertVerifier for ServerVerifier {
     }
   }
 
-  fn verify_tls12_signature(
-    &self,
-    message: &[u8],
-    cert: &CertificateDer<'_>,
-    dss: &DigitallySignedStruct,
-  ) -> Result<HandshakeSignatureValid, rustls::Error> {
-    self.inner.verify_tls12_signature(message, cert, dss)
-  }
-
-  fn verify_tls13_signature(
-    &self,
-    message: &[u8],
-    cert: &CertificateDer<'_>,
-    dss: &DigitallySignedStruct,
-  ) -> Result<HandshakeSignatureValid, rustls::Error> {
-    self.inner.verify_tls13_signature(message, cert, dss)
-  }
-
-  fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-    self.inner.supported_verify_schemes()
-  }
+  delegate_signature_checks!();
 }
 
 #[derive(Debug)]
@@ -247,27 +255,7 @@ impl ClientCertVerifier for ClientVerifier {
     }
   }
 
-  fn verify_tls12_signature(
-    &self,
-    message: &[u8],
-    cert: &CertificateDer<'_>,
-    dss: &DigitallySignedStruct,
-  ) -> Result<HandshakeSignatureValid, rustls::Error> {
-    self.inner.verify_tls12_signature(message, cert, dss)
-  }
-
-  fn verify_tls13_signature(
-    &self,
-    message: &[u8],
-    cert: &CertificateDer<'_>,
-    dss: &DigitallySignedStruct,
-  ) -> Result<HandshakeSignatureValid, rustls::Error> {
-    self.inner.verify_tls13_signature(message, cert, dss)
-  }
-
-  fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-    self.inner.supported_verify_schemes()
-  }
+  delegate_signature_checks!();
 }
 
 /// Everything a client needs for one connection attempt.

@@ -260,11 +260,6 @@ impl NativeEndpoint {
     self.endpoint.set_max_connections(max);
   }
 
-  #[napi]
-  pub fn pending_bytes(&self, conn: u32) -> u32 {
-    self.endpoint.pending_bytes(conn).min(u32::MAX as usize) as u32
-  }
-
   #[napi(js_name = "ref")]
   pub fn ref_loop(&self, env: &Env) {
     self.unrefed.store(false, Ordering::Relaxed);
