@@ -14,7 +14,7 @@ import test from 'ava'
 import fs from 'node:fs'
 import path from 'node:path'
 import { IMPLS } from './helpers/impl.mjs'
-import { Proc, observe, setupExample } from './helpers/examples.mjs'
+import { Proc, assertRunning, observe, setupExample } from './helpers/examples.mjs'
 import { withFixedEndpoints } from './helpers/fixed-endpoints.mjs'
 
 // Negative assertions watch this long after the last expected line. Every exchange in these
@@ -80,12 +80,6 @@ async function withUdpExample (t, impl, dir, body) {
   })
 }
 
-/** Every process in `procs` must still be running (they only end when killed). */
-function assertRunning (t, procs) {
-  for (const p of procs) {
-    t.true(p.alive, `${p.name} should run until killed, but exited: ${JSON.stringify(p.exitInfo)}`)
-  }
-}
 
 async function killed (t, p) {
   const exit = await p.stop()

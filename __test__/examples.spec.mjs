@@ -23,7 +23,10 @@ import {
   assertEndpointFree,
   observe,
   setupExample,
-  waitListening
+  waitListening,
+  assertRunning,
+  bufferBytes,
+  checkMultiClientBroadcast
 } from './helpers/examples.mjs'
 
 // Negative assertions watch this long after the last expected line. Every exchange in these
@@ -68,20 +71,7 @@ async function runExample (t, impl, dir, body) {
   }
 }
 
-/** Every process in `procs` must still be running (they only end when killed). */
-function assertRunning (t, procs) {
-  for (const p of procs) {
-    t.true(p.alive, `${p.name} should run until killed, but exited: ${JSON.stringify(p.exitInfo)}`)
-  }
-}
 
-/** Bytes of all `<Buffer ..>` shown in lines matching `re`, concatenated, as hex. */
-function bufferBytes (proc, re) {
-  return proc.match(re).map((l) => {
-    const m = /<Buffer((?: [0-9a-f]{2})*)>/.exec(l.text)
-    return m ? m[1].replace(/ /g, '') : ''
-  }).join('')
-}
 const hex = (s) => Buffer.from(s).toString('hex')
 
 /** Wait until the `<Buffer ..>` lines matching `re` add up to at least `hexLen` hex digits. */
@@ -138,28 +128,7 @@ async function multi (t, impl, transport) {
   const ep = transport === 'unixWindowsSocket' ? UNIX_WORLD : TCP_WORLD
   await withExample(t, impl, `${transport}/Multi-Client-Broadcast`, async ({ start, startServer }) => {
     const server = await startServer('world-server.js', ep)
-    const goodbye = start('goodbye-client.js')
-    const hello = start('hello-client.js')
-
-    await goodbye.waitFor(/## connected to world ##/, { timeout: LINE_TIMEOUT })
-    await hello.waitFor(/## connected to world ##/, { timeout: LINE_TIMEOUT })
-    await server.waitFor(/got a message from\s+\{ message: 'goodbye' \}$/, { timeout: LINE_TIMEOUT })
-    await server.waitFor(/got a message from\s+\{ message: 'hello' \}$/, { timeout: LINE_TIMEOUT })
-    await hello.waitFor(/got a message from world :\s+hello world!$/, { timeout: LINE_TIMEOUT })
-
-    await observe(WINDOW)
-    assertRunning(t, [server, hello, goodbye])
-    t.is(server.match(/got a message from/).length, 2, 'server got exactly two messages')
-    t.is(server.match(/got all required events/).length, 0, 'server never decides to broadcast')
-    for (const c of [hello, goodbye]) {
-      t.is(c.match(/world requested kill\.connection/).length, 0, `${c.name}: no kill.connection`)
-      t.is(c.match(/disconnected from world/).length, 0, `${c.name}: never disconnected`)
-    }
-    t.is(hello.match(/got a message from world/).length, 1, 'hello got exactly one reply')
-
-    await Promise.all([hello.stop(), goodbye.stop()])
-    await server.waitFor(/DISCONNECTED from\s+false\b/, { timeout: LINE_TIMEOUT, count: 2 })
-    assertRunning(t, [server])
+    await checkMultiClientBroadcast(t, server, start, { window: WINDOW, lineTimeout: LINE_TIMEOUT })
   })
 }
 

@@ -276,3 +276,48 @@ export async function waitPidsGone (pids, { timeout = 5000, interval = 25 } = {}
     await new Promise((resolve) => setTimeout(resolve, interval))
   }
 }
+
+/** Every process in `procs` must still be running (they only end when killed). */
+export function assertRunning (t, procs) {
+  for (const p of procs) {
+    t.true(p.alive, `${p.name} should run until killed, but exited: ${JSON.stringify(p.exitInfo)}`)
+  }
+}
+
+/** Bytes of all `<Buffer ..>` shown in lines matching `re`, concatenated, as hex. */
+export function bufferBytes (proc, re) {
+  return proc.match(re).map((l) => {
+    const m = /<Buffer((?: [0-9a-f]{2})*)>/.exec(l.text)
+    return m ? m[1].replace(/ /g, '') : ''
+  }).join('')
+}
+
+/**
+ * The registry copy of the Multi-Client-Broadcast examples (TCP, Unix and TLS alike): its
+ * clients send no id, so the server never sees both and never broadcasts kill.connection;
+ * both clients stay connected until killed. `server` is already listening.
+ */
+export async function checkMultiClientBroadcast (t, server, start, { window, lineTimeout }) {
+  const goodbye = start('goodbye-client.js')
+  const hello = start('hello-client.js')
+
+  await goodbye.waitFor(/## connected to world ##/, { timeout: lineTimeout })
+  await hello.waitFor(/## connected to world ##/, { timeout: lineTimeout })
+  await server.waitFor(/got a message from\s+\{ message: 'goodbye' \}$/, { timeout: lineTimeout })
+  await server.waitFor(/got a message from\s+\{ message: 'hello' \}$/, { timeout: lineTimeout })
+  await hello.waitFor(/got a message from world :\s+hello world!$/, { timeout: lineTimeout })
+
+  await observe(window)
+  assertRunning(t, [server, hello, goodbye])
+  t.is(server.match(/got a message from/).length, 2, 'server got exactly two messages')
+  t.is(server.match(/got all required events/).length, 0, 'server never decides to broadcast')
+  for (const c of [hello, goodbye]) {
+    t.is(c.match(/world requested kill\.connection/).length, 0, `${c.name}: no kill.connection`)
+    t.is(c.match(/disconnected from world/).length, 0, `${c.name}: never disconnected`)
+  }
+  t.is(hello.match(/got a message from world/).length, 1, 'hello got exactly one reply')
+
+  await Promise.all([hello.stop(), goodbye.stop()])
+  await server.waitFor(/DISCONNECTED from\s+false\b/, { timeout: lineTimeout, count: 2 })
+  assertRunning(t, [server])
+}
