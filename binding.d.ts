@@ -40,6 +40,13 @@ export declare class NativeEndpoint {
    */
   write(conn: number, data: Utf8Text): number
   writeBuffer(conn: number, data: Uint8Array): number
+  /**
+   * A frame whose large strings the core writes as JSON literals (`text::JsonFrame`).
+   * Returns what `write` returns, or -2 when the shim must use `JSON.stringify` instead.
+   */
+  writeJson(conn: number, frame: JsonFrame): number
+  /** `broadcast` for a `text::JsonFrame`; false when the shim must use `JSON.stringify`. */
+  broadcastJson(frame: JsonFrame): boolean
   /** Queues the same string for every connection, serialised and copied once. */
   broadcast(data: Utf8Text): void
   broadcastBuffer(data: Uint8Array): void
@@ -64,3 +71,6 @@ export interface JsTlsOptions {
   minVersion?: string
   maxVersion?: string
 }
+
+/** See `batch::large_string_mark`; lib/message.js reads it once. */
+export declare function largeStringMark(): string

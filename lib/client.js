@@ -4,7 +4,7 @@ const PubSub = require('./pubsub')
 const Queue = require('./queue')
 const { Socket } = require('./socket')
 const { KIND, createEndpoint, eachFrame } = require('./native')
-const { formatFrame, parseFrame } = require('./message')
+const { formatFrame, formatLargeFrame, parseFrame } = require('./message')
 const { systemError, messageTooLarge, unsupported } = require('./errors')
 const { resolveTls, tlsConfigError } = require('./tls-options')
 
@@ -73,6 +73,12 @@ class Client extends PubSub {
           this.log('## received events ##')
         }
         eachFrame(arg, (text) => this._gotFrame(text), kind === KIND.FRAMES_ASCII)
+        break
+      case KIND.LARGE_FRAME:
+        if (!this.config.silent) {
+          this.log('## received events ##')
+        }
+        this._gotFrame(arg)
         break
       case KIND.RAW:
         this.log('## received events ##')
@@ -157,6 +163,13 @@ class Client extends PubSub {
 function emit(type, data) {
   if (!this.config.silent) {
     this.log('dispatching event to ', this.id, this.path, ' : ', type, ',', data)
+  }
+  if (!this.config.rawBuffer && !this.config.sync && this.socket && this.socket._writeJson) {
+    const pieces = formatLargeFrame(type, data, this._delimiter)
+    if (pieces !== null) {
+      this._syncRawMode()
+      return this.socket._writeJson(pieces) ? undefined : false
+    }
   }
   const message = this.config.rawBuffer ? Buffer.from(type, this.config.encoding) : formatFrame(type, data, this._delimiter)
   this._syncRawMode()

@@ -2,21 +2,116 @@
 
 // The JSON envelope of node-ipc v9 (js-message + EventParser), byte for byte (SPEC §4.1).
 
-function formatFrame(type, data, delimiter) {
-  // v9's normalization: undefined, null, '' and NaN become {}, and so does anything with
-  // a truthy _maxListeners (an EventEmitter). Receivers rely on seeing {} (SPEC §12 #5).
+// v9's normalization: undefined, null, '' and NaN become {}, and so does anything with a
+// truthy _maxListeners (an EventEmitter). Receivers rely on seeing {} (SPEC §12 #5).
+function normalize(data) {
   if (!data && data !== false && data !== 0) {
-    data = {}
+    return {}
   }
   if (data['_maxListeners']) {
-    data = {}
+    return {}
   }
-  return JSON.stringify({ type: type, data: data }) + delimiter
+  return data
+}
+
+function formatFrame(type, data, delimiter) {
+  return JSON.stringify({ type: type, data: normalize(data) }) + delimiter
+}
+
+// Strings at least this long, as `data` or as a field of a plain-object `data`, are
+// written by the core (src/json_text.rs): V8's JSON.stringify escapes a few hundred MB/s
+// on the JS thread, which capped how fast large payloads could be sent.
+const LARGE_STRING = 64 * 1024
+// Objects with more fields than this go to JSON.stringify whole: looking costs more.
+const MAX_FIELDS = 16
+// Stands in for a large string in the small rest of a frame, both ways; random per process,
+// so that it matches no string of the application's or of a peer's (src/binding/batch.rs).
+let mark
+function largeStringMark() {
+  if (mark === undefined) {
+    mark = require('../binding.js').largeStringMark()
+  }
+  return mark
+}
+
+// The frame formatFrame would make, as `[json, string, json, ..., json]` for the core's
+// writeJson/broadcastJson (even items: JSON text; odd items: strings to write as JSON
+// literals), or null when data holds no large string where this looks.
+function formatLargeFrame(type, data, delimiter) {
+  data = normalize(data)
+  let large = null
+  let skeleton
+  if (typeof data === 'string') {
+    if (data.length < LARGE_STRING) {
+      return null
+    }
+    large = [data]
+    skeleton = largeStringMark() + '0'
+  } else {
+    if (typeof data !== 'object' || typeof data.toJSON === 'function') {
+      return null
+    }
+    const proto = Object.getPrototypeOf(data)
+    if (proto !== Object.prototype && proto !== null) {
+      return null
+    }
+    const keys = Object.keys(data)
+    if (keys.length > MAX_FIELDS) {
+      return null
+    }
+    const values = new Array(keys.length)
+    for (let i = 0; i < keys.length; i++) {
+      const value = data[keys[i]]
+      values[i] = value
+      if (typeof value === 'string' && value.length >= LARGE_STRING) {
+        ;(large || (large = [])).push(value)
+      }
+    }
+    if (large === null) {
+      return null
+    }
+    // Null prototype: a "__proto__" key stays an ordinary field, as JSON.stringify sees it.
+    skeleton = Object.create(null)
+    const MARK = largeStringMark()
+    let n = 0
+    for (let i = 0; i < keys.length; i++) {
+      const value = values[i]
+      skeleton[keys[i]] = typeof value === 'string' && value.length >= LARGE_STRING ? MARK + n++ : value
+    }
+  }
+  const text = JSON.stringify({ type: type, data: skeleton })
+  const pieces = []
+  let from = 0
+  for (let i = 0; i < large.length; i++) {
+    const literal = '"' + largeStringMark() + i + '"'
+    const at = text.indexOf(literal, from)
+    if (at < 0) {
+      return null
+    }
+    pieces.push(text.slice(from, at), large[i])
+    from = at + literal.length
+  }
+  pieces.push(text.slice(from) + delimiter)
+  return pieces
+}
+
+// The frame of formatLargeFrame's pieces made by JSON.stringify alone, for strings the core
+// hands back (ones that may hold a lone surrogate: see src/json_text.rs).
+function joinLargeFrame(pieces) {
+  let text = pieces[0]
+  for (let i = 1; i < pieces.length; i += 2) {
+    text += JSON.stringify(pieces[i]) + pieces[i + 1]
+  }
+  return text
 }
 
 // Returns [type, data]; a frame that is not a JSON object becomes an 'error' event with
-// v9's payload, and the connection stays open (SPEC §12 #6).
+// v9's payload, and the connection stays open (SPEC §12 #6). `text` may also be a large
+// frame taken apart by the core: [skeleton, ...strings].
 function parseFrame(text) {
+  if (typeof text !== 'string') {
+    return parseLargeFrame(text)
+  }
   let parsed = text
   try {
     parsed = JSON.parse(text)
@@ -26,4 +121,35 @@ function parseFrame(text) {
   }
 }
 
-module.exports = { formatFrame, parseFrame }
+// The skeleton's marks are swapped back for their strings as JSON.parse builds the value;
+// a skeleton that does not parse is put back together so that the error is JSON.parse's
+// own for the frame as it came.
+function parseLargeFrame(parts) {
+  const MARK = largeStringMark()
+  const revive = (key, value) => {
+    if (typeof value === 'string' && value.startsWith(MARK)) {
+      const n = Number(value.slice(MARK.length)) + 1
+      if (n >= 1 && n < parts.length) {
+        return parts[n]
+      }
+    }
+    return value
+  }
+  let parsed
+  try {
+    parsed = JSON.parse(parts[0], revive)
+  } catch (err) {
+    let text = parts[0]
+    for (let n = 1; n < parts.length; n++) {
+      text = text.replace('"' + MARK + (n - 1) + '"', () => '"' + parts[n] + '"')
+    }
+    return parseFrame(text)
+  }
+  try {
+    return [parsed.type, parsed.data]
+  } catch (err) {
+    return ['error', { message: 'Invalid JSON response format', err: err, response: parsed }]
+  }
+}
+
+module.exports = { formatFrame, formatLargeFrame, joinLargeFrame, parseFrame, LARGE_STRING }

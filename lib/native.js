@@ -16,6 +16,8 @@ const KIND = Object.freeze({
   CLOSED: 8,
   DATAGRAM: 9,
   FRAMES_ASCII: 10,
+  // One large frame: a string, or [skeleton, ...strings] for lib/message.js's parseFrame.
+  LARGE_FRAME: 11,
 })
 
 // Pending bytes per connection above which writes report back-pressure (SPEC D8).
@@ -88,6 +90,12 @@ class Endpoint {
   }
   writeBuffer(conn, bytes) {
     return this.native.writeBuffer(conn, bytes)
+  }
+  writeJson(conn, pieces) {
+    return this.native.writeJson(conn, pieces)
+  }
+  broadcastJson(pieces) {
+    return this.native.broadcastJson(pieces)
   }
   broadcast(text) {
     this.native.broadcast(text)

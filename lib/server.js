@@ -7,7 +7,7 @@ const net = require('net')
 const PubSub = require('./pubsub')
 const { Socket, flushCorked } = require('./socket')
 const { KIND, createEndpoint, eachFrame } = require('./native')
-const { formatFrame, parseFrame } = require('./message')
+const { formatFrame, formatLargeFrame, joinLargeFrame, parseFrame } = require('./message')
 const { systemError, messageTooLarge, unsupported } = require('./errors')
 const { resolveTls, tlsConfigError } = require('./tls-options')
 
@@ -128,6 +128,9 @@ class Server extends PubSub {
         eachFrame(arg, (text) => gotFrame.call(this, socket, text), kind === KIND.FRAMES_ASCII)
         break
       }
+      case KIND.LARGE_FRAME:
+        gotFrame.call(this, this._socketFor(conn), arg)
+        break
       case KIND.RAW:
         this.publish('data', arg, this._socketFor(conn))
         break
@@ -188,6 +191,12 @@ function emit(socket, type, data) {
   if (!this.config.silent) {
     this.log('dispatching event to socket', ' : ', type, data)
   }
+  if (!this.config.rawBuffer && socket && typeof socket._writeJson === 'function' && !this._isUdp()) {
+    const pieces = formatLargeFrame(type, data, this._delimiter)
+    if (pieces !== null) {
+      return socket._writeJson(pieces) ? undefined : false
+    }
+  }
   const message = this.config.rawBuffer ? Buffer.from(type, this.config.encoding) : formatFrame(type, data, this._delimiter)
   if (this._isUdp()) {
     if (!socket.address || !socket.port) {
@@ -217,7 +226,9 @@ function udpSend(message, target) {
 // emits go first, so per-socket order is kept.
 function broadcast(type, data) {
   this.log('broadcasting event to all known sockets listening to ', this.path, ' : ', this.port ? this.port : '', type, data)
-  const message = this.config.rawBuffer ? Buffer.from(type, this.config.encoding) : formatFrame(type, data, this._delimiter)
+  const pieces = this.config.rawBuffer ? null : formatLargeFrame(type, data, this._delimiter)
+  const message =
+    pieces !== null ? null : this.config.rawBuffer ? Buffer.from(type, this.config.encoding) : formatFrame(type, data, this._delimiter)
   if (!this._native) {
     return
   }
@@ -227,6 +238,12 @@ function broadcast(type, data) {
     return
   }
   flushCorked()
+  if (pieces !== null) {
+    if (!this._native.broadcastJson(pieces)) {
+      this._native.broadcast(joinLargeFrame(pieces))
+    }
+    return
+  }
   if (typeof message === 'string') {
     this._native.broadcast(message)
   } else {

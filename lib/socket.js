@@ -13,6 +13,7 @@ const { X509Certificate } = require('crypto')
 // Bytes queued for one peer above which write() returns false and 'drain' follows
 // (SPEC D8); the core uses the same mark (lib/native.js).
 const { WRITE_HIGH_WATER } = require('./native')
+const { joinLargeFrame } = require('./message')
 
 // Buffers at least this large are handed over as they are, not copied into the cork.
 const BYTES_CORK_LIMIT = 64 * 1024
@@ -35,6 +36,10 @@ class Socket extends EventEmitter {
       _endpoint: { value: endpoint },
       _conn: { value: conn },
       _corked: { value: '', writable: true },
+      // Frames with large strings written in this tick (formatLargeFrame's pieces, joined),
+      // and their length; _corked text follows them.
+      _corkedPieces: { value: null, writable: true },
+      _corkedPiecesLength: { value: 0, writable: true },
       // Small Buffers written in one tick, copied together for one native call.
       _corkedBytes: { value: null, writable: true },
       _corkedLength: { value: 0, writable: true },
@@ -112,9 +117,41 @@ class Socket extends EventEmitter {
       process.nextTick(callback)
     }
     // Corked data counts as pending too (one char ~ one byte: an estimate is enough).
-    if (this._nativePending + this._corked.length + this._corkedLength > WRITE_HIGH_WATER) {
+    this._checkPending()
+    return !this._needDrain
+  }
+
+  _checkPending() {
+    if (this._nativePending + this._corked.length + this._corkedPiecesLength + this._corkedLength > WRITE_HIGH_WATER) {
       this._needDrain = true
     }
+  }
+
+  // A frame from formatLargeFrame (lib/message.js): its large strings go to the core as
+  // they are, which writes them as JSON literals. Corked like text.
+  _writeJson(pieces) {
+    if (this.destroyed || !this.writable) {
+      return false
+    }
+    this._flushBytes()
+    let length = pieces.length - 1 // the quotes of each large string
+    for (let i = 0; i < pieces.length; i++) {
+      length += pieces[i].length
+    }
+    if (this._corkedPieces === null) {
+      this._corkedPieces = pieces
+      pieces[0] = this._corked + pieces[0]
+    } else {
+      const corked = this._corkedPieces
+      corked[corked.length - 1] += this._corked + pieces[0]
+      for (let i = 1; i < pieces.length; i++) {
+        corked.push(pieces[i])
+      }
+    }
+    this._corked = ''
+    this._corkedPiecesLength += length
+    this._cork()
+    this._checkPending()
     return !this._needDrain
   }
 
@@ -147,7 +184,18 @@ class Socket extends EventEmitter {
   }
 
   _flushText() {
-    if (this._corked.length > 0) {
+    if (this._corkedPieces !== null) {
+      const pieces = this._corkedPieces
+      pieces[pieces.length - 1] += this._corked
+      this._corkedPieces = null
+      this._corkedPiecesLength = 0
+      this._corked = ''
+      let pending = this._endpoint.writeJson(this._conn, pieces)
+      if (pending === -2) {
+        pending = this._endpoint.write(this._conn, joinLargeFrame(pieces))
+      }
+      this._queued(pending)
+    } else if (this._corked.length > 0) {
       const text = this._corked
       this._corked = ''
       this._queued(this._endpoint.write(this._conn, text))
@@ -203,6 +251,8 @@ class Socket extends EventEmitter {
   destroy(err) {
     if (!this.destroyed) {
       this._corked = ''
+      this._corkedPieces = null
+      this._corkedPiecesLength = 0
       this._corkedLength = 0
       corked.delete(this)
       this._endpoint.destroy(this._conn)
@@ -297,6 +347,8 @@ class Socket extends EventEmitter {
     this.readable = false
     this.writable = false
     this._corked = ''
+    this._corkedPieces = null
+    this._corkedPiecesLength = 0
     this._corkedLength = 0
     corked.delete(this)
     this.emit('close', hadError)

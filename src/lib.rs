@@ -8,6 +8,7 @@ pub mod codec;
 pub mod connection;
 pub mod endpoint;
 pub mod errors;
+pub mod json_text;
 pub mod mailbox;
 pub mod outgoing;
 pub mod tls;

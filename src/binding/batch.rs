@@ -4,7 +4,11 @@
 use napi::bindgen_prelude::*;
 use napi::sys;
 
+use std::hash::{BuildHasher, RandomState};
+use std::sync::OnceLock;
+
 use crate::errors::IoFailure;
+use crate::json_text;
 use crate::mailbox::{Event, PeerInfo};
 
 pub struct JsBatch(pub Vec<Event>);
@@ -23,6 +27,23 @@ const DATAGRAM: u32 = 9;
 /// Frames that are all ASCII: JS may decode them as Latin-1, a plain copy, which is
 /// several times faster than UTF-8 decoding and gives the same string.
 const FRAMES_ASCII: u32 = 10;
+/// One frame of at least LARGE_FRAME bytes, as a string, or as `[skeleton, ...strings]`
+/// when its large strings were taken out (`json_text::extract_large_strings`).
+const LARGE_FRAME_KIND: u32 = 11;
+
+/// Frames this large go to JS as strings made here rather than in a Buffer to decode:
+/// one copy less, and room to take their large strings out.
+const LARGE_FRAME: usize = 64 * 1024;
+/// String values this long are taken out of large frames; lib/message.js sends strings
+/// this long without JSON.stringify.
+const LARGE_STRING: usize = 64 * 1024;
+
+/// Stands in for a string taken out of a frame, random per process so that no peer can
+/// make a string of its own look like one. lib/message.js uses it both ways.
+pub fn large_string_mark() -> &'static str {
+  static MARK: OnceLock<String> = OnceLock::new();
+  MARK.get_or_init(|| format!("node-ipc-rs:{:016x}:", RandomState::new().hash_one(std::process::id())))
+}
 
 fn frames_are_ascii(mut data: &[u8]) -> bool {
   while data.len() >= 4 {
@@ -36,40 +57,111 @@ fn frames_are_ascii(mut data: &[u8]) -> bool {
   true
 }
 
+/// The flat array under construction.
+struct Out<'e> {
+  env: &'e Env,
+  array: Array<'e>,
+  len: u32,
+}
+
+impl Out<'_> {
+  fn push<V: ToNapiValue>(&mut self, kind: u32, conn: u32, arg: V) -> Result<()> {
+    self.array.set(self.len, kind)?;
+    self.array.set(self.len + 1, conn)?;
+    self.array.set(self.len + 2, arg)?;
+    self.len += 3;
+    Ok(())
+  }
+
+  /// FRAMES events hold length-prefixed frames; runs of small ones go as one Buffer, each
+  /// large one on its own.
+  fn push_frames(&mut self, conn: u32, data: &[u8]) -> Result<()> {
+    let mut run = 0;
+    let mut at = 0;
+    while let Some(prefix) = data.get(at..at + 4) {
+      let len = u32::from_le_bytes([prefix[0], prefix[1], prefix[2], prefix[3]]) as usize;
+      let end = at + 4 + len;
+      if len >= LARGE_FRAME {
+        self.push_small_frames(conn, &data[run..at])?;
+        let frame = large_frame(self.env, &data[at + 4..end])?;
+        self.push(LARGE_FRAME_KIND, conn, frame)?;
+        run = end;
+      }
+      at = end;
+    }
+    self.push_small_frames(conn, &data[run..])
+  }
+
+  fn push_small_frames(&mut self, conn: u32, frames: &[u8]) -> Result<()> {
+    if frames.is_empty() {
+      return Ok(());
+    }
+    let kind = if frames_are_ascii(frames) { FRAMES_ASCII } else { FRAMES };
+    let buffer = BufferSlice::copy_from(self.env, frames)?;
+    self.push(kind, conn, buffer)
+  }
+}
+
+fn large_frame(env: &Env, frame: &[u8]) -> Result<sys::napi_value> {
+  let Some(extracted) = json_text::extract_large_strings(frame, large_string_mark().as_bytes(), LARGE_STRING)
+  else {
+    return js_string(env, frame);
+  };
+  let mut array = env.create_array(extracted.strings.len() as u32 + 1)?;
+  array.set(0, JsRaw(js_string(env, &extracted.skeleton)?))?;
+  for (n, text) in extracted.strings.iter().enumerate() {
+    array.set(n as u32 + 1, JsRaw(js_string(env, text.as_bytes())?))?;
+  }
+  unsafe { Array::to_napi_value(env.raw(), array) }
+}
+
+/// A JS string from UTF-8 bytes, by a plain copy when they are ASCII. Invalid sequences
+/// become U+FFFD, as Buffer#toString makes them.
+fn js_string(env: &Env, bytes: &[u8]) -> Result<sys::napi_value> {
+  let mut value = std::ptr::null_mut();
+  let status = unsafe {
+    if bytes.is_ascii() {
+      sys::napi_create_string_latin1(env.raw(), bytes.as_ptr().cast(), bytes.len() as isize, &mut value)
+    } else {
+      sys::napi_create_string_utf8(env.raw(), bytes.as_ptr().cast(), bytes.len() as isize, &mut value)
+    }
+  };
+  check_status!(status, "creating a string of {} bytes", bytes.len())?;
+  Ok(value)
+}
+
+/// A napi_value made by hand, for `Array::set`.
+struct JsRaw(sys::napi_value);
+
+impl ToNapiValue for JsRaw {
+  unsafe fn to_napi_value(_: sys::napi_env, val: Self) -> Result<sys::napi_value> {
+    Ok(val.0)
+  }
+}
+
 impl ToNapiValue for JsBatch {
   unsafe fn to_napi_value(raw_env: sys::napi_env, val: Self) -> Result<sys::napi_value> {
     let env = Env::from_raw(raw_env);
-    let mut array = env.create_array((val.0.len() * 3) as u32)?;
-    for (i, event) in val.0.into_iter().enumerate() {
-      let at = (i * 3) as u32;
-      let (kind, conn) = match &event {
-        Event::Listening => (LISTENING, 0),
-        Event::ServerClosed => (SERVER_CLOSED, 0),
-        Event::Connected { conn, .. } => (CONNECTED, *conn),
-        Event::Frames { conn, data } if frames_are_ascii(data) => (FRAMES_ASCII, *conn),
-        Event::Frames { conn, .. } => (FRAMES, *conn),
-        Event::Raw { conn, .. } => (RAW, *conn),
-        Event::Error { conn, .. } => (ERROR, conn.unwrap_or(0)),
-        Event::TooLarge { conn, .. } => (TOO_LARGE, *conn),
-        Event::Drain { conn } => (DRAIN, *conn),
-        Event::Closed { conn, .. } => (CLOSED, *conn),
-        Event::Datagram { .. } => (DATAGRAM, 0),
-      };
-      array.set(at, kind)?;
-      array.set(at + 1, conn)?;
+    let array = env.create_array((val.0.len() * 3) as u32)?;
+    let mut out = Out { env: &env, array, len: 0 };
+    for event in val.0 {
       match event {
-        Event::Connected { peer, .. } => array.set(at + 2, peer_object(&env, peer)?)?,
-        Event::Frames { data, .. } | Event::Raw { data, .. } => {
-          array.set(at + 2, BufferSlice::copy_from(&env, data)?)?
+        Event::Listening => out.push(LISTENING, 0, ())?,
+        Event::ServerClosed => out.push(SERVER_CLOSED, 0, ())?,
+        Event::Connected { conn, peer } => out.push(CONNECTED, conn, peer_object(&env, peer)?)?,
+        Event::Frames { conn, data } => out.push_frames(conn, &data)?,
+        Event::Raw { conn, data } => out.push(RAW, conn, BufferSlice::copy_from(&env, data)?)?,
+        Event::Error { conn, failure } => {
+          out.push(ERROR, conn.unwrap_or(0), failure_object(&env, failure)?)?
         }
-        Event::Error { failure, .. } => array.set(at + 2, failure_object(&env, failure)?)?,
-        Event::TooLarge { size, limit, .. } => {
+        Event::TooLarge { conn, size, limit } => {
           let mut o = Object::new(&env)?;
           o.set("size", size as f64)?;
           o.set("limit", limit as f64)?;
-          array.set(at + 2, o)?
+          out.push(TOO_LARGE, conn, o)?
         }
-        Event::Closed { had_error, .. } => array.set(at + 2, had_error)?,
+        Event::Drain { conn } => out.push(DRAIN, conn, ())?,
+        Event::Closed { conn, had_error } => out.push(CLOSED, conn, had_error)?,
         Event::Datagram { raw, data, from, size } => {
           // v9 hands UDP handlers a plain rinfo object: {address, family, port, size}.
           let mut o = Object::new(&env)?;
@@ -79,12 +171,11 @@ impl ToNapiValue for JsBatch {
           o.set("family", if from.is_ipv4() { "IPv4" } else { "IPv6" })?;
           o.set("port", from.port() as u32)?;
           o.set("size", size as u32)?;
-          array.set(at + 2, o)?
+          out.push(DATAGRAM, 0, o)?
         }
-        Event::Listening | Event::ServerClosed | Event::Drain { .. } => {}
       }
     }
-    unsafe { Array::to_napi_value(raw_env, array) }
+    unsafe { Array::to_napi_value(raw_env, out.array) }
   }
 }
 

@@ -19,7 +19,7 @@ use crate::tls::{ClientTls, ServerTls, TlsFailure, TlsOptions};
 use crate::transport::{ConnectTarget, ListenTarget, Stream, TcpConnectOptions};
 use crate::udp::UdpTarget;
 use batch::JsBatch;
-use text::Utf8Text;
+use text::{JsonFrame, Utf8Text};
 
 type EventsTsfn = ThreadsafeFunction<(), (), JsBatch, Status, false>;
 
@@ -226,6 +226,28 @@ impl NativeEndpoint {
     pending_or_dropped(self.endpoint.write(conn, Bytes::copy_from_slice(data)))
   }
 
+  /// A frame whose large strings the core writes as JSON literals (`text::JsonFrame`).
+  /// Returns what `write` returns, or -2 when the shim must use `JSON.stringify` instead.
+  #[napi]
+  pub fn write_json(&self, conn: u32, frame: JsonFrame) -> f64 {
+    match frame.0 {
+      Some(bytes) => pending_or_dropped(self.endpoint.write(conn, Bytes::from(bytes))),
+      None => -2.0,
+    }
+  }
+
+  /// `broadcast` for a `text::JsonFrame`; false when the shim must use `JSON.stringify`.
+  #[napi]
+  pub fn broadcast_json(&self, frame: JsonFrame) -> bool {
+    match frame.0 {
+      Some(bytes) => {
+        self.endpoint.write_all(Bytes::from(bytes));
+        true
+      }
+      None => false,
+    }
+  }
+
   /// Queues the same string for every connection, serialised and copied once.
   #[napi]
   pub fn broadcast(&self, data: Utf8Text) {
@@ -312,6 +334,12 @@ fn tls_error(failure: TlsFailure) -> Error {
 
 fn pending_or_dropped(pending: Option<usize>) -> f64 {
   pending.map_or(-1.0, |p| p as f64)
+}
+
+/// See `batch::large_string_mark`; lib/message.js reads it once.
+#[napi]
+pub fn large_string_mark() -> &'static str {
+  batch::large_string_mark()
 }
 
 /// One tokio worker thread: the JS thread already does the direct writes and the JS
