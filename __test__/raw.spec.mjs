@@ -178,3 +178,54 @@ for (const impl of IMPL_NAMES) {
     t.is(dataLength(crec), 12)
   })
 }
+
+// Bytes passed to emit are taken when emit is called: changing the Buffer afterwards does
+// not change what is sent (v9 copied it; ours copies into the socket's cork or the core).
+for (const impl of IMPL_NAMES) {
+  for (const tr of TRANSPORTS) {
+    test(`[${impl}] raw emit and broadcast send the bytes as they were at the call, sync client too (${tr})`, async (t) => {
+      const ep = await endpoint(t, tr)
+      const sizes = [16, 100 * 1024] // below and above the cork's size limit
+      const srv = await rawServer(t, ep)
+      const { c } = await rawClientOf(t, impl, ep)
+      const { c: cs } = await rawClientOf(t, impl, ep, { sync: true })
+      const conn = await srv.waitConn(1)
+      const connSync = await srv.waitConn(2)
+      const queued = []
+      for (const size of sizes) {
+        const buf = Buffer.alloc(size, 'a')
+        c.emit(buf)
+        buf.fill('z')
+        // Sync: the first goes at once, the second waits in the queue for a reply.
+        const u8 = new Uint8Array(size).fill(0x62)
+        cs.emit(u8)
+        queued.push(u8)
+      }
+      for (const u8 of queued) u8.fill(0x7a)
+      const total = sizes.reduce((a, b) => a + b, 0)
+      const got = await conn.sink.waitLength(total, 5000)
+      t.true(got.equals(Buffer.alloc(total, 'a')), 'client: the bytes of the call')
+      await connSync.sink.waitLength(sizes[0], 5000)
+      connSync.socket.write('reply')
+      const gotSync = await connSync.sink.waitLength(total, 5000)
+      t.true(gotSync.equals(Buffer.alloc(total, 'b')), 'sync client: the bytes of the call')
+
+      const ep2 = await endpoint(t, tr)
+      const { server, rec } = await rawServerOf(t, impl, ep2)
+      const cli = await rawClient(t, ep2)
+      await rec.waitCount('connect', 1, 3000)
+      const sock = rec.of('connect')[0].args[0]
+      for (const size of sizes) {
+        const one = Buffer.alloc(size, 'c')
+        server.emit(sock, one)
+        one.fill('z')
+        const all = Buffer.alloc(size, 'd')
+        server.broadcast(all)
+        all.fill('z')
+      }
+      const want = Buffer.concat(sizes.map((n) => Buffer.concat([Buffer.alloc(n, 'c'), Buffer.alloc(n, 'd')])))
+      const gotServer = await cli.sink.waitLength(want.length, 5000)
+      t.true(gotServer.equals(want), 'server emit and broadcast: the bytes of the call')
+    })
+  }
+}

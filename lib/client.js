@@ -4,7 +4,7 @@ const PubSub = require('./pubsub')
 const Queue = require('./queue')
 const { Socket } = require('./socket')
 const { KIND, createEndpoint, eachFrame } = require('./native')
-const { formatFrame, formatLargeFrame, parseFrame } = require('./message')
+const { formatFrame, formatLargeFrame, parseFrame, rawFrame } = require('./message')
 const { systemError, messageTooLarge, unsupported } = require('./errors')
 const { resolveTls, tlsConfigError } = require('./tls-options')
 
@@ -171,7 +171,12 @@ function emit(type, data) {
       return this.socket._writeJson(pieces) ? undefined : false
     }
   }
-  const message = this.config.rawBuffer ? Buffer.from(type, this.config.encoding) : formatFrame(type, data, this._delimiter)
+  // A queued (sync) emit keeps v9's copy: the caller may change its bytes before it goes.
+  const message = !this.config.rawBuffer
+    ? formatFrame(type, data, this._delimiter)
+    : this.config.sync
+      ? Buffer.from(type, this.config.encoding)
+      : rawFrame(type, this.config.encoding)
   this._syncRawMode()
   if (!this.config.sync) {
     // v9 returned undefined; false (an addition, SPEC D8) says: wait for 'drain'.

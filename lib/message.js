@@ -152,4 +152,10 @@ function parseLargeFrame(parts) {
   }
 }
 
-module.exports = { formatFrame, formatLargeFrame, joinLargeFrame, parseFrame, LARGE_STRING }
+// v9's raw frame, Buffer.from(value, encoding), without its copy of a byte array when the
+// bytes are copied before emit returns anyway (the socket's cork, the core's queue).
+function rawFrame(value, encoding) {
+  return value instanceof Uint8Array ? value : Buffer.from(value, encoding)
+}
+
+module.exports = { rawFrame, formatFrame, formatLargeFrame, joinLargeFrame, parseFrame, LARGE_STRING }

@@ -7,7 +7,7 @@ const net = require('net')
 const PubSub = require('./pubsub')
 const { Socket, flushCorked } = require('./socket')
 const { KIND, createEndpoint, eachFrame } = require('./native')
-const { formatFrame, formatLargeFrame, joinLargeFrame, parseFrame } = require('./message')
+const { formatFrame, formatLargeFrame, joinLargeFrame, parseFrame, rawFrame } = require('./message')
 const { systemError, messageTooLarge, unsupported } = require('./errors')
 const { resolveTls, tlsConfigError } = require('./tls-options')
 
@@ -197,7 +197,7 @@ function emit(socket, type, data) {
       return socket._writeJson(pieces) ? undefined : false
     }
   }
-  const message = this.config.rawBuffer ? Buffer.from(type, this.config.encoding) : formatFrame(type, data, this._delimiter)
+  const message = this.config.rawBuffer ? rawFrame(type, this.config.encoding) : formatFrame(type, data, this._delimiter)
   if (this._isUdp()) {
     if (!socket.address || !socket.port) {
       this.log(
@@ -228,7 +228,7 @@ function broadcast(type, data) {
   this.log('broadcasting event to all known sockets listening to ', this.path, ' : ', this.port ? this.port : '', type, data)
   const pieces = this.config.rawBuffer ? null : formatLargeFrame(type, data, this._delimiter)
   const message =
-    pieces !== null ? null : this.config.rawBuffer ? Buffer.from(type, this.config.encoding) : formatFrame(type, data, this._delimiter)
+    pieces !== null ? null : this.config.rawBuffer ? rawFrame(type, this.config.encoding) : formatFrame(type, data, this._delimiter)
   if (!this._native) {
     return
   }

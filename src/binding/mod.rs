@@ -337,6 +337,7 @@ fn pending_or_dropped(pending: Option<usize>) -> f64 {
 }
 
 /// See `batch::large_string_mark`; lib/message.js reads it once.
+#[allow(dead_code)] // called from JS only (napi-derive registers it in the addon build)
 #[napi]
 pub fn large_string_mark() -> &'static str {
   batch::large_string_mark()
