@@ -341,6 +341,7 @@ async function runSample(impl, kase, transport, sampleIndex) {
       metrics,
       cpuUs: { server: serverCpu, clients: clientCpu },
       cpuPerMsgUs: (serverCpu + clientCpu) / messages,
+      switchesPerMsg: stats.reduce((sum, s) => sum + s.switches, 0) / messages,
       rssMB: {
         server: stats[0].maxRSS / 1024,
         client: Math.max(...stats.slice(1).map((s) => s.maxRSS)) / 1024,
@@ -406,6 +407,7 @@ function summarize(records) {
     }
   }
   summary.cpuPerMsgUs = median(ok.map((r) => r.cpuPerMsgUs))
+  summary.switchesPerMsg = median(ok.map((r) => r.switchesPerMsg))
   summary.rssMB = { server: median(ok.map((r) => r.rssMB.server)), client: median(ok.map((r) => r.rssMB.client)) }
   return summary
 }
@@ -538,6 +540,7 @@ async function main() {
             fmt(m.median),
             s.ok > 1 ? `${fmt(m.min)} – ${fmt(m.max)}` : '-',
             fmt(s.cpuPerMsgUs),
+            fmt(s.switchesPerMsg),
             fmt(s.rssMB.server),
             fmt(s.rssMB.client),
             `${s.ok}/${s.samples}`,
@@ -547,7 +550,7 @@ async function main() {
     }
   }
   console.log(
-    table(rows, ['case', 'transport', 'impl', 'metric', 'median', 'range', 'cpu µs/msg', 'rss srv MB', 'rss cli MB', 'ok']),
+    table(rows, ['case', 'transport', 'impl', 'metric', 'median', 'range', 'cpu µs/msg', 'ctxsw/msg', 'rss srv MB', 'rss cli MB', 'ok']),
   )
 
   // Ratios of ours to the floor and to the reference.

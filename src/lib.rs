@@ -14,6 +14,7 @@ pub mod outgoing;
 pub mod tls;
 pub mod transport;
 pub mod udp;
+pub mod unix_stream;
 
 mod client;
 mod server;

@@ -15,6 +15,7 @@ use crate::connection::{self, Live};
 use crate::errors::IoFailure;
 use crate::mailbox::TlsPeer;
 use crate::tls::{handshake_failure, ClientTls, ServerTls};
+use crate::unix_stream::UnixConn;
 
 /// Node's default `handshakeTimeout`.
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(120);
@@ -48,7 +49,7 @@ pub enum Listener {
 }
 
 pub enum Stream {
-  Unix(UnixStream),
+  Unix(UnixConn),
   Tcp(TcpStream),
   TlsServer(Box<tokio_rustls::server::TlsStream<TcpStream>>),
   TlsClient(Box<tokio_rustls::client::TlsStream<TcpStream>>),
@@ -105,9 +106,9 @@ impl Listener {
     cx: &mut std::task::Context<'_>,
   ) -> std::task::Poll<std::io::Result<(Stream, PeerInfo)>> {
     match self {
-      Listener::Unix(listener, _) => {
-        listener.poll_accept(cx).map_ok(|(stream, _)| (Stream::Unix(stream), PeerInfo::default()))
-      }
+      Listener::Unix(listener, _) => listener
+        .poll_accept(cx)
+        .map(|accepted| Ok((Stream::Unix(UnixConn::new(accepted?.0)?), PeerInfo::default()))),
       Listener::Tcp(listener, _) => listener.poll_accept(cx).map_ok(|(stream, _)| {
         let peer = tcp_peer(&stream);
         (Stream::Tcp(stream), peer)
@@ -135,6 +136,7 @@ impl ConnectTarget {
     match self {
       ConnectTarget::Unix { path } => UnixStream::connect(path)
         .await
+        .and_then(UnixConn::new)
         .map(|s| (Stream::Unix(s), PeerInfo::default()))
         .map_err(|err| IoFailure::new(&err, "connect", Some(path.clone()), None)),
       ConnectTarget::Tcp { host, port, options } => {
@@ -270,9 +272,7 @@ fn tcp_peer(stream: &TcpStream) -> PeerInfo {
 impl Stream {
   /// Adopts a connected Unix socket accepted elsewhere (Node's cluster accept path, D6).
   pub fn from_unix_fd(fd: std::os::fd::OwnedFd) -> std::io::Result<Stream> {
-    let std_stream = std::os::unix::net::UnixStream::from(fd);
-    std_stream.set_nonblocking(true)?;
-    Ok(Stream::Unix(UnixStream::from_std(std_stream)?))
+    Ok(Stream::Unix(UnixConn::from_std(std::os::unix::net::UnixStream::from(fd))?))
   }
 
   /// Announces the connection and starts its tasks.
@@ -293,34 +293,77 @@ impl Stream {
   }
 }
 
-/// The readiness API that tokio's TCP and Unix streams share, usable through `&self`.
+/// Reads and writes through `&self`, so that a reader task, a writer task and direct
+/// writes from the JS thread can share one stream.
 pub trait ReadyIo: Send + Sync + std::os::fd::AsFd + 'static {
-  fn poll_read_ready(&self, cx: &mut std::task::Context<'_>) -> std::task::Poll<std::io::Result<()>>;
-  fn poll_write_ready(&self, cx: &mut std::task::Context<'_>) -> std::task::Poll<std::io::Result<()>>;
-  fn try_read(&self, buf: &mut [u8]) -> std::io::Result<usize>;
+  fn poll_read(
+    &self,
+    cx: &mut std::task::Context<'_>,
+    buf: &mut [u8],
+  ) -> std::task::Poll<std::io::Result<usize>>;
+  fn poll_write(
+    &self,
+    cx: &mut std::task::Context<'_>,
+    buf: &[u8],
+  ) -> std::task::Poll<std::io::Result<usize>>;
   fn try_write(&self, buf: &[u8]) -> std::io::Result<usize>;
 }
 
-macro_rules! ready_io {
-  ($ty:ty) => {
-    impl ReadyIo for $ty {
-      fn poll_read_ready(&self, cx: &mut std::task::Context<'_>) -> std::task::Poll<std::io::Result<()>> {
-        <$ty>::poll_read_ready(self, cx)
-      }
-      fn poll_write_ready(&self, cx: &mut std::task::Context<'_>) -> std::task::Poll<std::io::Result<()>> {
-        <$ty>::poll_write_ready(self, cx)
-      }
-      fn try_read(&self, buf: &mut [u8]) -> std::io::Result<usize> {
-        <$ty>::try_read(self, buf)
-      }
-      fn try_write(&self, buf: &[u8]) -> std::io::Result<usize> {
-        <$ty>::try_write(self, buf)
+impl ReadyIo for TcpStream {
+  fn poll_read(
+    &self,
+    cx: &mut std::task::Context<'_>,
+    buf: &mut [u8],
+  ) -> std::task::Poll<std::io::Result<usize>> {
+    loop {
+      std::task::ready!(self.poll_read_ready(cx))?;
+      match self.try_read(buf) {
+        Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => continue,
+        result => return std::task::Poll::Ready(result),
       }
     }
-  };
+  }
+
+  fn poll_write(
+    &self,
+    cx: &mut std::task::Context<'_>,
+    buf: &[u8],
+  ) -> std::task::Poll<std::io::Result<usize>> {
+    loop {
+      std::task::ready!(self.poll_write_ready(cx))?;
+      match TcpStream::try_write(self, buf) {
+        Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => continue,
+        result => return std::task::Poll::Ready(result),
+      }
+    }
+  }
+
+  fn try_write(&self, buf: &[u8]) -> std::io::Result<usize> {
+    TcpStream::try_write(self, buf)
+  }
 }
-ready_io!(TcpStream);
-ready_io!(UnixStream);
+
+impl ReadyIo for UnixConn {
+  fn poll_read(
+    &self,
+    cx: &mut std::task::Context<'_>,
+    buf: &mut [u8],
+  ) -> std::task::Poll<std::io::Result<usize>> {
+    UnixConn::poll_read(self, cx, buf)
+  }
+
+  fn poll_write(
+    &self,
+    cx: &mut std::task::Context<'_>,
+    buf: &[u8],
+  ) -> std::task::Poll<std::io::Result<usize>> {
+    UnixConn::poll_write(self, cx, buf)
+  }
+
+  fn try_write(&self, buf: &[u8]) -> std::io::Result<usize> {
+    UnixConn::try_write(self, buf)
+  }
+}
 
 /// One stream shared by its reader task, its writer task and direct writes from the JS
 /// thread (see `Outgoing::push`).
@@ -332,22 +375,14 @@ impl<S: ReadyIo> tokio::io::AsyncRead for Shared<S> {
     cx: &mut std::task::Context<'_>,
     buf: &mut tokio::io::ReadBuf<'_>,
   ) -> std::task::Poll<std::io::Result<()>> {
-    loop {
-      std::task::ready!(self.0.poll_read_ready(cx))?;
-      // Read into the uninitialised tail, as tokio's own streams do: zeroing it first
-      // would touch every connection's whole buffer (10,000 idle clients: 640 MB).
-      // Safety: read(2) only writes the bytes it reports, and only those are marked filled.
-      let unfilled = unsafe { &mut *(buf.unfilled_mut() as *mut [std::mem::MaybeUninit<u8>] as *mut [u8]) };
-      match self.0.try_read(unfilled) {
-        Ok(n) => {
-          unsafe { buf.assume_init(n) };
-          buf.advance(n);
-          return std::task::Poll::Ready(Ok(()));
-        }
-        Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => continue,
-        Err(e) => return std::task::Poll::Ready(Err(e)),
-      }
-    }
+    // Read into the uninitialised tail, as tokio's own streams do: zeroing it first
+    // would touch every connection's whole buffer (10,000 idle clients: 640 MB).
+    // Safety: read(2) only writes the bytes it reports, and only those are marked filled.
+    let unfilled = unsafe { &mut *(buf.unfilled_mut() as *mut [std::mem::MaybeUninit<u8>] as *mut [u8]) };
+    let n = std::task::ready!(self.0.poll_read(cx, unfilled))?;
+    unsafe { buf.assume_init(n) };
+    buf.advance(n);
+    std::task::Poll::Ready(Ok(()))
   }
 }
 
@@ -357,13 +392,7 @@ impl<S: ReadyIo> tokio::io::AsyncWrite for Shared<S> {
     cx: &mut std::task::Context<'_>,
     buf: &[u8],
   ) -> std::task::Poll<std::io::Result<usize>> {
-    loop {
-      std::task::ready!(self.0.poll_write_ready(cx))?;
-      match self.0.try_write(buf) {
-        Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => continue,
-        result => return std::task::Poll::Ready(result),
-      }
-    }
+    self.0.poll_write(cx, buf)
   }
 
   fn poll_flush(

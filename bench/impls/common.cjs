@@ -17,6 +17,7 @@ const LARGE_SIZE = 1024 * 1024
 const BURST = cfg.burst || 2000
 
 let baseCpu = process.cpuUsage()
+let baseUsage = process.resourceUsage()
 let failed = false
 let onGo = null
 
@@ -84,6 +85,7 @@ process.on('message', (m) => {
   switch (m.cmd) {
     case 'mark':
       baseCpu = process.cpuUsage()
+      baseUsage = process.resourceUsage()
       send({ ev: 'marked' })
       break
     case 'go':
@@ -97,7 +99,12 @@ process.on('message', (m) => {
       break
     case 'stats': {
       const cpu = process.cpuUsage(baseCpu)
-      send({ ev: 'stats', cpu: { user: cpu.user, system: cpu.system }, maxRSS: process.resourceUsage().maxRSS })
+      const usage = process.resourceUsage()
+      // Context switches of all the process's threads (getrusage): thread hand-offs show here.
+      const switches =
+        usage.voluntaryContextSwitches - baseUsage.voluntaryContextSwitches +
+        (usage.involuntaryContextSwitches - baseUsage.involuntaryContextSwitches)
+      send({ ev: 'stats', cpu: { user: cpu.user, system: cpu.system }, maxRSS: usage.maxRSS, switches })
       break
     }
     case 'exit':
