@@ -221,3 +221,92 @@ for (const side of ['server', 'client']) {
     })
   }
 }
+
+// Messages whose serialisation runs user code (getters, toJSON, proxy traps) take the
+// JSON.stringify path whole, so effects happen as often and in the order v9 has them.
+function effectfulRows() {
+  return [
+    ['getter that changes an earlier field', () => {
+      const o = { a: { x: 1 } }
+      Object.defineProperty(o, 'b', { enumerable: true, get() { this.a.x = 2; return BIG } })
+      return ['m', o]
+    }],
+    ['nested toJSON that deletes a later field', () => {
+      const p = { a: { toJSON() { delete p.c; return 1 } }, b: BIG, c: 'orig' }
+      return ['m', p]
+    }],
+    ['type whose toJSON changes data', () => {
+      const d = { a: 'orig', b: BIG }
+      return [{ toJSON() { d.a = 'changed'; return 't' } }, d]
+    }],
+    ['proxy whose getPrototypeOf trap throws', () => {
+      return ['m', new Proxy({ b: BIG }, { getPrototypeOf() { throw new Error('trap') } })]
+    }],
+    ['small message with a counting getter', () => {
+      const o = { n: 0 }
+      Object.defineProperty(o, 'g', { enumerable: true, get() { return ++o.n } })
+      return ['m', o]
+    }],
+  ]
+}
+
+for (const impl of IMPL_NAMES) {
+  for (const tr of TRANSPORTS) {
+    test.serial(`[${impl}] serialisation that runs user code behaves as under JSON.stringify (${tr})`, async (t) => {
+      const ipc = track(t, newIpc(impl, { stopRetrying: true }))
+      const ep = await endpoint(t, tr)
+      const srv = await rawServer(t, ep)
+      const c = connectClient(ipc, 'w', ep)
+      await once(c, 'connect', 3000)
+      const conn = await srv.waitConn()
+      let want = ''
+      for (const [label, make] of effectfulRows()) {
+        const [type, data] = make()
+        t.notThrows(() => c.emit(type, data), label)
+        const [wantType, wantData] = make() // a fresh twin, stringified once as v9 does
+        want += frame({ type: wantType, data: wantData })
+      }
+      c.emit('end', 'END')
+      want += frame({ type: 'end', data: 'END' })
+      const bytes = await conn.sink.waitEndsWith(frame({ type: 'end', data: 'END' }), WAIT)
+      t.true(bytes.equals(Buffer.from(want)), 'the bytes JSON.stringify made, effects included')
+    })
+
+    test.serial(`[${impl}] a wrapped socket.write sees frames with large strings (${tr})`, async (t) => {
+      const ipc = track(t, newIpc(impl))
+      const ep = await endpoint(t, tr)
+      const server = await startServer(ipc, ep)
+      const rec = new Recorder().attach(server, ['connect'])
+      const cli = await rawClient(t, ep)
+      await rec.waitCount('connect', 1, 3000)
+      const sock = rec.of('connect')[0].args[0]
+      const seen = []
+      const write = sock.write
+      sock.write = function (data, ...rest) {
+        seen.push(String(data))
+        return write.call(this, data, ...rest)
+      }
+      server.emit(sock, 'm', { payload: BIG })
+      const want = frame({ type: 'm', data: { payload: BIG } })
+      await cli.sink.waitLength(Buffer.byteLength(want), WAIT)
+      t.deepEqual(seen, [want])
+    })
+  }
+}
+
+test.serial('[ours] text corked before a large frame still counts toward the high-water mark', async (t) => {
+  const ipc = track(t, newIpc('ours'))
+  const ep = await endpoint(t, 'unix')
+  const server = await startServer(ipc, ep)
+  const rec = new Recorder().attach(server, ['connect'])
+  const cli = await rawClient(t, ep)
+  cli.socket.pause()
+  await rec.waitCount('connect', 1, 3000)
+  const sock = rec.of('connect')[0].args[0]
+  const MiB = 1024 * 1024
+  // All in one tick: 10 MiB of text, a large frame that takes it in, then 7 MiB more:
+  // 17 MiB pending passes the 16 MiB mark (lib/native.js WRITE_HIGH_WATER).
+  t.true(sock.write('x'.repeat(10 * MiB)))
+  t.is(server.emit(sock, 'm', 'y'.repeat(LARGE)), undefined)
+  t.false(sock.write('x'.repeat(7 * MiB)))
+})

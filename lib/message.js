@@ -1,5 +1,7 @@
 'use strict'
 
+const { isProxy } = require('util').types
+
 // The JSON envelope of node-ipc v9 (js-message + EventParser), byte for byte (SPEC §4.1).
 
 // v9's normalization: undefined, null, '' and NaN become {}, and so does anything with a
@@ -37,18 +39,26 @@ function largeStringMark() {
 // The frame formatFrame would make, as `[json, string, json, ..., json]` for the core's
 // writeJson/broadcastJson (even items: JSON text; odd items: strings to write as JSON
 // literals), or null when data holds no large string where this looks.
+//
+// It only takes messages whose serialisation runs no user code: a string type, and data
+// that is a string or a plain object of primitive data properties (no getters, proxies or
+// toJSON, no nested objects). Deciding that reads property descriptors, never values
+// through getters, so that the JSON.stringify path taken otherwise sees the message as
+// v9 did, side effects and all.
 function formatLargeFrame(type, data, delimiter) {
-  data = normalize(data)
+  if (typeof type !== 'string') {
+    return null
+  }
   let large = null
   let skeleton
   if (typeof data === 'string') {
-    if (data.length < LARGE_STRING) {
+    if (data.length < LARGE_STRING || data['_maxListeners'] || type.includes(largeStringMark())) {
       return null
     }
     large = [data]
     skeleton = largeStringMark() + '0'
   } else {
-    if (typeof data !== 'object' || typeof data.toJSON === 'function') {
+    if (data === null || typeof data !== 'object' || isProxy(data) || 'toJSON' in data || '_maxListeners' in data) {
       return null
     }
     const proto = Object.getPrototypeOf(data)
@@ -61,22 +71,41 @@ function formatLargeFrame(type, data, delimiter) {
     }
     const values = new Array(keys.length)
     for (let i = 0; i < keys.length; i++) {
-      const value = data[keys[i]]
-      values[i] = value
+      const property = Object.getOwnPropertyDescriptor(data, keys[i])
+      const value = property.value
+      if (!('value' in property) || (value !== null && typeof value === 'object')) {
+        return null // a getter, or nested data
+      }
       if (typeof value === 'string' && value.length >= LARGE_STRING) {
         ;(large || (large = [])).push(value)
       }
+      values[i] = value
     }
     if (large === null) {
       return null
     }
+    const MARK = largeStringMark()
+    if (type.includes(MARK)) {
+      return null
+    }
     // Null prototype: a "__proto__" key stays an ordinary field, as JSON.stringify sees it.
     skeleton = Object.create(null)
-    const MARK = largeStringMark()
     let n = 0
     for (let i = 0; i < keys.length; i++) {
       const value = values[i]
-      skeleton[keys[i]] = typeof value === 'string' && value.length >= LARGE_STRING ? MARK + n++ : value
+      if (typeof value === 'function' || typeof value === 'bigint' || keys[i].includes(MARK)) {
+        return null // JSON.stringify would look for a toJSON on these
+      }
+      if (typeof value === 'string') {
+        if (value.length >= LARGE_STRING) {
+          skeleton[keys[i]] = MARK + n++
+          continue
+        }
+        if (value.includes(MARK)) {
+          return null
+        }
+      }
+      skeleton[keys[i]] = value
     }
   }
   const text = JSON.stringify({ type: type, data: skeleton })
@@ -128,9 +157,9 @@ function parseLargeFrame(parts) {
   const MARK = largeStringMark()
   const revive = (key, value) => {
     if (typeof value === 'string' && value.startsWith(MARK)) {
-      const n = Number(value.slice(MARK.length)) + 1
-      if (n >= 1 && n < parts.length) {
-        return parts[n]
+      const index = value.slice(MARK.length)
+      if (/^\d{1,6}$/.test(index) && Number(index) + 1 < parts.length) {
+        return parts[Number(index) + 1]
       }
     }
     return value

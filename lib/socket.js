@@ -130,11 +130,16 @@ class Socket extends EventEmitter {
   // A frame from formatLargeFrame (lib/message.js): its large strings go to the core as
   // they are, which writes them as JSON literals. Corked like text.
   _writeJson(pieces) {
+    // Code that wraps socket.write (logging, metrics) still sees every frame.
+    if (this.write !== Socket.prototype.write) {
+      return this.write(joinLargeFrame(pieces))
+    }
     if (this.destroyed || !this.writable) {
       return false
     }
     this._flushBytes()
-    let length = pieces.length - 1 // the quotes of each large string
+    // The quotes of each large string, and the text corked before, which the pieces take in.
+    let length = pieces.length - 1 + this._corked.length
     for (let i = 0; i < pieces.length; i++) {
       length += pieces[i].length
     }

@@ -37,6 +37,9 @@ const LARGE_FRAME: usize = 64 * 1024;
 /// String values this long are taken out of large frames; lib/message.js sends strings
 /// this long without JSON.stringify.
 const LARGE_STRING: usize = 64 * 1024;
+/// V8's longest string (`String::kMaxLength` on 64-bit). A longer frame goes to JS as a
+/// Buffer, as small frames do, and decoding it fails there for that frame alone.
+const MAX_JS_STRING: usize = (1 << 29) - 24;
 
 /// Stands in for a string taken out of a frame, random per process so that no peer can
 /// make a string of its own look like one. lib/message.js uses it both ways.
@@ -81,7 +84,7 @@ impl Out<'_> {
     while let Some(prefix) = data.get(at..at + 4) {
       let len = u32::from_le_bytes([prefix[0], prefix[1], prefix[2], prefix[3]]) as usize;
       let end = at + 4 + len;
-      if len >= LARGE_FRAME {
+      if (LARGE_FRAME..=MAX_JS_STRING).contains(&len) {
         self.push_small_frames(conn, &data[run..at])?;
         let frame = large_frame(self.env, &data[at + 4..end])?;
         self.push(LARGE_FRAME_KIND, conn, frame)?;
