@@ -239,5 +239,54 @@ mod tests {
       let slow = bytes.iter().any(|&b| b < 0x20 || b == b'"' || b == b'\\');
       prop_assert_eq!(needs_escape(&bytes), slow);
     }
+
+  }
+  /// JSON values with strings long enough to be taken out (and some with escapes).
+  fn json_value() -> impl Strategy<Value = serde_json::Value> {
+    use serde_json::Value;
+    let leaf = prop_oneof![
+      Just(Value::Null),
+      any::<bool>().prop_map(Value::Bool),
+      any::<i32>().prop_map(|n| Value::from(n)),
+      "[a-zé\"\\\n]{0,8}".prop_map(Value::String),
+      ("[a-zé€😀]{1,3}", 20usize..60).prop_map(|(unit, n)| Value::String(unit.repeat(n))),
+    ];
+    leaf.prop_recursive(4, 40, 6, |inner| {
+      prop_oneof![
+        proptest::collection::vec(inner.clone(), 0..6).prop_map(serde_json::Value::Array),
+        proptest::collection::vec(("[a-z\"]{0,4}|k{30,40}", inner), 0..6)
+          .prop_map(|fields| serde_json::Value::Object(fields.into_iter().collect())),
+      ]
+    })
+  }
+
+  /// Parses a skeleton and puts the strings back where their marks are.
+  fn revive(value: serde_json::Value, strings: &[&str]) -> serde_json::Value {
+    use serde_json::Value;
+    match value {
+      Value::String(s) => match s.strip_prefix("\u{1}mark:").and_then(|n| n.parse::<usize>().ok()) {
+        Some(n) => Value::String(strings[n].to_string()),
+        None => Value::String(s),
+      },
+      Value::Array(items) => Value::Array(items.into_iter().map(|v| revive(v, strings)).collect()),
+      Value::Object(fields) => {
+        Value::Object(fields.into_iter().map(|(k, v)| (k, revive(v, strings))).collect())
+      }
+      other => other,
+    }
+  }
+
+  proptest! {
+    /// What JS rebuilds from the skeleton (JSON.parse with a reviver, lib/message.js) is
+    /// the value of the frame, compact or pretty-printed.
+    #[test]
+    fn the_skeleton_revives_to_the_same_value(value in json_value(), pretty in any::<bool>()) {
+      let frame = if pretty { serde_json::to_string_pretty(&value) } else { serde_json::to_string(&value) }.unwrap();
+      if let Some(e) = extract_large_strings(frame.as_bytes(), b"\\u0001mark:", 20) {
+        prop_assert!(e.strings.iter().all(|s| s.len() >= 20));
+        let skeleton: serde_json::Value = serde_json::from_slice(&e.skeleton).unwrap();
+        prop_assert_eq!(revive(skeleton, &e.strings), value);
+      }
+    }
   }
 }
