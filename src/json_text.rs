@@ -247,7 +247,7 @@ mod tests {
     let leaf = prop_oneof![
       Just(Value::Null),
       any::<bool>().prop_map(Value::Bool),
-      any::<i32>().prop_map(|n| Value::from(n)),
+      any::<i32>().prop_map(Value::from),
       "[a-zé\"\\\n]{0,8}".prop_map(Value::String),
       ("[a-zé€😀]{1,3}", 20usize..60).prop_map(|(unit, n)| Value::String(unit.repeat(n))),
     ];
