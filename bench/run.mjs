@@ -624,6 +624,10 @@ async function main() {
       console.log('')
       console.log('targets (ours vs floor)')
       console.log(table(trows, ['case', 'transport', 'target', 'actual', 'result']))
+      if (quick) {
+        // Runs of a few hundred milliseconds mostly measure start-up and JIT warm-up.
+        console.log('--quick is a smoke test: its short runs do not measure the targets; run without it for that.')
+      }
     }
   }
 
