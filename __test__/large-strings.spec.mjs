@@ -4,7 +4,7 @@
 // reference too, sending against the JSON.stringify formula, receiving differentially.
 import test from 'ava'
 import {
-  IMPL_NAMES, newIpc, track, endpoint, rawServer, rawClient, startServer, connectClient, once, Recorder, frame,
+  IMPL_NAMES, newIpc, track, endpoint, rawServer, rawClient, startServer, connectClient, clientWithRawPeer, once, Recorder, frame,
 } from './helpers/behav-util.mjs'
 
 const TRANSPORTS = ['unix', 'tcp']
@@ -69,12 +69,7 @@ function expectedFrames(rows, delimiter = '\f') {
 for (const impl of IMPL_NAMES) {
   for (const tr of TRANSPORTS) {
     test.serial(`[${impl}] client frames with large strings are byte-exact, one emit per tick and many in one (${tr})`, async (t) => {
-      const ipc = track(t, newIpc(impl, { stopRetrying: true }))
-      const ep = await endpoint(t, tr)
-      const srv = await rawServer(t, ep)
-      const c = connectClient(ipc, 'w', ep)
-      await once(c, 'connect', 3000)
-      const conn = await srv.waitConn()
+      const { c, conn } = await clientWithRawPeer(t, impl, tr)
       const rows = sendRows()
       const getter = withGetter()
       rows.push(['getter', 'm', getter.data])
@@ -129,12 +124,7 @@ for (const impl of IMPL_NAMES) {
     })
 
     test.serial(`[${impl}] custom delimiter after a large string (${tr})`, async (t) => {
-      const ipc = track(t, newIpc(impl, { stopRetrying: true, delimiter: '<<END>>' }))
-      const ep = await endpoint(t, tr)
-      const srv = await rawServer(t, ep)
-      const c = connectClient(ipc, 'w', ep)
-      await once(c, 'connect', 3000)
-      const conn = await srv.waitConn()
+      const { c, conn } = await clientWithRawPeer(t, impl, tr, { delimiter: '<<END>>' })
       c.emit('m', { payload: BIG })
       c.emit('m', BIG2)
       const want = frame({ type: 'm', data: { payload: BIG } }, '<<END>>') + frame({ type: 'm', data: BIG2 }, '<<END>>')
@@ -253,12 +243,7 @@ function effectfulRows() {
 for (const impl of IMPL_NAMES) {
   for (const tr of TRANSPORTS) {
     test.serial(`[${impl}] serialisation that runs user code behaves as under JSON.stringify (${tr})`, async (t) => {
-      const ipc = track(t, newIpc(impl, { stopRetrying: true }))
-      const ep = await endpoint(t, tr)
-      const srv = await rawServer(t, ep)
-      const c = connectClient(ipc, 'w', ep)
-      await once(c, 'connect', 3000)
-      const conn = await srv.waitConn()
+      const { c, conn } = await clientWithRawPeer(t, impl, tr)
       let want = ''
       for (const [label, make] of effectfulRows()) {
         const [type, data] = make()

@@ -9,7 +9,7 @@ import path from 'node:path'
 import { EventEmitter } from 'node:events'
 import {
   IMPL_NAMES, newIpc, track, tmpDir, endpoint, rawServer, rawClient, startServer, connectClient,
-  once, Recorder, delay, prng, frame,
+  clientWithRawPeer, once, Recorder, delay, prng, frame,
 } from './helpers/behav-util.mjs'
 
 const TRANSPORTS = ['unix', 'tcp']
@@ -58,12 +58,7 @@ function expectedStream() {
 for (const impl of IMPL_NAMES) {
   for (const tr of TRANSPORTS) {
     test.serial(`[${impl}] §4.1 client frames are byte-exact (${tr})`, async (t) => {
-      const ipc = track(t, newIpc(impl, { stopRetrying: true }))
-      const ep = await endpoint(t, tr)
-      const srv = await rawServer(t, ep)
-      const c = connectClient(ipc, 'w', ep)
-      await once(c, 'connect', 3000)
-      const conn = await srv.waitConn()
+      const { c, conn } = await clientWithRawPeer(t, impl, tr)
       for (const [label, type, data] of frameRows()) {
         t.is(c.emit(type, data), undefined, label)
       }

@@ -240,6 +240,18 @@ export function connectClient(ipc, id, ep, cb) {
   return ipc.of[id]
 }
 
+// An impl client ('w', no retries) connected to a plain node:net peer on a fresh endpoint
+// of `transport`; resolves once both sides see the connection.
+export async function clientWithRawPeer(t, impl, transport, cfg = {}) {
+  const ipc = track(t, newIpc(impl, { stopRetrying: true, ...cfg }))
+  const ep = await endpoint(t, transport)
+  const srv = await rawServer(t, ep)
+  const c = connectClient(ipc, 'w', ep)
+  await once(c, 'connect', 3000)
+  const conn = await srv.waitConn()
+  return { ipc, c, conn }
+}
+
 // Stop everything an IPC instance owns so the worker can exit.
 export function cleanupIpc(ipc) {
   try {
