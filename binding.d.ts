@@ -72,5 +72,5 @@ export interface JsTlsOptions {
   maxVersion?: string
 }
 
-/** See `batch::large_string_mark`; lib/message.js reads it once. */
+/** See `json_text::process_mark`; lib/message.js reads it once. */
 export declare function largeStringMark(): string

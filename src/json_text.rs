@@ -12,7 +12,7 @@
 /// True when the bytes hold a character `JSON.stringify` escapes: `"`, `\` or a control
 /// character below U+0020. Written as a branch-free fold over fixed blocks so that it
 /// compiles to vector code: it runs over every byte of every large string.
-pub fn needs_escape(bytes: &[u8]) -> bool {
+fn needs_escape(bytes: &[u8]) -> bool {
   let flag = |b: u8| (b < 0x20) | (b == b'"') | (b == b'\\');
   let mut blocks = bytes.chunks_exact(64);
   for block in &mut blocks {
@@ -28,8 +28,43 @@ pub fn needs_escape(bytes: &[u8]) -> bool {
 /// holding it takes the `JSON.stringify` path instead so that both stay byte for byte.
 const REPLACEMENT: &[u8] = "\u{FFFD}".as_bytes();
 
-pub fn may_hold_lone_surrogate(utf8: &[u8]) -> bool {
+fn may_hold_lone_surrogate(utf8: &[u8]) -> bool {
   memchr::memmem::find(utf8, REPLACEMENT).is_some()
+}
+
+/// Turns what follows an opening quote at `out[start - 1]`, a string's UTF-8 as V8 wrote it,
+/// into the literal `JSON.stringify` makes of that string. False, leaving `out` as it is,
+/// when the string may hold a lone surrogate: only `JSON.stringify` can write that one.
+pub fn close_literal(out: &mut Vec<u8>, start: usize) -> bool {
+  let written = &out[start..];
+  if may_hold_lone_surrogate(written) {
+    return false;
+  }
+  if needs_escape(written) {
+    let text = match String::from_utf8(out.split_off(start)) {
+      Ok(text) => text,
+      Err(invalid) => {
+        // V8 writes valid UTF-8; should it not, JSON.stringify takes over.
+        out.extend_from_slice(invalid.as_bytes());
+        return false;
+      }
+    };
+    out.pop();
+    push_literal(out, &text);
+  } else {
+    out.push(b'"');
+  }
+  true
+}
+
+/// Stands in for a string taken out of a frame (both ways, see `lib/message.js`), random
+/// per process so that no peer can make a string of its own look like one.
+pub fn process_mark() -> &'static str {
+  static MARK: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+  MARK.get_or_init(|| {
+    use std::hash::BuildHasher;
+    format!("node-ipc-rs:{:016x}:", std::hash::RandomState::new().hash_one(std::process::id()))
+  })
 }
 
 /// Appends `text` as a JSON string literal, quotes included, escaped as `JSON.stringify`
@@ -145,6 +180,19 @@ mod tests {
       }
       assert!(!needs_escape(&vec![b'y'; len]));
       assert!(!needs_escape("é€😀\u{7f}".repeat(len).as_bytes()));
+    }
+  }
+
+  #[test]
+  fn closes_literals_as_json_stringify_writes_them() {
+    for (text, want) in [("plain", Some(r#""plain""#)), ("a\"b\n", Some(r#""a\"b\n""#)), ("x\u{FFFD}", None)]
+    {
+      let mut out = b"[\"".to_vec();
+      out.extend_from_slice(text.as_bytes());
+      let closed = close_literal(&mut out, 2);
+      assert_eq!(closed, want.is_some(), "{text}");
+      let want = want.map_or(format!("[\"{text}"), |w| format!("[{w}"));
+      assert_eq!(String::from_utf8(out).unwrap(), want);
     }
   }
 

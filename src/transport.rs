@@ -343,28 +343,6 @@ impl ReadyIo for TcpStream {
   }
 }
 
-impl ReadyIo for UnixConn {
-  fn poll_read(
-    &self,
-    cx: &mut std::task::Context<'_>,
-    buf: &mut [u8],
-  ) -> std::task::Poll<std::io::Result<usize>> {
-    UnixConn::poll_read(self, cx, buf)
-  }
-
-  fn poll_write(
-    &self,
-    cx: &mut std::task::Context<'_>,
-    buf: &[u8],
-  ) -> std::task::Poll<std::io::Result<usize>> {
-    UnixConn::poll_write(self, cx, buf)
-  }
-
-  fn try_write(&self, buf: &[u8]) -> std::io::Result<usize> {
-    UnixConn::try_write(self, buf)
-  }
-}
-
 /// One stream shared by its reader task, its writer task and direct writes from the JS
 /// thread (see `Outgoing::push`).
 struct Shared<S>(Arc<S>);

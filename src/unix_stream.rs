@@ -18,6 +18,8 @@ use std::task::{ready, Context, Poll};
 use tokio::io::unix::AsyncFd;
 use tokio::io::Interest;
 
+use crate::transport::ReadyIo;
+
 pub struct UnixConn {
   stream: AsyncFd<UnixStream>,
   /// Registered only while a write waits for room.
@@ -36,8 +38,10 @@ impl UnixConn {
     let stream = unsafe { AsyncFd::register_with_interest(stream, Interest::READABLE) }?;
     Ok(UnixConn { stream, writable: Mutex::new(None) })
   }
+}
 
-  pub fn poll_read(&self, cx: &mut Context<'_>, buf: &mut [u8]) -> Poll<io::Result<usize>> {
+impl ReadyIo for UnixConn {
+  fn poll_read(&self, cx: &mut Context<'_>, buf: &mut [u8]) -> Poll<io::Result<usize>> {
     loop {
       let mut guard = ready!(self.stream.poll_read_ready(cx))?;
       if let Ok(result) = guard.try_io(|s| s.get_ref().read(buf)) {
@@ -46,11 +50,11 @@ impl UnixConn {
     }
   }
 
-  pub fn try_write(&self, buf: &[u8]) -> io::Result<usize> {
+  fn try_write(&self, buf: &[u8]) -> io::Result<usize> {
     self.stream.get_ref().write(buf)
   }
 
-  pub fn poll_write(&self, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
+  fn poll_write(&self, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
     let mut slot = self.writable.lock().unwrap();
     loop {
       match self.try_write(buf) {

@@ -4,9 +4,6 @@
 use napi::bindgen_prelude::*;
 use napi::sys;
 
-use std::hash::{BuildHasher, RandomState};
-use std::sync::OnceLock;
-
 use crate::errors::IoFailure;
 use crate::json_text;
 use crate::mailbox::{Event, PeerInfo};
@@ -40,13 +37,6 @@ const LARGE_STRING: usize = 64 * 1024;
 /// V8's longest string (`String::kMaxLength` on 64-bit). A longer frame goes to JS as a
 /// Buffer, as small frames do, and decoding it fails there for that frame alone.
 const MAX_JS_STRING: usize = (1 << 29) - 24;
-
-/// Stands in for a string taken out of a frame, random per process so that no peer can
-/// make a string of its own look like one. lib/message.js uses it both ways.
-pub fn large_string_mark() -> &'static str {
-  static MARK: OnceLock<String> = OnceLock::new();
-  MARK.get_or_init(|| format!("node-ipc-rs:{:016x}:", RandomState::new().hash_one(std::process::id())))
-}
 
 fn frames_are_ascii(mut data: &[u8]) -> bool {
   while data.len() >= 4 {
@@ -106,7 +96,8 @@ impl Out<'_> {
 }
 
 fn large_frame(env: &Env, frame: &[u8]) -> Result<sys::napi_value> {
-  let Some(extracted) = json_text::extract_large_strings(frame, large_string_mark().as_bytes(), LARGE_STRING)
+  let Some(extracted) =
+    json_text::extract_large_strings(frame, json_text::process_mark().as_bytes(), LARGE_STRING)
   else {
     return js_string(env, frame);
   };

@@ -336,11 +336,11 @@ fn pending_or_dropped(pending: Option<usize>) -> f64 {
   pending.map_or(-1.0, |p| p as f64)
 }
 
-/// See `batch::large_string_mark`; lib/message.js reads it once.
+/// See `json_text::process_mark`; lib/message.js reads it once.
 #[allow(dead_code)] // called from JS only (napi-derive registers it in the addon build)
 #[napi]
 pub fn large_string_mark() -> &'static str {
-  batch::large_string_mark()
+  crate::json_text::process_mark()
 }
 
 /// One tokio worker thread: the JS thread already does the direct writes and the JS

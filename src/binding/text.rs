@@ -116,17 +116,8 @@ impl FromNapiValue for JsonFrame {
       out.push(b'"');
       let start = out.len();
       append_utf8(env, piece, units, &mut out)?;
-      let written = &out[start..];
-      if json_text::may_hold_lone_surrogate(written) {
+      if !json_text::close_literal(&mut out, start) {
         return Ok(JsonFrame(None));
-      }
-      if json_text::needs_escape(written) {
-        let text = String::from_utf8(out.split_off(start))
-          .map_err(|_| Error::new(Status::GenericFailure, "V8 wrote invalid UTF-8"))?;
-        out.pop();
-        json_text::push_literal(&mut out, &text);
-      } else {
-        out.push(b'"');
       }
     }
     Ok(JsonFrame(Some(trim(out))))
