@@ -73,8 +73,10 @@ function formatLargeFrame(type, data, delimiter) {
     for (let i = 0; i < keys.length; i++) {
       const property = Object.getOwnPropertyDescriptor(data, keys[i])
       const value = property.value
-      if (!('value' in property) || (value !== null && typeof value === 'object')) {
-        return null // a getter, or nested data
+      const kind = typeof value
+      // A getter; nested data; values JSON.stringify would look for a toJSON on.
+      if (!('value' in property) || (value !== null && kind === 'object') || kind === 'function' || kind === 'bigint') {
+        return null
       }
       if (typeof value === 'string' && value.length >= LARGE_STRING) {
         ;(large || (large = [])).push(value)
@@ -93,8 +95,8 @@ function formatLargeFrame(type, data, delimiter) {
     let n = 0
     for (let i = 0; i < keys.length; i++) {
       const value = values[i]
-      if (typeof value === 'function' || typeof value === 'bigint' || keys[i].includes(MARK)) {
-        return null // JSON.stringify would look for a toJSON on these
+      if (keys[i].includes(MARK)) {
+        return null
       }
       if (typeof value === 'string') {
         if (value.length >= LARGE_STRING) {
