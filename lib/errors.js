@@ -2,8 +2,16 @@
 
 const util = require('util')
 
-// Node-style errors from the core's failure records, with Node's own message formats:
-// `connect ECONNREFUSED 127.0.0.1:8000`, `listen EADDRINUSE: address already in use /x`.
+// Node-style errors from the core's failure records, built the way Node's own helpers
+// build them (lib/internal/errors.js), so message, property values and property order
+// are what net gives for the same failure:
+// * listen (UVExceptionWithHostPort): `listen EADDRINUSE: address already in use /x`,
+//   code before errno; a Unix path has port -1 (net passes -1 for pipes).
+// * connect, bind, ... (exceptionWithHostPort): `connect ECONNREFUSED 127.0.0.1:8000`,
+//   plus ` - Local (address:port)` and localAddress/localPort when the connect was bound
+//   to both (net's afterConnect).
+// * getaddrinfo (dnsException): `getaddrinfo ENOTFOUND host`, with hostname.
+// In all of them the port shows only when > 0, and is set only when truthy.
 function systemError(failure) {
   if (failure.message) {
     // TLS failures: Node's code and message, no syscall.
@@ -12,35 +20,57 @@ function systemError(failure) {
     return err
   }
   const code = failure.code || safeErrorName(failure.errno)
-  let message
-  if (failure.syscall === 'listen') {
-    const description = (util.getSystemErrorMap().get(failure.errno) || [])[1] || failure.detail
-    message = `listen ${code}: ${description}`
-    if (failure.address !== undefined) {
-      message += failure.port ? ` ${failure.address}:${failure.port}` : ` ${failure.address}`
+  const { errno, syscall, address } = failure
+  if (syscall === 'getaddrinfo') {
+    const err = new Error(`getaddrinfo ${code}${address ? ` ${address}` : ''}`)
+    err.errno = errno
+    err.code = code
+    err.syscall = syscall
+    if (address) {
+      err.hostname = address
     }
+    return err
+  }
+  let port = failure.port
+  if (syscall === 'listen' && port === undefined && address !== undefined) {
+    port = -1
+  }
+  let details = ''
+  if (port > 0) {
+    details = ` ${address}:${port}`
+  } else if (address) {
+    details = ` ${address}`
+  }
+  let err
+  if (syscall === 'listen') {
+    const description = (util.getSystemErrorMap().get(errno) || [])[1] || failure.detail || 'unknown error'
+    err = new Error(`listen ${code}: ${description}${details}`)
+    err.code = code
+    err.errno = errno
   } else {
-    message = `${failure.syscall} ${code}`
-    if (failure.address !== undefined) {
-      message += failure.port !== undefined && failure.syscall !== 'getaddrinfo'
-        ? ` ${failure.address}:${failure.port}`
-        : ` ${failure.address}`
+    const local = failure.localAddress !== undefined ? `${failure.localAddress}:${failure.localPort}` : ''
+    if (local) {
+      details += ` - Local (${local})`
     }
-  }
-  if (failure.detail && failure.syscall !== 'listen') {
-    message += ` (${failure.detail})`
-  }
-  const err = new Error(message)
-  err.errno = failure.errno
-  err.code = code
-  err.syscall = failure.syscall
-  if (failure.syscall === 'getaddrinfo') {
-    err.hostname = failure.address
-  } else if (failure.address !== undefined) {
-    err.address = failure.address
-    if (failure.port !== undefined) {
-      err.port = failure.port
+    if (failure.detail) {
+      // A failure with no errno of its own: say what it was.
+      details += ` (${failure.detail})`
     }
+    err = new Error(`${syscall} ${code}${details}`)
+    err.errno = errno
+    err.code = code
+  }
+  err.syscall = syscall
+  // read/write failures carry no address (Node's errnoException).
+  if (address !== undefined) {
+    err.address = address
+  }
+  if (port) {
+    err.port = port
+  }
+  if (failure.localAddress !== undefined && syscall !== 'listen') {
+    err.localAddress = failure.localAddress
+    err.localPort = failure.localPort
   }
   return err
 }

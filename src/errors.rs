@@ -18,10 +18,15 @@ pub struct IoFailure {
   pub detail: Option<String>,
   /// The whole message, for failures Node does not phrase as `syscall CODE address`.
   pub message: Option<String>,
+  /// The local end a failed `connect` was bound to, when both `localAddress` and
+  /// `localPort` were given: Node then adds ` - Local (address:port)` to the message.
+  pub local: Option<(String, u16)>,
 }
 
 const ENAMETOOLONG: i32 = 36;
 const EINVAL: i32 = 22;
+const ENOENT: i32 = 2;
+const EACCES: i32 = 13;
 
 impl IoFailure {
   pub fn new(err: &io::Error, syscall: &'static str, address: Option<String>, port: Option<u16>) -> Self {
@@ -29,11 +34,22 @@ impl IoFailure {
       Some(errno) => (-errno, None),
       // std refuses over-long Unix socket paths before any syscall; say it as the OS would.
       None if err.kind() == io::ErrorKind::InvalidInput && err.to_string().contains("path must be") => {
-        (-ENAMETOOLONG, Some(err.to_string()))
+        (-ENAMETOOLONG, None)
       }
       None => (-EINVAL, Some(err.to_string())),
     };
-    Self { errno, code: None, syscall, address, port, detail, message: None }
+    Self { errno, code: None, syscall, address, port, detail, message: None, local: None }
+  }
+
+  /// A failed Unix socket bind, as libuv reports it: a missing directory (ENOENT) is
+  /// EACCES, "for compatibility with Windows" (`uv_pipe_bind2`), so Node says
+  /// `listen EACCES: permission denied /no/such/dir/s.sock`.
+  pub fn unix_bind(err: &io::Error, path: &str) -> Self {
+    let mut failure = Self::new(err, "listen", Some(path.to_string()), None);
+    if failure.errno == -ENOENT {
+      failure.errno = -EACCES;
+    }
+    failure
   }
 
   /// A host name that did not resolve, as Node's `getaddrinfo ENOTFOUND host`.
@@ -46,6 +62,7 @@ impl IoFailure {
       port: Some(port),
       detail: None,
       message: None,
+      local: None,
     }
   }
 
@@ -59,6 +76,7 @@ impl IoFailure {
       port,
       detail: None,
       message: Some(failure.message),
+      local: None,
     }
   }
 }
@@ -82,5 +100,13 @@ mod tests {
     let err = std::os::unix::net::UnixListener::bind(&path).unwrap_err();
     let f = IoFailure::new(&err, "listen", Some(path), None);
     assert_eq!(f.errno, -ENAMETOOLONG);
+    assert_eq!(f.detail, None, "the errno says it all, as in Node's messages");
+  }
+
+  #[test]
+  fn unix_bind_in_a_missing_directory_is_eacces_like_libuv() {
+    let err = std::os::unix::net::UnixListener::bind("/nonexistent/dir/x.sock").unwrap_err();
+    let f = IoFailure::unix_bind(&err, "/nonexistent/dir/x.sock");
+    assert_eq!((f.errno, f.syscall), (-EACCES, "listen"));
   }
 }

@@ -70,7 +70,7 @@ impl ListenTarget {
     };
     match self {
       ListenTarget::Unix { path, readable_all, writable_all } => {
-        let listener = UnixListener::bind(path).map_err(fail)?;
+        let listener = UnixListener::bind(path).map_err(|err| IoFailure::unix_bind(&err, path))?;
         if *readable_all || *writable_all {
           // The same bits libuv's uv_pipe_chmod adds for Node's readableAll/writableAll.
           let mut add = 0;
@@ -142,7 +142,7 @@ impl ConnectTarget {
       ConnectTarget::Tcp { host, port, options } => {
         let mut last = None;
         for addr in resolve(host, *port, options.family).await? {
-          match connect_tcp(addr, options).await {
+          match connect_tcp(addr, options).await? {
             Ok(stream) => {
               let peer = tcp_peer(&stream);
               return match &options.tls {
@@ -153,7 +153,14 @@ impl ConnectTarget {
               };
             }
             Err(err) => {
-              last = Some(IoFailure::new(&err, "connect", Some(addr.ip().to_string()), Some(*port)))
+              let mut failure = IoFailure::new(&err, "connect", Some(addr.ip().to_string()), Some(*port));
+              // Node: ` - Local (address:port)` when both were given (net.js afterConnect).
+              if let (Some(address), Some(port)) = (&options.local_address, options.local_port) {
+                if port != 0 {
+                  failure.local = Some((address.clone(), port));
+                }
+              }
+              last = Some(failure)
             }
           }
         }
@@ -163,20 +170,38 @@ impl ConnectTarget {
   }
 }
 
-async fn connect_tcp(addr: SocketAddr, options: &TcpConnectOptions) -> std::io::Result<TcpStream> {
-  let socket = if addr.is_ipv4() { TcpSocket::new_v4()? } else { TcpSocket::new_v6()? };
+/// The outer error is a failure to bind the local end, which Node reports as
+/// `bind CODE localAddress[:localPort]` and which ends the attempt; the inner one is the
+/// connect's own, after which the next resolved address is tried.
+async fn connect_tcp(
+  addr: SocketAddr,
+  options: &TcpConnectOptions,
+) -> Result<std::io::Result<TcpStream>, IoFailure> {
+  let socket = match if addr.is_ipv4() { TcpSocket::new_v4() } else { TcpSocket::new_v6() } {
+    Ok(socket) => socket,
+    Err(err) => return Ok(Err(err)),
+  };
   if options.local_address.is_some() || options.local_port.is_some() {
-    let ip = match &options.local_address {
-      Some(a) => a.parse().map_err(|_| std::io::Error::from_raw_os_error(22))?,
+    let ip: std::net::IpAddr = match &options.local_address {
+      Some(a) => a.parse().map_err(|_| {
+        IoFailure::new(&std::io::Error::from_raw_os_error(22), "bind", Some(a.clone()), options.local_port)
+      })?,
       None if addr.is_ipv4() => std::net::Ipv4Addr::UNSPECIFIED.into(),
       None => std::net::Ipv6Addr::UNSPECIFIED.into(),
     };
-    socket.bind(SocketAddr::new(ip, options.local_port.unwrap_or(0)))?;
+    let port = options.local_port.unwrap_or(0);
+    socket
+      .bind(SocketAddr::new(ip, port))
+      .map_err(|err| IoFailure::new(&err, "bind", Some(ip.to_string()), options.local_port))?;
   }
-  socket.connect(addr).await
+  Ok(socket.connect(addr).await)
 }
 
 async fn resolve(host: &str, port: u16, family: Option<u8>) -> Result<Vec<SocketAddr>, IoFailure> {
+  // An IP literal is used as given, whatever `family` says (net.connect skips the lookup).
+  if let Ok(ip) = host.parse::<std::net::IpAddr>() {
+    return Ok(vec![SocketAddr::new(ip, port)]);
+  }
   let addrs = tokio::net::lookup_host((host, port)).await.map_err(|_| IoFailure::not_found(host, port))?;
   let addrs: Vec<_> = addrs
     .filter(|a| match family {

@@ -226,5 +226,9 @@ fn failure_object(env: &Env, f: IoFailure) -> Result<Object<'_>> {
   if let Some(m) = f.message {
     o.set("message", m)?;
   }
+  if let Some((address, port)) = f.local {
+    o.set("localAddress", address)?;
+    o.set("localPort", port as u32)?;
+  }
   Ok(o)
 }
