@@ -201,6 +201,25 @@ test('[ref] #27 v9 server double-prefixes a path that already is a pipe (platfor
   t.deepEqual(out.server, [...PIPE_ROWS.map((r) => r[1]), '\\\\.\\pipe\\\\\\.\\pipe\\already'])
 })
 
+// Named pipes are not built yet (SPEC D1): the error must reach handlers attached the usual
+// way, in connectTo's callback and before server.start(), and nothing may throw.
+test('[ours] on Windows a pipe client and server report ERR_IPC_UNSUPPORTED to their handlers (platform stubbed)', async (t) => {
+  const script = `
+    Object.defineProperty(process, 'platform', { value: 'win32' })
+    const ipc = require(${JSON.stringify(IMPLS.ours)})
+    ipc.config.silent = true
+    const out = {}
+    ipc.serve('/tmp/never-bound.sock')
+    ipc.server.on('error', (err) => { out.server = err.code })
+    ipc.server.start()
+    ipc.connectTo('world', '/tmp/never-bound.sock', () => {
+      ipc.of.world.on('error', (err) => { out.client = err.code })
+    })
+    setImmediate(() => console.log(JSON.stringify(out)))
+  `
+  t.deepEqual(await runChild(script, tmpDir(t)), { server: 'ERR_IPC_UNSUPPORTED', client: 'ERR_IPC_UNSUPPORTED' })
+})
+
 test('[ours] #27 pipe-name mapping keeps a path that already is a pipe', (t) => {
   const file = path.join(path.dirname(IMPLS.ours), 'lib', 'pipe-name.js')
   if (!fs.existsSync(file)) {

@@ -197,7 +197,8 @@ function connect() {
     return
   }
   if (!this.port && process.platform === 'win32') {
-    this.publish('error', unsupported('Windows named pipes'))
+    // Next tick: connectTo's callback, where users attach their handlers, runs after connect().
+    process.nextTick(() => this.publish('error', unsupported('Windows named pipes')))
     return
   }
   let port

@@ -50,7 +50,8 @@ class Server extends PubSub {
       return
     }
     if (!this.port && process.platform === 'win32') {
-      this.publish('error', unsupported('Windows named pipes'))
+      // Asynchronous like every other listen failure.
+      process.nextTick(() => this.publish('error', unsupported('Windows named pipes')))
       return
     }
     // Only a stale Unix socket is removed, never a regular file or directory, and network
