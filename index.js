@@ -14,7 +14,9 @@ class IPCModule extends IPC {
 
 const ipc = new IPCModule()
 
-// v10-v12 style `require('node-ipc').default`, without changing Object.keys(ipc).
+// node-ipc 10-12 exported `default` (the singleton) and `IPCModule` (its class); both are
+// here for their users, non-enumerable so that Object.keys(ipc) stays v9's.
 Object.defineProperty(ipc, 'default', { value: ipc, enumerable: false })
+Object.defineProperty(ipc, 'IPCModule', { value: IPCModule, enumerable: false })
 
 module.exports = ipc

@@ -4,3 +4,4 @@ import ipc from './index.js'
 
 export default ipc
 export const IPC = ipc.IPC
+export const IPCModule = ipc.IPCModule

@@ -1,6 +1,7 @@
 // API surface: module shape (SPEC §1), config defaults (§2), argument overloading
 // (§3.1-3.4), ipc.log (§8) and the client event bus (§5.1, wildcard fix §12 #14).
 // Every scenario runs against the v9 reference ("ref") and this package ("ours").
+import { createRequire } from 'node:module'
 import test from 'ava'
 import os from 'node:os'
 import path from 'node:path'
@@ -146,6 +147,26 @@ for (const impl of IMPL_NAMES) {
     t.is(ipc.default, ipc)
     t.deepEqual(Object.keys(ipc), V9_KEYS)
   })
+
+  if (impl === 'ours') {
+    // The package's ESM entry, reached by name through its exports map (a self-reference).
+    test('[ours] ESM entry: import gives require\'s singleton and class; IPCModule for node-ipc 10-12 code', async (t) => {
+      const ipc = createRequire(import.meta.url)('node-ipc-rs')
+      const esm = await import('node-ipc-rs')
+      t.is(ipc, loadImpl('ours'))
+      t.is(esm.default, ipc)
+      t.is(esm.IPC, ipc.IPC)
+      t.is(esm.IPCModule, ipc.IPCModule)
+      t.is(ipc.IPCModule, ipc.constructor)
+      t.false(Object.getOwnPropertyDescriptor(ipc, 'IPCModule').enumerable)
+      t.deepEqual(Object.keys(esm).sort(), ['IPC', 'IPCModule', 'default'])
+      const other = new esm.IPCModule()
+      t.not(other, ipc)
+      t.true(other instanceof esm.IPC)
+      t.not(other.config, ipc.config)
+      t.deepEqual(Object.keys(other), V9_KEYS)
+    })
+  }
 
   // ---------------------------------------------------------------- §2 config defaults
 

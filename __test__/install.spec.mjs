@@ -196,16 +196,17 @@ platformTest('installed offline by name: the addon comes from the platform packa
   t.true(loaded.includes(path.join(fs.realpathSync(project), 'node_modules', 'node-ipc-rs', 'index.js')))
 
   fs.writeFileSync(path.join(project, 'identity.mjs'), [
-    "import ipc, { IPC } from 'node-ipc-rs'",
+    "import ipc, { IPC, IPCModule } from 'node-ipc-rs'",
     "import { createRequire } from 'node:module'",
     "const required = createRequire(import.meta.url)('node-ipc-rs')",
     'console.log(JSON.stringify({ sameSingleton: ipc === required, sameClass: IPC === required.IPC, isInstance: ipc instanceof IPC,',
-    "  defaultIsSelf: required.default === required, className: IPC.name, keys: Object.keys(ipc) }))",
+    "  defaultIsSelf: required.default === required, sameModuleClass: IPCModule === required.constructor,",
+    '  className: IPC.name, keys: Object.keys(ipc) }))',
   ].join('\n'))
   const identity = await run(process.execPath, ['identity.mjs'], { cwd: project })
   t.is(identity.code, 0, identity.output)
   t.deepEqual(JSON.parse(identity.stdout), {
-    sameSingleton: true, sameClass: true, isInstance: true, defaultIsSelf: true, className: 'IPC',
+    sameSingleton: true, sameClass: true, isInstance: true, defaultIsSelf: true, sameModuleClass: true, className: 'IPC',
     keys: ['config', 'connectTo', 'connectToNet', 'disconnect', 'serve', 'serveNet', 'of', 'server', 'log', 'IPC'],
   })
 
