@@ -1,122 +1,320 @@
-// Types for node-ipc-rs. The export has the shape of @types/node-ipc 9.2.3, so code that
-// compiled against those types compiles against these; additions are optional members.
+// Types for node-ipc-rs (SPEC §11). Code that uses what @types/node-ipc 9.2.3 declares
+// compiles against this file: the same export shape, members, overloads and member types
+// (__test__/fixtures/types/v9.ts is checked against both). Additions describe what the
+// runtime (lib/*.js) really has; the methods among them are required, so an object literal
+// written to pass as an @types `Client` or `Server` (a hand-made mock) needs them too.
+// Where @types declares something the runtime does not do, the declaration is kept for
+// source compatibility and its doc comment says what actually happens.
 /// <reference types="node" />
+import { EventEmitter } from 'events'
 import { Socket as NetSocket } from 'net'
 
-declare namespace NodeIPC {
+/**
+ * The types, merged with the exported value: `ipc.Client` after `import ipc = require(...)`,
+ * or `import type { Client } from ...`.
+ */
+declare namespace ipc {
   type EmptyCallback = () => void
 
-  class IPC {
+  /**
+   * An IPC instance. Its members are own properties (methods are not writable), so it is
+   * declared as an interface: a class would put the methods on the prototype.
+   */
+  interface IPC {
+    /**
+     * Shared by this instance, its server and its clients, and read live. Replacing it
+     * wholesale affects only clients and servers created afterwards.
+     */
     config: Config
+    /** Logs through `config.logger` unless `config.silent` (SPEC §8). */
     log(...args: any[]): void
+    /**
+     * Connects to a Unix socket; `path` defaults to `socketRoot + appspace + id`. The
+     * callback runs synchronously, once the client is in `ipc.of[id]`.
+     */
     connectTo(id: string, path?: string, callback?: () => void): void
     connectTo(id: string, callback?: () => void): void
+    /** Connects over TCP, or TLS when `config.tls` is set; defaults are `networkHost`/`networkPort`. */
     connectToNet(id: string, host?: string, port?: number, callback?: () => void): void
     connectToNet(id: string, callback?: () => void): void
     connectToNet(id: string, hostOrPort: number | string, callback?: () => void): void
+    /** Flushes pending emits, closes the connection and removes `ipc.of[id]`; no retry follows. */
     disconnect(id: string): void
+    /**
+     * Creates a Unix socket server (`path` defaults to `socketRoot + appspace + id`);
+     * call `ipc.server.start()` to listen. The callback is a `'start'` handler.
+     */
     serve(path: string, callback?: () => void): void
     serve(callback?: () => void): void
     serve(callback: null): void
+    /** Creates a TCP (TLS when `config.tls` is set) or UDP server; call `ipc.server.start()`. */
     serveNet(host?: string, port?: number, UDPType?: 'udp4' | 'udp6', callback?: () => void): void
     serveNet(UDPType: 'udp4' | 'udp6', callback?: () => void): void
     serveNet(callbackOrPort: EmptyCallback | number): void
     serveNet(host: string, port: number, callback?: () => void): void
+    /** `serveNet(port, callback)`: the host defaults to `config.networkHost`. */
+    serveNet(port: number, callback?: () => void): void
+    /** `serveNet(port, 'udp4' | 'udp6', callback)`: a UDP server on `config.networkHost`. */
     serveNet(port: number, UDPType: 'udp4' | 'udp6', callback?: () => void): void
+    /** `serveNet(host, callback)` and `serveNet(host, UDPType, callback)`: the port defaults to `config.networkPort`. */
+    serveNet(host: string, callback?: () => void): void
+    serveNet(host: string, UDPType: 'udp4' | 'udp6', callback?: () => void): void
+    /** Clients by the id given to `connectTo`/`connectToNet`. */
     of: Record<string, Client>
+    /**
+     * The server made by the last `serve`/`serveNet`. Typed `Server` as in @types/node-ipc;
+     * at runtime it is `false` until `serve` or `serveNet` has run.
+     */
     server: Server
   }
 
-  /** The per-connection object handed to server handlers and kept in `Client.socket`. */
-  interface Socket extends NetSocket {
-    /** Set from the `id` field of any payload received on this socket (v9 semantics). */
-    id?: string
+  /**
+   * The event bus of clients and the server (event-pubsub 4.3 semantics, SPEC §5.1).
+   * Handlers run with `this` set to the client or server. Events: `'connect'`,
+   * `'disconnect'`, `'destroy'`, `'error'`, `'drain'`, `'data'` (rawBuffer mode), and on a
+   * server `'start'`, `'close'`, `'socket.disconnected'`; any other name is a message type
+   * (handler `(data)` on a client, `(data, socket)` on a server).
+   */
+  interface PubSub {
+    on(event: string, callback: (...args: any[]) => void): this
+    on(event: 'error', callback: (err: any) => void): this
+    on(event: 'connect' | 'disconnect' | 'destroy', callback: () => void): this
+    /** Server only: `destroyedSocketID` is the socket's `id`, or `false` when it never sent one. */
+    on(event: 'socket.disconnected', callback: (socket: Socket, destroyedSocketID: string | false) => void): this
+    /** rawBuffer mode; a server handler also gets the socket (UDP: the sender's address). */
+    on(event: 'data', callback: (buffer: Buffer) => void): this
+    /** Catch-all: called as `(type, ...args)` for every event, before the typed handlers. */
+    on(event: '*', callback: (type: string, ...args: any[]) => void): this
+    /** Same as `on`. */
+    subscribe(event: string, callback: (...args: any[]) => void): this
+    /** A handler removed after the first dispatch that calls it. */
+    once(event: string, callback: (...args: any[]) => void): this
+    /** Removes every registration of `handler`; `'*'` as the handler removes all handlers of `event`. */
+    off(event: string, handler: any): this
+    /** Same as `off`. */
+    unSubscribe(event: string, handler: any): this
+    /** Dispatches an event to this object's own handlers; nothing is sent. */
+    publish(event: string, ...args: any[]): this
+    /** Same as `publish`. */
+    trigger(event: string, ...args: any[]): this
   }
 
-  interface Client {
-    on(event: string, callback: (...args: any[]) => void): Client
-    on(event: 'error', callback: (err: any) => void): Client
-    on(event: 'connect' | 'disconnect' | 'destroy', callback: () => void): Client
-    on(event: 'socket.disconnected', callback: (socket: NetSocket, destroyedSocketID: string) => void): Client
-    on(event: 'data', callback: (buffer: Buffer) => void): Client
-    /** Catch-all: `(type, ...args)` for every event. */
-    on(event: '*', callback: (type: string, ...args: any[]) => void): Client
-    once(event: string, callback: (...args: any[]) => void): Client
+  /** `ipc.of[id]`: one logical connection that reconnects by v9's rules (SPEC §5). */
+  interface Client extends PubSub {
+    /**
+     * Sends a message `{type: event, data: value}` to the server. Typed to return the
+     * client as in @types/node-ipc; at runtime it returns `undefined`, or `false` once the
+     * connection's pending bytes pass the high-water mark (a `'drain'` event follows).
+     */
     emit(event: string, value?: any): Client
-    off(event: string, handler: any): Client
-    publish(event: string, ...args: any[]): Client
-    trigger(event: string, ...args: any[]): Client
+    /** rawBuffer mode: sends these bytes as they are. */
+    emit(data: Uint8Array): Client
+    /*
+     * The members below are always present on a client. They are optional in the type so
+     * that `ipc.server` stays assignable to `Client`, as it is with @types/node-ipc.
+     */
+    /** The connection: `false` before the first connect, a new object after each reconnect. */
     socket?: Socket | false
+    /** Reconnect attempts left before `'destroy'` (`Infinity` by default); reset on connect. */
     retriesRemaining?: number
+    /** Set by `ipc.disconnect(id)`. */
     explicitlyDisconnected?: boolean
+    /** The id given to `connectTo`/`connectToNet`. */
     id?: string
+    /** The socket path, or the host of a network client. */
     path?: string
+    /** The port of a network client; absent on a Unix socket client. */
     port?: number
   }
 
-  interface Server extends Client {
+  /** `ipc.server` (SPEC §6). */
+  interface Server extends PubSub {
+    /** Starts listening (Unix socket, TCP, TLS or UDP); `'start'` follows. */
     start(): void
+    /** Stops accepting connections; connected sockets stay open (v9 semantics). */
     stop(): void
+    /**
+     * Declared by @types/node-ipc. The runtime's emit takes the socket first; without one
+     * a stream server throws a TypeError and a UDP server broadcasts to nobody.
+     */
     emit(value: any): Client
     emit(event: string, value: any): Client
-    emit(socket: NetSocket | SocketConfig, event: string, value?: any): Server
-    emit(socketConfig: NetSocket | SocketConfig, value?: any): Server
+    /**
+     * Sends a message to one client socket, or on a UDP server to `{address, port}`. At
+     * runtime it returns `undefined`, or `false` once that socket's pending bytes pass the
+     * high-water mark (the server then publishes `'drain'` with the socket).
+     */
+    emit(socket: Socket | NetSocket | SocketConfig, event: string, value?: any): Server
+    /** Sends `value` as the message type with no data; in rawBuffer mode, sends bytes as they are. */
+    emit(socketConfig: Socket | NetSocket | SocketConfig, value?: any): Server
+    /**
+     * Sends a message to every connected socket. Typed to return a client as in
+     * @types/node-ipc; at runtime it returns `undefined`. A UDP server knows no peers, so
+     * its broadcast reaches nobody (as in v9).
+     */
     broadcast(event: string, value?: any): Client
-    sockets?: Socket[]
-    server?: ServerHandle | false
-    path?: string
-    port?: number
-    udp4?: boolean
-    udp6?: boolean
+    /** rawBuffer mode: sends these bytes to every connected socket. */
+    broadcast(data: Uint8Array): Client
+    /** Connected sockets. On a UDP server it holds the one datagram handle once listening. */
+    sockets: Socket[]
+    /** The listener: `false` until `start()`, then a handle with the `net.Server` members v9 code uses. */
+    server: ServerHandle | false
+    /** The socket path, or the host of a network server. */
+    path: string
+    /** The port of a network server; `undefined` for a Unix socket server. */
+    port: number | undefined
+    /** Whether this is a UDP server. */
+    udp4: boolean
+    udp6: boolean
   }
 
-  /** `ipc.server.server`: the net.Server members v9 code uses. */
-  interface ServerHandle {
+  /**
+   * The per-connection object handed to server handlers and held in `Client.socket`. It
+   * is not a `net.Socket`: data moves through the native core, and this object has the
+   * members v9 code uses (SPEC D4). Events: `'connect'`, `'close'(hadError)`, `'error'`,
+   * `'drain'`.
+   */
+  interface Socket extends EventEmitter {
+    /** Server side: the last truthy `id` field of any payload this socket sent (SPEC §4.2). */
+    id?: any
+    connecting: boolean
+    destroyed: boolean
+    readable: boolean
+    writable: boolean
+    /** Network sockets only, once connected. */
+    remoteAddress?: string
+    remotePort?: number
+    remoteFamily?: string
+    localAddress?: string
+    localPort?: number
+    /** TLS sockets only. */
+    encrypted?: boolean
+    /** TLS: whether the peer's certificate was verified. */
+    authorized?: boolean
+    /** TLS: why the peer is not authorized, as a Node error code such as `'UNABLE_TO_VERIFY_LEAF_SIGNATURE'`. */
+    authorizationError?: string
+    /** `{address, family, port}` of the local end of a network socket, otherwise `{}`. */
+    address(): { address?: string; family?: string; port?: number }
+    /**
+     * Queues bytes for the peer. Returns `false` once pending bytes pass the high-water
+     * mark (`'drain'` follows). Writes to a closed socket are dropped without an error.
+     */
+    write(data: string | Uint8Array, callback?: (err?: Error | null) => void): boolean
+    write(data: string | Uint8Array, encoding?: BufferEncoding, callback?: (err?: Error | null) => void): boolean
+    /** Flushes pending writes, then closes; `callback` runs on `'close'`. */
+    end(callback?: () => void): this
+    end(data: string | Uint8Array, callback?: () => void): this
+    end(data: string | Uint8Array, encoding?: BufferEncoding, callback?: () => void): this
+    /** Closes at once, dropping pending writes. */
+    destroy(error?: Error): this
+    ref(): this
+    unref(): this
+    /** Accepted for `net.Socket` compatibility; no effect (the core does its own decoding). */
+    setEncoding(encoding?: BufferEncoding): this
+    /** Accepted for `net.Socket` compatibility; no effect. */
+    setKeepAlive(enable?: boolean, initialDelay?: number): this
+    /** Accepted for `net.Socket` compatibility; no effect. */
+    setNoDelay(noDelay?: boolean): this
+    /** Accepted for `net.Socket` compatibility; no effect: no timeout is armed. */
+    setTimeout(timeout: number): this
+    /**
+     * TLS: the peer's leaf certificate in the shape of Node's `getPeerCertificate()`; an
+     * empty object when the peer sent none; `null` on a socket without TLS.
+     */
+    getPeerCertificate(): PeerCertificate | null
+    /** TLS: the negotiated protocol version, such as `'TLSv1.3'`; `null` without TLS. */
+    getProtocol(): string | null
+  }
+
+  interface PeerCertificate {
+    subject: Record<string, string>
+    issuer: Record<string, string>
+    subjectaltname?: string
+    valid_from: string
+    valid_to: string
+    fingerprint: string
+    fingerprint256: string
+    serialNumber: string
+    raw: Buffer
+  }
+
+  /** `ipc.server.server`: the `net.Server` members v9 code uses (SPEC D4). Events: `'close'`, `'error'`. */
+  interface ServerHandle extends EventEmitter {
+    /** `{address, family, port}` for a network server, the path for a Unix socket server, `null` before listening. */
     address(): { address: string; family: string; port: number } | string | null
-    close(callback?: (err?: Error) => void): ServerHandle
+    close(callback?: (err?: Error) => void): this
     listening: boolean
     maxConnections: number
-    ref(): ServerHandle
-    unref(): ServerHandle
+    ref(): this
+    unref(): this
   }
 
+  /** A UDP peer for `server.emit` (UDP handlers receive one, with `family` and `size`, as their last argument). */
   interface SocketConfig {
     address?: string | undefined
     port?: number | undefined
   }
 
+  /** `config.interface`: what a TCP/TLS client binds and resolves with. Falsy fields are unset. */
   interface InterfaceOptions {
-    localAddress?: boolean | string | undefined
-    localPort?: boolean | number | undefined
-    family?: boolean | number | undefined
-    hints?: boolean | number | undefined
-    lookup?: boolean | ((...args: any[]) => void) | undefined
+    /** Local address to connect from. */
+    localAddress?: string | false | undefined
+    /** Local port to connect from. */
+    localPort?: number | false | undefined
+    /** IP family of the host lookup: 4 or 6. */
+    family?: 4 | 6 | false | undefined
+    /** Kept in the defaults as in v9; node-ipc-rs does not use it. */
+    hints?: false | undefined
+    /** Kept in the defaults as in v9; node-ipc-rs does not use it. */
+    lookup?: false | undefined
   }
 
+  /**
+   * `config.tls`. The runtime default is `false` (plain TCP); any object means TLS for
+   * `connectToNet`/`serveNet`. Typed as an object, as in @types/node-ipc. Other Node TLS
+   * options are not supported by the rustls core: they are ignored with a log line.
+   */
   interface TlsOptions {
+    /** Client: verify the server (default true). Server with `requestCert`: verify clients. */
     rejectUnauthorized?: boolean | undefined
+    /** Path of this side's certificate (PEM). A server without one uses the bundled development pair. */
     public?: string | undefined
+    /** Path of this side's private key (PEM). */
     private?: string | undefined
-    dhparam?: string | undefined
-    requestCert?: boolean | undefined
+    /** Path(s) of the certificates trusted for the peer; replaces `ca`. */
     trustedConnections?: string | string[] | undefined
-    key?: string | Buffer | Array<string | Buffer> | undefined
+    /** Server: ask clients for a certificate. */
+    requestCert?: boolean | undefined
+    /** Accepted and ignored: rustls negotiates (EC)DHE itself (it is logged once). */
+    dhparam?: string | undefined
+    /** Private key as PEM text (when `private` is not set); of an array only the first is used. */
+    key?: string | Buffer | Array<string | Buffer | { pem: string | Buffer }> | undefined
+    /** Certificate chain as PEM text (when `public` is not set). */
     cert?: string | Buffer | Array<string | Buffer> | undefined
+    /** Trusted certificates as PEM text (when `trustedConnections` is not set). */
     ca?: string | Buffer | Array<string | Buffer> | undefined
+    /** Client: the name to verify the server's certificate against (default: the host). */
     servername?: string | undefined
-    minVersion?: string | undefined
-    maxVersion?: string | undefined
-    [option: string]: any
+    /** TLS 1.2 is the lowest version rustls speaks; `'TLSv1'` and `'TLSv1.1'` mean 1.2. */
+    minVersion?: 'TLSv1.3' | 'TLSv1.2' | 'TLSv1.1' | 'TLSv1' | undefined
+    maxVersion?: 'TLSv1.3' | 'TLSv1.2' | 'TLSv1.1' | 'TLSv1' | undefined
   }
 
+  /** `ipc.config` (SPEC §2). Fields are read live unless noted. */
   interface Config {
+    /** Default `'app.'`. */
     appspace: string
+    /** Default `'/tmp/'`. */
     socketRoot: string
+    /** Default `os.hostname()`. */
     id: string
+    /** Default `'127.0.0.1'`. */
     networkHost: string
+    /** Default 8000. */
     networkPort: number
     readableAll: boolean
     writableAll: boolean
+    /** Used for rawBuffer and UDP sends (`Buffer.from(x, encoding)`). Default `'utf8'`. */
     encoding: 'ascii' | 'utf8' | 'utf16le' | 'ucs2' | 'base64' | 'hex'
     rawBuffer: boolean
     sync: boolean
@@ -125,22 +323,53 @@ declare namespace NodeIPC {
     logDepth: number
     logger(msg: string): void
     maxConnections: number
+    /** Milliseconds between reconnect attempts. Default 500. */
     retry: number
+    /** Reconnect attempts per disconnect. Default `Infinity`; `false` or 0 means none. */
     maxRetries: boolean | number
+    /** Any truthy value stops retrying at the next close. */
     stopRetrying: boolean
     unlink: boolean
-    /** The name v9's README and @types use; an alias of `interface`. */
-    interfaces: InterfaceOptions
-    /** The name v9 reads. */
+    /**
+     * The name @types/node-ipc and v9's README use, typed as they declare it. At runtime it
+     * is an alias of `interface`, which has the real field types (an address, a port).
+     */
+    interfaces: {
+      localAddress?: boolean | undefined
+      localPort?: boolean | undefined
+      family?: boolean | undefined
+      hints?: boolean | undefined
+      lookup?: boolean | undefined
+    }
+    /** The name v9 reads; `interfaces` is an alias of it. */
     interface?: InterfaceOptions
     tls: TlsOptions
-    /** Frame delimiter, `'\f'` by default; any non-empty string. */
+    /** Frame delimiter, `'\f'` by default; any non-empty string. Captured when a client or server is created. */
     delimiter?: string
+    /** Always `''` (as in v9). */
     IPType?: string
-    /** Largest accepted frame in bytes (default 64 MiB); `Infinity` disables the limit. */
+    /**
+     * Largest accepted JSON frame in bytes, without its delimiter (default 64 MiB). A larger
+     * one raises `'error'` with code `'ERR_IPC_MESSAGE_TOO_LARGE'` and closes that
+     * connection. `Infinity` disables the limit.
+     */
     maxMessageSize?: number
+  }
+
+  /** The `IPC` class: `new ipc.IPC()` is an independent instance (without `IPC` or `default`). */
+  interface IPCConstructor {
+    new (): IPC
+    readonly prototype: IPC
+  }
+
+  /** The module itself: the singleton `IPC` instance with the class and a `default` self-reference. */
+  interface IPCModule extends IPC {
+    /** The base class. */
+    IPC: IPCConstructor
+    /** The module itself, for `require('node-ipc').default` (v10–v12 style code). */
+    readonly default: IPCModule
   }
 }
 
-declare const RootIPC: NodeIPC.IPC & { IPC: new () => NodeIPC.IPC; default: NodeIPC.IPC & { IPC: new () => NodeIPC.IPC } }
-export = RootIPC
+declare const ipc: ipc.IPCModule
+export = ipc
