@@ -362,12 +362,23 @@ declare namespace ipc {
     readonly prototype: IPC
   }
 
+  /**
+   * The singleton's class, which node-ipc 10–12 exported: `new IPCModule()` is an
+   * independent instance that also has `IPC` (but not `default` or `IPCModule`).
+   */
+  interface IPCModuleConstructor {
+    new (): IPC & { readonly IPC: IPCConstructor }
+    readonly prototype: IPC
+  }
+
   /** The module itself: the singleton `IPC` instance with the class and a `default` self-reference. */
   interface IPCModule extends IPC {
     /** The base class. */
     IPC: IPCConstructor
     /** The module itself, for `require('node-ipc').default` (v10–v12 style code). */
     readonly default: IPCModule
+    /** The singleton's class, for `require('node-ipc').IPCModule` (v10–v12 style code). */
+    readonly IPCModule: IPCModuleConstructor
   }
 }
 

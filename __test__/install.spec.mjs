@@ -93,7 +93,7 @@ const listFiles = (dir, prefix = '') => fs.readdirSync(dir, { withFileTypes: tru
 platformTest('the root tarball holds the JS, types and certificates the loader needs, and nothing else', (t) => {
   const expected = [
     'LICENSE', 'README.md', 'package.json',
-    'index.js', 'index.mjs', 'index.d.ts', 'binding.js',
+    'index.js', 'index.mjs', 'index.d.ts', 'index.d.mts', 'binding.js',
     ...listFiles(path.join(ROOT, 'lib'), 'lib/'),
     ...listFiles(path.join(ROOT, 'local-node-ipc-certs'), 'local-node-ipc-certs/'),
   ].sort()

@@ -1,11 +1,14 @@
 // index.d.ts accepts what compiles against @types/node-ipc 9.2.3, types the additions, and
 // types the ESM entry (SPEC §11, §14.18, D9). Fixtures: __test__/fixtures/types/.
 //
-// Every fixture imports 'node-ipc'. Each check maps that one specifier, with `paths`, to one
-// declaration file (ours or @types/node-ipc's), so the same unchanged file is checked against
-// both; the tests assert which file each import resolved to. Lines ending in `//!` in the
+// The CommonJS fixtures import 'node-ipc'. Each of their checks maps that one specifier, with
+// `paths`, to one declaration file (ours or @types/node-ipc's), so the same unchanged file is
+// checked against both. The ESM fixtures import 'node-ipc-rs' and reach index.d.mts through
+// package.json's exports map (a self-reference), as an ESM user's import does. The tests
+// assert which file each import resolved to. Lines ending in `//!` in the
 // negative fixtures must be reported, and no other line.
 import test from 'ava'
+import { execFile } from 'node:child_process'
 import fs from 'node:fs'
 import path from 'node:path'
 import { createRequire } from 'node:module'
@@ -15,6 +18,7 @@ const ts = createRequire(import.meta.url)('typescript')
 
 const FIXTURES = path.join(ROOT, '__test__/fixtures/types')
 const OURS = path.join(ROOT, 'index.d.ts')
+const OURS_ESM = path.join(ROOT, 'index.d.mts')
 const AT_TYPES_DIR = path.join(ROOT, 'node_modules/@types/node-ipc')
 const AT_TYPES = path.join(AT_TYPES_DIR, 'index.d.ts')
 const fixture = (name) => path.join(FIXTURES, name)
@@ -27,6 +31,7 @@ const parsed = new Map()
 // so they do not see each other.
 function check(declaration, system, roots) {
   const esm = system === 'node16'
+  const specifier = esm ? 'node-ipc-rs' : 'node-ipc'
   const options = {
     noEmit: true,
     strict: true,
@@ -38,7 +43,7 @@ function check(declaration, system, roots) {
     // Only @types/node is global; @types/node-ipc may enter only through `paths`.
     types: ['node'],
     typeRoots: [path.join(ROOT, 'node_modules/@types')],
-    paths: { 'node-ipc': [declaration] },
+    ...(esm ? {} : { paths: { 'node-ipc': [declaration] } }),
   }
   const host = ts.createCompilerHost(options, true)
   const getSourceFile = host.getSourceFile.bind(host)
@@ -53,13 +58,13 @@ function check(declaration, system, roots) {
     }
     return parsed.get(key)
   }
-  // Records where every `import ... 'node-ipc'` went.
+  // Records where every import of the fixtures' specifier went.
   const resolutions = []
   host.resolveModuleNameLiterals = (literals, containingFile, redirectedReference, opts, containingSourceFile) =>
     literals.map((literal) => {
       const mode = ts.getModeForUsageLocation(containingSourceFile, literal, opts)
       const result = ts.resolveModuleName(literal.text, containingFile, opts, host, undefined, redirectedReference, mode)
-      if (literal.text === 'node-ipc') {
+      if (literal.text === specifier) {
         resolutions.push({ from: containingFile, to: result.resolvedModule && result.resolvedModule.resolvedFileName })
       }
       return result
@@ -76,7 +81,7 @@ const oursCjs = lazy(() =>
   check(OURS, 'commonjs', ['v9.ts', 'additions.ts', 'bad.ts', 'not-in-types.ts', 'not-in-runtime.ts']),
 )
 const atTypesCjs = lazy(() => check(AT_TYPES, 'commonjs', ['v9.ts', 'bad.ts', 'not-in-types.ts']))
-const oursEsm = lazy(() => check(OURS, 'node16', ['esm.mts', 'esm-bad.mts']))
+const oursEsm = lazy(() => check(OURS_ESM, 'node16', ['esm.mts', 'esm-bad.mts']))
 
 function diagnostics({ program }, file) {
   const sourceFile = program.getSourceFile(file)
@@ -115,19 +120,19 @@ test('the checks use @types/node-ipc 9.2.3 and TypeScript 5.9', (t) => {
   t.regex(ts.version, /^5\.9\./)
 })
 
-test("each check resolves 'node-ipc' to the declaration it names, and only that one is loaded", (t) => {
+test('each check resolves the import to the declaration it names, and only that one is loaded', (t) => {
   for (const checked of [oursCjs(), atTypesCjs(), oursEsm()]) {
     const { program, resolutions, declaration } = checked
-    const other = declaration === OURS ? AT_TYPES : OURS
+    const other = declaration === AT_TYPES ? OURS : AT_TYPES
     const roots = program.getRootFileNames()
     t.deepEqual([...new Set(resolutions.map((r) => r.from))].sort(), [...roots].sort(), 'every fixture imports node-ipc')
     for (const { from, to } of resolutions) {
-      t.is(to, declaration, `${path.relative(ROOT, from)} resolved node-ipc to ${to}`)
+      t.is(to, declaration, `${path.relative(ROOT, from)} resolved to ${to}`)
     }
     const loaded = program.getSourceFiles().map((f) => f.fileName)
     t.true(loaded.includes(declaration))
     t.false(loaded.includes(other), `${other} must not be part of this check`)
-    if (declaration === OURS) {
+    if (declaration !== AT_TYPES) {
       t.deepEqual(
         loaded.filter((f) => f.startsWith(AT_TYPES_DIR)),
         [],
@@ -137,15 +142,17 @@ test("each check resolves 'node-ipc' to the declaration it names, and only that 
   }
 })
 
-test('the ESM check treats the .mts fixtures as ES modules and index.d.ts as CommonJS (what index.mjs wraps)', (t) => {
+test('the ESM check treats the .mts files as ES modules and index.d.ts as CommonJS (what index.mjs wraps)', (t) => {
   const { program } = oursEsm()
   t.is(program.getSourceFile(fixture('esm.mts')).impliedNodeFormat, ts.ModuleKind.ESNext)
+  t.is(program.getSourceFile(OURS_ESM).impliedNodeFormat, ts.ModuleKind.ESNext)
   t.is(program.getSourceFile(OURS).impliedNodeFormat, ts.ModuleKind.CommonJS)
 })
 
-test('index.d.ts itself has no errors under strict', (t) => {
+test('index.d.ts and index.d.mts themselves have no errors under strict', (t) => {
   t.deepEqual(diagnostics(oursCjs(), OURS).map((d) => d.text), [])
   t.deepEqual(diagnostics(oursEsm(), OURS).map((d) => d.text), [])
+  t.deepEqual(diagnostics(oursEsm(), OURS_ESM).map((d) => d.text), [])
 })
 
 test('the v9 usage file compiles against @types/node-ipc 9.2.3 (so it uses only what @types declares)', (t) => {
@@ -160,7 +167,7 @@ test('the additions compile against index.d.ts', (t) => {
   t.deepEqual(messages(oursCjs(), 'additions.ts'), [])
 })
 
-test('ESM (node16): default import and named IPC compile against index.d.ts', (t) => {
+test('ESM (node16): default import and named IPC and IPCModule compile against index.d.mts', (t) => {
   t.deepEqual(messages(oursEsm(), 'esm.mts'), [])
 })
 
@@ -178,6 +185,21 @@ test('what the runtime does not have is reported against index.d.ts', (t) => {
   assertMarkedLinesFail(t, oursCjs(), 'not-in-runtime.ts')
 })
 
-test('wrong ESM code is reported against index.d.ts', (t) => {
+test('wrong ESM code, including a named import index.mjs does not export, is reported against index.d.mts', (t) => {
   assertMarkedLinesFail(t, oursEsm(), 'esm-bad.mts')
+})
+
+// The same files through the tsc command line, as a user's build would run it.
+test('tsc --noEmit --strict -p passes over the usage files (tsconfig in the fixtures)', async (t) => {
+  const tsc = path.join(ROOT, 'node_modules/typescript/bin/tsc')
+  const result = await new Promise((resolve) => {
+    execFile(process.execPath, [tsc, '--noEmit', '--strict', '-p', fixture('tsconfig.json'), '--listFiles'], { timeout: 60_000 },
+      (err, stdout, stderr) => resolve({ code: err ? err.code ?? 'killed' : 0, stdout, stderr }))
+  })
+  t.is(result.code, 0, result.stdout + result.stderr)
+  const files = result.stdout.split('\n')
+  for (const file of [OURS, OURS_ESM, fixture('v9.ts'), fixture('additions.ts'), fixture('esm.mts')]) {
+    t.true(files.includes(file), `tsc checked ${file}`)
+  }
+  t.false(files.some((f) => f.startsWith(AT_TYPES_DIR)), 'and not @types/node-ipc')
 })
