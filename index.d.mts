@@ -8,7 +8,10 @@ export default ipc
 export declare const IPC: ipc.IPCConstructor
 export type IPC = ipc.IPC
 export declare const IPCModule: ipc.IPCModuleConstructor
+/** What `new IPCModule()` gives: an `IPC` instance with the base class as `IPC`. */
 export type IPCModule = ipc.IPCModule
+/** The default export's type: an `IPCModule` instance with `default` and `IPCModule` (optional in the type). */
+export type IPCSingleton = ipc.IPCSingleton
 
 export type EmptyCallback = ipc.EmptyCallback
 export type PubSub = ipc.PubSub

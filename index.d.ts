@@ -1,8 +1,11 @@
 // Types for node-ipc-rs (SPEC §11). Code that uses what @types/node-ipc 9.2.3 declares
 // compiles against this file: the same export shape, members, overloads and member types
 // (__test__/fixtures/types/v9.ts is checked against both). Additions describe what the
-// runtime (lib/*.js) really has; the methods among them are required, so an object literal
-// written to pass as an @types `Client` or `Server` (a hand-made mock) needs them too.
+// runtime (lib/*.js) really has. On the types @types declares (`IPC`, `Client`, `Server`,
+// `Config`, the module) every added member is optional, and each added overload is either
+// covered by a signature @types declares or folded into a parameter of one, so an object or
+// class written to @types' shape (a hand-made mock, a class that `implements` it) also passes
+// here. On the real module, clients and servers the added members are always there.
 // Where @types declares something the runtime does not do, the declaration is kept for
 // source compatibility and its doc comment says what actually happens.
 /// <reference types="node" />
@@ -51,14 +54,14 @@ declare namespace ipc {
     serveNet(host?: string, port?: number, UDPType?: 'udp4' | 'udp6', callback?: () => void): void
     serveNet(UDPType: 'udp4' | 'udp6', callback?: () => void): void
     serveNet(callbackOrPort: EmptyCallback | number): void
-    serveNet(host: string, port: number, callback?: () => void): void
+    /** `serveNet(host, port, callback)`; also `serveNet(host, 'udp4' | 'udp6', callback)`: a UDP server on `config.networkPort`. */
+    serveNet(host: string, port: number | 'udp4' | 'udp6', callback?: () => void): void
     /** `serveNet(port, callback)`: the host defaults to `config.networkHost`. */
     serveNet(port: number, callback?: () => void): void
     /** `serveNet(port, 'udp4' | 'udp6', callback)`: a UDP server on `config.networkHost`. */
     serveNet(port: number, UDPType: 'udp4' | 'udp6', callback?: () => void): void
-    /** `serveNet(host, callback)` and `serveNet(host, UDPType, callback)`: the port defaults to `config.networkPort`. */
+    /** `serveNet(host, callback)`: the port defaults to `config.networkPort`. */
     serveNet(host: string, callback?: () => void): void
-    serveNet(host: string, UDPType: 'udp4' | 'udp6', callback?: () => void): void
     /** Clients by the id given to `connectTo`/`connectToNet`. */
     of: Record<string, Client>
     /**
@@ -74,45 +77,48 @@ declare namespace ipc {
    * `'disconnect'`, `'destroy'`, `'error'`, `'drain'`, `'data'` (rawBuffer mode), and on a
    * server `'start'`, `'close'`, `'socket.disconnected'`; any other name is a message type
    * (handler `(data)` on a client, `(data, socket)` on a server).
+   *
+   * Every method returns the object it was called on; it is typed `Client`, as @types/node-ipc
+   * types `on` and `off`, so that mocks and `implements` classes written to @types' shape fit.
+   * The methods @types lacks are optional in the type and always present at runtime.
    */
   interface PubSub {
-    on(event: string, callback: (...args: any[]) => void): this
-    on(event: 'error', callback: (err: any) => void): this
-    on(event: 'connect' | 'disconnect' | 'destroy', callback: () => void): this
+    on(event: string, callback: (...args: any[]) => void): Client
+    on(event: 'error', callback: (err: any) => void): Client
+    on(event: 'connect' | 'disconnect' | 'destroy', callback: () => void): Client
     /** Server only: `destroyedSocketID` is the socket's `id`, or `false` when it never sent one. */
-    on(event: 'socket.disconnected', callback: (socket: Socket, destroyedSocketID: string | false) => void): this
+    on(event: 'socket.disconnected', callback: (socket: Socket, destroyedSocketID: string | false) => void): Client
     /** rawBuffer mode; a server handler also gets the socket (UDP: the sender's address). */
-    on(event: 'data', callback: (buffer: Buffer) => void): this
+    on(event: 'data', callback: (buffer: Buffer) => void): Client
     /** Catch-all: called as `(type, ...args)` for every event, before the typed handlers. */
-    on(event: '*', callback: (type: string, ...args: any[]) => void): this
-    /** Same as `on`. */
-    subscribe(event: string, callback: (...args: any[]) => void): this
-    /** A handler removed after the first dispatch that calls it. */
-    once(event: string, callback: (...args: any[]) => void): this
+    on(event: '*', callback: (type: string, ...args: any[]) => void): Client
     /** Removes every registration of `handler`; `'*'` as the handler removes all handlers of `event`. */
-    off(event: string, handler: any): this
+    off(event: string, handler: any): Client
+    /** Same as `on`. */
+    subscribe?(event: string, callback: (...args: any[]) => void): Client
+    /** A handler removed after the first dispatch that calls it. */
+    once?(event: string, callback: (...args: any[]) => void): Client
     /** Same as `off`. */
-    unSubscribe(event: string, handler: any): this
+    unSubscribe?(event: string, handler: any): Client
     /** Dispatches an event to this object's own handlers; nothing is sent. */
-    publish(event: string, ...args: any[]): this
+    publish?(event: string, ...args: any[]): Client
     /** Same as `publish`. */
-    trigger(event: string, ...args: any[]): this
+    trigger?(event: string, ...args: any[]): Client
   }
 
-  /** `ipc.of[id]`: one logical connection that reconnects by v9's rules (SPEC §5). */
+  /**
+   * `ipc.of[id]`: one logical connection that reconnects by v9's rules (SPEC §5). The
+   * members @types/node-ipc lacks are optional in the type; a real client always has them.
+   */
   interface Client extends PubSub {
     /**
-     * Sends a message `{type: event, data: value}` to the server. Typed to return the
-     * client as in @types/node-ipc; at runtime it returns `undefined`, or `false` once the
-     * connection's pending bytes pass the high-water mark (a `'drain'` event follows).
+     * Sends a message `{type: event, data: value}` to the server. In rawBuffer mode `event`
+     * itself is sent (bytes as they are, a string encoded with `config.encoding`) and `value`
+     * is unused. Typed to return the client as in @types/node-ipc; at runtime it returns
+     * `undefined`, or `false` once the connection's pending bytes pass the high-water mark
+     * (a `'drain'` event follows).
      */
-    emit(event: string, value?: any): Client
-    /** rawBuffer mode: sends these bytes as they are. */
-    emit(data: Uint8Array): Client
-    /*
-     * The members below are always present on a client. They are optional in the type so
-     * that `ipc.server` stays assignable to `Client`, as it is with @types/node-ipc.
-     */
+    emit(event: string | Uint8Array, value?: any): Client
     /** The connection: `false` before the first connect, a new object after each reconnect. */
     socket?: Socket | false
     /** Reconnect attempts left before `'destroy'` (`Infinity` by default); reset on connect. */
@@ -127,7 +133,10 @@ declare namespace ipc {
     port?: number
   }
 
-  /** `ipc.server` (SPEC §6). */
+  /**
+   * `ipc.server` (SPEC §6). The members @types/node-ipc lacks are optional in the type; a
+   * real server always has them.
+   */
   interface Server extends PubSub {
     /** Starts listening (Unix socket, TCP, TLS or UDP); `'start'` follows. */
     start(): void
@@ -145,27 +154,25 @@ declare namespace ipc {
      * high-water mark (the server then publishes `'drain'` with the socket).
      */
     emit(socket: Socket | NetSocket | SocketConfig, event: string, value?: any): Server
-    /** Sends `value` as the message type with no data; in rawBuffer mode, sends bytes as they are. */
+    /** Sends `value` as the message type with no data; in rawBuffer mode, sends it as bytes. */
     emit(socketConfig: Socket | NetSocket | SocketConfig, value?: any): Server
     /**
-     * Sends a message to every connected socket. Typed to return a client as in
-     * @types/node-ipc; at runtime it returns `undefined`. A UDP server knows no peers, so
-     * its broadcast reaches nobody (as in v9).
+     * Sends a message to every connected socket; in rawBuffer mode `event` itself is sent
+     * as bytes. Typed to return a client as in @types/node-ipc; at runtime it returns
+     * `undefined`. A UDP server knows no peers, so its broadcast reaches nobody (as in v9).
      */
-    broadcast(event: string, value?: any): Client
-    /** rawBuffer mode: sends these bytes to every connected socket. */
-    broadcast(data: Uint8Array): Client
+    broadcast(event: string | Uint8Array, value?: any): Client
     /** Connected sockets. On a UDP server it holds the one datagram handle once listening. */
-    sockets: Socket[]
+    sockets?: Socket[]
     /** The listener: `false` until `start()`, then a handle with the `net.Server` members v9 code uses. */
-    server: ServerHandle | false
+    server?: ServerHandle | false
     /** The socket path, or the host of a network server. */
-    path: string
+    path?: string
     /** The port of a network server; `undefined` for a Unix socket server. */
-    port: number | undefined
+    port?: number
     /** Whether this is a UDP server. */
-    udp4: boolean
-    udp6: boolean
+    udp4?: boolean
+    udp6?: boolean
   }
 
   /**
@@ -363,24 +370,38 @@ declare namespace ipc {
   }
 
   /**
-   * The singleton's class, which node-ipc 10–12 exported: `new IPCModule()` is an
-   * independent instance that also has `IPC` (but not `default` or `IPCModule`).
+   * An instance of the singleton's class, `new IPCModule()` (node-ipc 10–12 exported the
+   * class): an independent `IPC` instance that also has the base class as `IPC`.
    */
-  interface IPCModuleConstructor {
-    new (): IPC & { readonly IPC: IPCConstructor }
-    readonly prototype: IPC
+  interface IPCModule extends IPC {
+    /** The base class: an enumerable, read-only own property. */
+    readonly IPC: IPCConstructor
   }
 
-  /** The module itself: the singleton `IPC` instance with the class and a `default` self-reference. */
-  interface IPCModule extends IPC {
-    /** The base class. */
+  /** The singleton's class: `new IPCModule()` has `IPC`, but not `default` or `IPCModule`. */
+  interface IPCModuleConstructor {
+    new (): IPCModule
+    readonly prototype: IPCModule
+  }
+
+  /**
+   * The module itself (`typeof ipc`): the singleton, an `IPCModule` instance, with the
+   * non-enumerable `default` and `IPCModule`. Those two are always there at runtime but
+   * optional in the type, like the other additions to @types' shape: a value of that shape
+   * (`IPC & { IPC }`) is still accepted where `typeof ipc` is expected.
+   */
+  interface IPCSingleton extends IPCModule {
+    /**
+     * The base class. Read-only at runtime (assigning to it throws in strict code); not
+     * `readonly` in the type, as in @types/node-ipc.
+     */
     IPC: IPCConstructor
     /** The module itself, for `require('node-ipc').default` (v10–v12 style code). */
-    readonly default: IPCModule
+    readonly default?: IPCSingleton
     /** The singleton's class, for `require('node-ipc').IPCModule` (v10–v12 style code). */
-    readonly IPCModule: IPCModuleConstructor
+    readonly IPCModule?: IPCModuleConstructor
   }
 }
 
-declare const ipc: ipc.IPCModule
+declare const ipc: ipc.IPCSingleton
 export = ipc
