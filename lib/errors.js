@@ -10,9 +10,15 @@ const util = require('util')
 // * connect, bind, ... (exceptionWithHostPort): `connect ECONNREFUSED 127.0.0.1:8000`,
 //   plus ` - Local (address:port)` and localAddress/localPort when the connect was bound
 //   to both (net's afterConnect).
-// * getaddrinfo (dnsException): `getaddrinfo ENOTFOUND host`, with hostname.
+// * getaddrinfo (dnsException): `getaddrinfo ENOTFOUND host`, `getaddrinfo EAI_AGAIN
+//   host`, ..., with hostname.
+// * every address of a name failed (net's autoSelectFamily, Node 20's default): an
+//   AggregateError of each address's error (NodeAggregateError).
 // In all of them the port shows only when > 0, and is set only when truthy.
 function systemError(failure) {
+  if (failure.errors) {
+    return aggregateError(failure.errors.map(systemError))
+  }
   if (failure.message) {
     // TLS failures: Node's code and message, no syscall.
     const err = new Error(failure.message)
@@ -71,6 +77,19 @@ function systemError(failure) {
   if (failure.localAddress !== undefined && syscall !== 'listen') {
     err.localAddress = failure.localAddress
     err.localPort = failure.localPort
+  }
+  return err
+}
+
+// Node's NodeAggregateError: no message of its own, `code` the first error's (its only
+// enumerable property), `errors` the rest, and `AggregateError [CODE]: ` heading its
+// stack, as Node's stack formatting writes it for its own errors.
+function aggregateError(errors) {
+  const err = new AggregateError(errors)
+  err.code = errors[0]?.code
+  const { stack } = err
+  if (typeof stack === 'string' && stack.startsWith('AggregateError\n')) {
+    err.stack = `AggregateError [${err.code}]: ${stack.slice('AggregateError'.length)}`
   }
   return err
 }

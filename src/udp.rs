@@ -87,18 +87,25 @@ impl Endpoint {
 
 async fn bind(target: &UdpTarget) -> Result<UdpSocket, IoFailure> {
   let addr = resolve(&target.host, target.port, target.ipv6).await?;
-  UdpSocket::bind(addr)
-    .await
-    .map_err(|err| IoFailure::new(&err, "bind", Some(addr.ip().to_string()), Some(target.port)))
+  let fail =
+    |err: &std::io::Error| IoFailure::new(err, "bind", Some(addr.ip().to_string()), Some(target.port));
+  if addr.is_ipv6() != target.ipv6 {
+    return Err(fail(&wrong_family()));
+  }
+  UdpSocket::bind(addr).await.map_err(|err| fail(&err))
 }
 
-/// Like dgram, a name resolves within the socket's own address family.
+/// An IP literal of the other family: dgram passes it on as dns.lookup returns it, and
+/// the bind or send fails with EINVAL.
+fn wrong_family() -> std::io::Error {
+  std::io::Error::from_raw_os_error(libc::EINVAL)
+}
+
+/// Like dgram, a name resolves within the socket's own address family (dns.lookup with
+/// family 4 or 6, no hints), to its first address.
 async fn resolve(host: &str, port: u16, ipv6: bool) -> Result<SocketAddr, IoFailure> {
-  tokio::net::lookup_host((host, port))
-    .await
-    .ok()
-    .and_then(|mut addrs| addrs.find(|a| a.is_ipv6() == ipv6))
-    .ok_or_else(|| IoFailure::not_found(host, port))
+  let addrs = crate::transport::lookup(host, port, Some(if ipv6 { 6 } else { 4 }), false).await?;
+  Ok(addrs[0])
 }
 
 async fn receive_loop(socket: &UdpSocket, endpoint: &Endpoint, cancel: &Cancel, courier: &Courier) {
@@ -149,6 +156,9 @@ async fn send_loop(
     };
     let Some(Outgoing { host, port, data }) = next else { return };
     let sent = match resolve(&host, port, ipv6).await {
+      Ok(addr) if addr.is_ipv6() != ipv6 => {
+        Err(IoFailure::new(&wrong_family(), "send", Some(addr.ip().to_string()), Some(port)))
+      }
       Ok(addr) => socket
         .send_to(&data, addr)
         .await

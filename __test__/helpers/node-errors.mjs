@@ -18,6 +18,12 @@ export function shape(err) {
   for (const field of FIELDS) {
     if (field in err) out[field] = err[field]
   }
+  // Node 20's connect to a name with several addresses, all failing (autoSelectFamily):
+  // an AggregateError of each address's error, which the stack's first line names with
+  // its code (`AggregateError [ECONNREFUSED]: `).
+  if (err instanceof AggregateError) {
+    out.aggregate = { errors: err.errors.map(shape), heading: String(err.stack).split('\n')[0] }
+  }
   return out
 }
 

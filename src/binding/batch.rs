@@ -230,5 +230,13 @@ fn failure_object(env: &Env, f: IoFailure) -> Result<Object<'_>> {
     o.set("localAddress", address)?;
     o.set("localPort", port as u32)?;
   }
+  if !f.errors.is_empty() {
+    // Every address failed: lib/errors.js makes Node's AggregateError of these.
+    let mut errors = env.create_array(f.errors.len() as u32)?;
+    for (n, failure) in f.errors.into_iter().enumerate() {
+      errors.set(n as u32, failure_object(env, failure)?)?;
+    }
+    o.set("errors", errors)?;
+  }
   Ok(o)
 }
