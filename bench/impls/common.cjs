@@ -81,6 +81,96 @@ function latencySummary(rtts) {
   return { p50: percentile(sorted, 50) / 1000, p99: percentile(sorted, 99) / 1000 }
 }
 
+// The cases' bookkeeping, the same for every impl; each impl only wires its transport.
+
+// Numbered messages must arrive as 0, 1, 2, ...: the returned check fails the run on the
+// first one out of order, and `check.count` is how many arrived in order.
+function sequence(label = 'sequence') {
+  let expected = 0
+  const check = (i, detail = '') => {
+    if (i !== expected) {
+      fail(`${label}: got ${i}${detail}, expected ${expected}`)
+      return false
+    }
+    expected++
+    return true
+  }
+  Object.defineProperty(check, 'count', { get: () => expected })
+  return check
+}
+
+// A receiver that ends the run once cfg.n numbered messages arrived in order.
+function receiveAll() {
+  const inOrder = sequence()
+  return (i) => {
+    if (inOrder(i) && inOrder.count === cfg.n) {
+      done()
+    }
+  }
+}
+
+// Raw mode: ends the run when exactly cfg.n * RAW_SIZE bytes arrived.
+function receiveBytes() {
+  const total = cfg.n * RAW_SIZE
+  let bytes = 0
+  return (length) => {
+    bytes += length
+    if (bytes > total) {
+      fail(`raw: received ${bytes} bytes, expected ${total}`)
+    } else if (bytes === total) {
+      done()
+    }
+  }
+}
+
+// Request/reply, one at a time: `request(i)` sends request i; the returned handler takes
+// each reply's number. The first cfg.warmup round trips are not recorded.
+function pingPong(request) {
+  const W = cfg.warmup
+  const rtts = new Float64Array(cfg.n)
+  const replies = sequence()
+  let t = 0n
+  setGo(() => {
+    start()
+    t = now()
+    request(0)
+  })
+  return (i) => {
+    const end = now()
+    if (!replies(i)) {
+      return
+    }
+    const k = replies.count - 1
+    if (k >= W) {
+      rtts[k - W] = Number(end - t)
+    }
+    if (replies.count === W + cfg.n) {
+      return done(latencySummary(rtts))
+    }
+    t = now()
+    request(replies.count)
+  }
+}
+
+// cfg.inflight requests outstanding until cfg.n were sent: `sendOne(i)` sends request i;
+// the returned handler takes each ack's number.
+function windowed(sendOne) {
+  const acked = sequence('ack sequence')
+  let sent = 0
+  const next = () => sendOne(sent++)
+  setGo(() => {
+    start()
+    while (sent < Math.min(cfg.inflight, cfg.n)) {
+      next()
+    }
+  })
+  return (i) => {
+    if (acked(i) && sent < cfg.n) {
+      next()
+    }
+  }
+}
+
 process.on('message', (m) => {
   switch (m.cmd) {
     case 'mark':
@@ -132,5 +222,9 @@ module.exports = {
   done,
   setGo,
   bursts,
-  latencySummary,
+  sequence,
+  receiveAll,
+  receiveBytes,
+  pingPong,
+  windowed,
 }

@@ -4,8 +4,8 @@
 // line splitter with JSON.parse on receive; raw: 128-byte Buffers and byte counting.
 
 const net = require('net')
-const { cfg, PAYLOAD, RAW_SIZE, LARGE_SIZE, send, now, fail, start, done, setGo, bursts, latencySummary } =
-  require('./common.cjs')
+const { cfg, PAYLOAD, RAW_SIZE, LARGE_SIZE, send, fail, start, done, setGo, bursts, sequence, receiveAll,
+  receiveBytes, pingPong, windowed } = require('./common.cjs')
 
 const N = cfg.n
 
@@ -37,6 +37,15 @@ function lines(socket, onMsg) {
   })
 }
 
+// The data of every message of one type on this socket.
+function onType(socket, type, onData) {
+  lines(socket, (msg) => {
+    if (msg.type === type) {
+      onData(msg.data)
+    }
+  })
+}
+
 if (cfg.role === 'server') {
   runServer()
 } else {
@@ -45,66 +54,39 @@ if (cfg.role === 'server') {
 
 function runServer() {
   const sockets = []
-  let expected = 0
+  // One receiver for all connections, as a node-ipc server has.
+  const received = cfg.case === 'raw' ? receiveBytes() : cfg.case === 'throughput' ? receiveAll() : sequence()
   const server = net.createServer((socket) => {
     sockets.push(socket)
     socket.on('error', (err) => fail(err))
     send({ ev: 'conns', n: sockets.length })
     switch (cfg.case) {
       case 'throughput':
-        lines(socket, (msg) => {
-          if (msg.type !== 'message') {
-            return
-          }
-          if (msg.data.i !== expected) {
-            return fail(`sequence: got ${msg.data.i}, expected ${expected}`)
-          }
-          if (++expected === N) {
-            done()
-          }
-        })
+        onType(socket, 'message', (data) => received(data.i))
         break
       case 'latency':
-        lines(socket, (msg) => {
-          if (msg.type !== 'request') {
-            return
+        onType(socket, 'request', (data) => {
+          if (received(data.i)) {
+            writeMsg(socket, 'reply', { i: data.i })
           }
-          if (msg.data.i !== expected) {
-            return fail(`sequence: got ${msg.data.i}, expected ${expected}`)
-          }
-          expected++
-          writeMsg(socket, 'reply', { i: msg.data.i })
         })
         break
       case 'large':
-        lines(socket, (msg) => {
-          if (msg.type !== 'large') {
-            return
+        onType(socket, 'large', (data) => {
+          if (data.payload.length !== LARGE_SIZE) {
+            return fail(`large: message ${data.i} has ${data.payload.length} chars`)
           }
-          if (msg.data.i !== expected || msg.data.payload.length !== LARGE_SIZE) {
-            return fail(`sequence: got ${msg.data.i}, expected ${expected}`)
-          }
-          expected++
-          writeMsg(socket, 'ack', { i: msg.data.i })
-          if (expected === N) {
-            done()
-          }
-        })
-        break
-      case 'raw': {
-        const total = N * RAW_SIZE
-        let bytes = 0
-        socket.on('data', (buf) => {
-          bytes += buf.length
-          if (bytes >= total) {
-            if (bytes > total) {
-              return fail(`raw: received ${bytes} bytes, expected ${total}`)
+          if (received(data.i)) {
+            writeMsg(socket, 'ack', { i: data.i })
+            if (received.count === N) {
+              done()
             }
-            done()
           }
         })
         break
-      }
+      case 'raw':
+        socket.on('data', (buf) => received(buf.length))
+        break
       case 'fanout':
         socket.resume()
         break
@@ -143,73 +125,19 @@ function runClient() {
       })
       break
     case 'latency': {
-      const W = cfg.warmup
-      const rtts = new Float64Array(N)
-      let i = 0
-      let t = 0n
-      lines(socket, (msg) => {
-        const end = now()
-        if (msg.type !== 'reply') {
-          return
-        }
-        if (msg.data.i !== i) {
-          return fail(`sequence: got ${msg.data.i}, expected ${i}`)
-        }
-        if (i >= W) {
-          rtts[i - W] = Number(end - t)
-        }
-        i++
-        if (i === W + N) {
-          return done(latencySummary(rtts))
-        }
-        t = now()
-        writeMsg(socket, 'request', { i, payload: PAYLOAD })
-      })
-      setGo(() => {
-        start()
-        t = now()
-        writeMsg(socket, 'request', { i: 0, payload: PAYLOAD })
-      })
+      const replied = pingPong((i) => writeMsg(socket, 'request', { i, payload: PAYLOAD }))
+      onType(socket, 'reply', (data) => replied(data.i))
       break
     }
     case 'large': {
       const big = 'y'.repeat(LARGE_SIZE)
-      let sent = 0
-      let acked = 0
-      const sendOne = () => writeMsg(socket, 'large', { i: sent++, payload: big })
-      lines(socket, (msg) => {
-        if (msg.type !== 'ack') {
-          return
-        }
-        if (msg.data.i !== acked) {
-          return fail(`ack sequence: got ${msg.data.i}, expected ${acked}`)
-        }
-        acked++
-        if (sent < N) {
-          sendOne()
-        }
-      })
-      setGo(() => {
-        start()
-        while (sent < Math.min(cfg.inflight, N)) {
-          sendOne()
-        }
-      })
+      const acked = windowed((i) => writeMsg(socket, 'large', { i, payload: big }))
+      onType(socket, 'ack', (data) => acked(data.i))
       break
     }
     case 'fanout': {
-      let expected = 0
-      lines(socket, (msg) => {
-        if (msg.type !== 'message') {
-          return
-        }
-        if (msg.data.i !== expected) {
-          return fail(`sequence: got ${msg.data.i}, expected ${expected}`)
-        }
-        if (++expected === N) {
-          done()
-        }
-      })
+      const received = receiveAll()
+      onType(socket, 'message', (data) => received(data.i))
       break
     }
     case 'raw': {

@@ -5,8 +5,8 @@
 // same code drives both.
 
 const path = require('path')
-const { cfg, PAYLOAD, RAW_SIZE, LARGE_SIZE, send, now, fail, start, done, setGo, bursts, latencySummary } =
-  require('./common.cjs')
+const { cfg, PAYLOAD, RAW_SIZE, LARGE_SIZE, send, fail, start, done, setGo, bursts, sequence, receiveAll,
+  receiveBytes, pingPong, windowed } = require('./common.cjs')
 
 // 'ours' loads the package root the orchestrator chose (a snapshot of this repo by default).
 const oursRoot = cfg.oursRoot || path.join(__dirname, '..', '..')
@@ -41,39 +41,36 @@ function runServer() {
   })
   server.on('error', (err) => fail(err))
 
-  let expected = 0
   switch (cfg.case) {
-    case 'throughput':
-      server.on('message', (data) => {
-        if (data.i !== expected) {
-          return fail(`sequence: got ${data.i}, expected ${expected}`)
-        }
-        if (++expected === N) {
-          done()
-        }
-      })
+    case 'throughput': {
+      const received = receiveAll()
+      server.on('message', (data) => received(data.i))
       break
-    case 'latency':
+    }
+    case 'latency': {
+      const inOrder = sequence()
       server.on('request', (data, socket) => {
-        if (data.i !== expected) {
-          return fail(`sequence: got ${data.i}, expected ${expected}`)
+        if (inOrder(data.i)) {
+          server.emit(socket, 'reply', { i: data.i })
         }
-        expected++
-        server.emit(socket, 'reply', { i: data.i })
       })
       break
-    case 'large':
+    }
+    case 'large': {
+      const inOrder = sequence()
       server.on('large', (data, socket) => {
-        if (data.i !== expected || data.payload.length !== LARGE_SIZE) {
-          return fail(`sequence: got ${data.i} (${data.payload.length} chars), expected ${expected}`)
+        if (data.payload.length !== LARGE_SIZE) {
+          return fail(`large: message ${data.i} has ${data.payload.length} chars`)
         }
-        expected++
-        server.emit(socket, 'ack', { i: data.i })
-        if (expected === N) {
-          done()
+        if (inOrder(data.i)) {
+          server.emit(socket, 'ack', { i: data.i })
+          if (inOrder.count === N) {
+            done()
+          }
         }
       })
       break
+    }
     case 'fanout':
       setGo(() => {
         start()
@@ -81,17 +78,8 @@ function runServer() {
       })
       break
     case 'raw': {
-      const total = N * RAW_SIZE
-      let bytes = 0
-      server.on('data', (buf) => {
-        bytes += buf.length
-        if (bytes >= total) {
-          if (bytes > total) {
-            return fail(`raw: received ${bytes} bytes, expected ${total}`)
-          }
-          done()
-        }
-      })
+      const received = receiveBytes()
+      server.on('data', (buf) => received(buf.length))
       break
     }
   }
@@ -129,64 +117,19 @@ function runClient() {
       })
       break
     case 'latency': {
-      const W = cfg.warmup
-      const rtts = new Float64Array(N)
-      let i = 0
-      let t = 0n
-      client.on('reply', (data) => {
-        const end = now()
-        if (data.i !== i) {
-          return fail(`sequence: got ${data.i}, expected ${i}`)
-        }
-        if (i >= W) {
-          rtts[i - W] = Number(end - t)
-        }
-        i++
-        if (i === W + N) {
-          return done(latencySummary(rtts))
-        }
-        t = now()
-        client.emit('request', { i, payload: PAYLOAD })
-      })
-      setGo(() => {
-        start()
-        t = now()
-        client.emit('request', { i: 0, payload: PAYLOAD })
-      })
+      const replied = pingPong((i) => client.emit('request', { i, payload: PAYLOAD }))
+      client.on('reply', (data) => replied(data.i))
       break
     }
     case 'large': {
       const big = 'y'.repeat(LARGE_SIZE)
-      let sent = 0
-      let acked = 0
-      const sendOne = () => client.emit('large', { i: sent++, payload: big })
-      client.on('ack', (data) => {
-        if (data.i !== acked) {
-          return fail(`ack sequence: got ${data.i}, expected ${acked}`)
-        }
-        acked++
-        if (sent < N) {
-          sendOne()
-        }
-      })
-      setGo(() => {
-        start()
-        while (sent < Math.min(cfg.inflight, N)) {
-          sendOne()
-        }
-      })
+      const acked = windowed((i) => client.emit('large', { i, payload: big }))
+      client.on('ack', (data) => acked(data.i))
       break
     }
     case 'fanout': {
-      let expected = 0
-      client.on('message', (data) => {
-        if (data.i !== expected) {
-          return fail(`sequence: got ${data.i}, expected ${expected}`)
-        }
-        if (++expected === N) {
-          done()
-        }
-      })
+      const received = receiveAll()
+      client.on('message', (data) => received(data.i))
       break
     }
     case 'raw': {
