@@ -6,19 +6,12 @@ import net from 'node:net'
 import os from 'node:os'
 import path from 'node:path'
 import { freePort, tmpSocketDir, rmDir } from './helpers/net.mjs'
-import { loadImpl } from './helpers/impl.mjs'
+import { newIpc } from './helpers/behav-util.mjs'
 
 const IMPLS = ['ours', 'ref']
 const WAIT = 5000
 
 // ---------------------------------------------------------------- helpers
-
-function newIpc(impl) {
-  const mod = loadImpl(impl)
-  const ipc = new mod.IPC()
-  ipc.config.silent = true
-  return ipc
-}
 
 // An ordered list of recorded events with "wait until something matching arrives".
 function recorder() {
@@ -54,10 +47,16 @@ function record(emitter, names, rec = recorder()) {
   return rec
 }
 
-async function endpoint(t, transport) {
-  if (transport === 'tcp') return { port: await freePort() }
+// A fresh socket folder for this test only.
+function sockDir(t) {
   const dir = tmpSocketDir()
   t.teardown(() => rmDir(dir))
+  return dir
+}
+
+async function endpoint(t, transport) {
+  if (transport === 'tcp') return { port: await freePort() }
+  const dir = sockDir(t)
   return { path: path.join(dir, 'bad.sock'), dir }
 }
 
@@ -85,6 +84,36 @@ function withTimeout(p, ms, what, more = () => '') {
   return Promise.race([p, new Promise((_, rej) => {
     timer = setTimeout(() => rej(new Error(`timeout ${ms} ms: ${what} ${more()}`)), ms)
   })]).finally(() => clearTimeout(timer))
+}
+
+// serve(p) and start() without waiting: the record has 'start' (the serve callback) and
+// 'error' in the order they came, for tests where either may be the outcome.
+function serveAt(t, impl, p) {
+  const ipc = newIpc(impl)
+  const rec = recorder()
+  ipc.serve(p, () => rec.push({ ev: 'start', args: [] }))
+  record(ipc.server, ['error'], rec)
+  ipc.server.start()
+  t.teardown(() => { try { ipc.server.stop() } catch {} })
+  return rec
+}
+
+// An ipc client named 'c' (connect(ipc) makes it), recorded from before its first attempt.
+function ipcClient(t, impl, cfg, connect, events = ['connect', 'error', 'disconnect', 'destroy']) {
+  const ipc = newIpc(impl, cfg)
+  connect(ipc)
+  t.teardown(() => ipc.disconnect('c'))
+  return { c: ipc.of.c, rec: record(ipc.of.c, events) }
+}
+
+// A plain node:net server on a fresh Unix path standing in for a misbehaving ipc server.
+async function rawUnixServer(t, onConn) {
+  const p = path.join(sockDir(t), 'raw-server.sock')
+  const conns = []
+  const srv = net.createServer((s) => { conns.push(s); onConn(s) })
+  t.teardown(() => { for (const s of conns) s.destroy(); srv.close() })
+  await new Promise((r) => srv.listen(p, r))
+  return { p, conns }
 }
 
 // A plain node:net peer that records what it receives and when it closes.
@@ -138,27 +167,14 @@ for (const impl of IMPLS) {
   }
 
   test(`[${impl}] client gets invalid JSON and an empty frame -> 'error' events; connection stays usable`, async (t) => {
-    const dir = tmpSocketDir()
-    t.teardown(() => rmDir(dir))
-    const p = path.join(dir, 'raw-server.sock')
-    let serverSide
     let received = ''
     const gotFrame = recorder()
-    const srv = net.createServer((s) => {
-      serverSide = s
+    const { p } = await rawUnixServer(t, (s) => {
       s.setEncoding('utf8')
       s.on('data', (d) => { received += d; gotFrame.push({ ev: 'data', args: [received] }) })
       s.write('not json\f\f{"type":"good","data":{"a":[1]}}\f')
     })
-    t.teardown(() => { serverSide && serverSide.destroy(); srv.close() })
-    await new Promise((r) => srv.listen(p, r))
-
-    const ipc = newIpc(impl)
-    ipc.config.stopRetrying = true
-    ipc.connectTo('c', p)
-    t.teardown(() => ipc.disconnect('c'))
-    const c = ipc.of.c
-    const rec = record(c, ['error', 'good', 'disconnect', 'destroy'])
+    const { c, rec } = ipcClient(t, impl, { stopRetrying: true }, (ipc) => ipc.connectTo('c', p), ['error', 'good', 'disconnect', 'destroy'])
     c.on('good', (data) => c.emit('thanks', data))
     await rec.until((e) => e.ev === 'good', "'good' after the bad frames")
     const errors = rec.list.filter((e) => e.ev === 'error').map((e) => e.args[0])
@@ -232,20 +248,8 @@ test('[ours] a frame of exactly maxMessageSize bytes is accepted, one byte more 
 })
 
 test('[ours] client: oversized frame from the server -> ERR_IPC_MESSAGE_TOO_LARGE, disconnect, destroy', async (t) => {
-  const dir = tmpSocketDir()
-  t.teardown(() => rmDir(dir))
-  const p = path.join(dir, 'raw-server.sock')
-  const conns = []
-  const srv = net.createServer((s) => { conns.push(s); s.write('z'.repeat(2000)) })
-  t.teardown(() => { for (const s of conns) s.destroy(); srv.close() })
-  await new Promise((r) => srv.listen(p, r))
-
-  const ipc = newIpc('ours')
-  ipc.config.maxMessageSize = 1024
-  ipc.config.stopRetrying = true
-  ipc.connectTo('c', p)
-  t.teardown(() => ipc.disconnect('c'))
-  const rec = record(ipc.of.c, ['connect', 'error', 'disconnect', 'destroy'])
+  const { p, conns } = await rawUnixServer(t, (s) => s.write('z'.repeat(2000)))
+  const { rec } = ipcClient(t, 'ours', { maxMessageSize: 1024, stopRetrying: true }, (ipc) => ipc.connectTo('c', p))
   await rec.until((e) => e.ev === 'destroy', "'destroy'")
   const evs = rec.list.map((e) => e.ev)
   t.deepEqual(evs, ['connect', 'error', 'disconnect', 'destroy'], summary(rec.list))
@@ -262,16 +266,10 @@ function longPath(dir) {
 }
 
 test('[ours] server: socket path longer than the OS limit -> clear error naming the path, no start, nothing created', async (t) => {
-  const dir = tmpSocketDir()
-  t.teardown(() => rmDir(dir))
+  const dir = sockDir(t)
   const p = longPath(dir)
   t.true(Buffer.byteLength(p) > 108)
-  const ipc = newIpc('ours')
-  const rec = recorder()
-  ipc.serve(p, () => rec.push({ ev: 'start', args: [] }))
-  record(ipc.server, ['error'], rec)
-  ipc.server.start()
-  t.teardown(() => { try { ipc.server.stop() } catch {} })
+  const rec = serveAt(t, 'ours', p)
   const err = await rec.until((e) => e.ev === 'error', "server 'error'")
   t.true(err.args[0] instanceof Error)
   t.true(String(err.args[0].message).includes(p), `message names the path: ${err.args[0].message}`)
@@ -280,15 +278,9 @@ test('[ours] server: socket path longer than the OS limit -> clear error naming 
 })
 
 test('[ref] server: socket path longer than the OS limit -> v9 silently listens on a truncated path', async (t) => {
-  const dir = tmpSocketDir()
-  t.teardown(() => rmDir(dir))
+  const dir = sockDir(t)
   const p = longPath(dir)
-  const ipc = newIpc('ref')
-  const rec = recorder()
-  ipc.serve(p, () => rec.push({ ev: 'start', args: [] }))
-  record(ipc.server, ['error'], rec)
-  ipc.server.start()
-  t.teardown(() => { try { ipc.server.stop() } catch {} })
+  const rec = serveAt(t, 'ref', p)
   await rec.until((e) => e.ev === 'start', "'start'")
   t.false(rec.list.some((e) => e.ev === 'error'))
   const entries = fs.readdirSync(dir)
@@ -301,14 +293,8 @@ test('[ref] server: socket path longer than the OS limit -> v9 silently listens 
 
 for (const impl of IMPLS) {
   test(`[${impl}] client: connectTo a path longer than the OS limit -> 'error' naming the path, then disconnect, destroy`, async (t) => {
-    const dir = tmpSocketDir()
-    t.teardown(() => rmDir(dir))
-    const p = longPath(dir)
-    const ipc = newIpc(impl)
-    ipc.config.maxRetries = 0
-    ipc.connectTo('long', p)
-    t.teardown(() => ipc.disconnect('long'))
-    const rec = record(ipc.of.long, ['connect', 'error', 'disconnect', 'destroy'])
+    const p = longPath(sockDir(t))
+    const { rec } = ipcClient(t, impl, { maxRetries: 0 }, (ipc) => ipc.connectTo('c', p))
     await rec.until((e) => e.ev === 'destroy', "'destroy'")
     t.deepEqual(rec.list.map((e) => e.ev), ['error', 'disconnect', 'destroy'], summary(rec.list))
     const err = rec.list[0].args[0]
@@ -320,17 +306,16 @@ for (const impl of IMPLS) {
 
 // ---------------------------------------------------------------- regular file at the socket path (§12 #26)
 
-test('[ours] server: a regular file at the socket path is not deleted; start reports an error', async (t) => {
-  const dir = tmpSocketDir()
-  t.teardown(() => rmDir(dir))
-  const p = path.join(dir, 'precious.sock')
+// A regular file where the server's socket goes; its content shows whether it survived.
+function preciousFile(t) {
+  const p = path.join(sockDir(t), 'precious.sock')
   fs.writeFileSync(p, 'keep me\n')
-  const ipc = newIpc('ours')
-  const rec = recorder()
-  ipc.serve(p, () => rec.push({ ev: 'start', args: [] }))
-  record(ipc.server, ['error'], rec)
-  ipc.server.start()
-  t.teardown(() => { try { ipc.server.stop() } catch {} })
+  return p
+}
+
+test('[ours] server: a regular file at the socket path is not deleted; start reports an error', async (t) => {
+  const p = preciousFile(t)
+  const rec = serveAt(t, 'ours', p)
   const err = await rec.until((e) => e.ev === 'error', "server 'error'")
   t.true(err.args[0] instanceof Error, summary([err]))
   t.false(rec.list.some((e) => e.ev === 'start'))
@@ -339,33 +324,18 @@ test('[ours] server: a regular file at the socket path is not deleted; start rep
 })
 
 test('[ref] server: v9 deletes a regular file at the socket path and listens there (§12 #26)', async (t) => {
-  const dir = tmpSocketDir()
-  t.teardown(() => rmDir(dir))
-  const p = path.join(dir, 'precious.sock')
-  fs.writeFileSync(p, 'keep me\n')
-  const ipc = newIpc('ref')
-  const rec = recorder()
-  ipc.serve(p, () => rec.push({ ev: 'start', args: [] }))
-  record(ipc.server, ['error'], rec)
-  ipc.server.start()
-  t.teardown(() => { try { ipc.server.stop() } catch {} })
+  const p = preciousFile(t)
+  const rec = serveAt(t, 'ref', p)
   await rec.until((e) => e.ev === 'start', "'start'")
   t.false(rec.list.some((e) => e.ev === 'error'))
   t.true(fs.statSync(p).isSocket(), 'the file was replaced by a socket')
 })
 
 test('[ours] server: a directory at the socket path is not deleted; start reports an error', async (t) => {
-  const dir = tmpSocketDir()
-  t.teardown(() => rmDir(dir))
-  const p = path.join(dir, 'adir.sock')
+  const p = path.join(sockDir(t), 'adir.sock')
   fs.mkdirSync(p)
   fs.writeFileSync(path.join(p, 'inner'), 'x')
-  const ipc = newIpc('ours')
-  const rec = recorder()
-  ipc.serve(p, () => rec.push({ ev: 'start', args: [] }))
-  record(ipc.server, ['error'], rec)
-  ipc.server.start()
-  t.teardown(() => { try { ipc.server.stop() } catch {} })
+  const rec = serveAt(t, 'ours', p)
   await rec.until((e) => e.ev === 'error', "server 'error'")
   t.false(rec.list.some((e) => e.ev === 'start'))
   t.true(fs.statSync(p).isDirectory())
@@ -379,14 +349,11 @@ for (const impl of IMPLS) {
   for (const [transport, stop] of [['tcp', 'maxRetries'], ['tcp', 'stopRetrying'], ['unix', 'maxRetries'], ['unix', 'stopRetrying']]) {
     test(`[${impl}] ${transport}: connection refused -> Node-style 'error', then disconnect, destroy (${stop})`, async (t) => {
       const ep = await endpoint(t, transport)
-      const ipc = newIpc(impl)
-      ipc.config.retry = 100
-      if (stop === 'maxRetries') ipc.config.maxRetries = 0
-      else ipc.config.stopRetrying = true
-      if (ep.port) ipc.connectToNet('c', '127.0.0.1', ep.port)
-      else ipc.connectTo('c', path.join(ep.dir, 'nothing-here.sock'))
-      t.teardown(() => ipc.disconnect('c'))
-      const rec = record(ipc.of.c, ['connect', 'error', 'disconnect', 'destroy'])
+      const cfg = { retry: 100, ...(stop === 'maxRetries' ? { maxRetries: 0 } : { stopRetrying: true }) }
+      const { rec } = ipcClient(t, impl, cfg, (ipc) => {
+        if (ep.port) ipc.connectToNet('c', '127.0.0.1', ep.port)
+        else ipc.connectTo('c', path.join(ep.dir, 'nothing-here.sock'))
+      })
       await rec.until((e) => e.ev === 'destroy', "'destroy'")
       // nothing else follows: wait 4x the retry interval
       await sleep(400)

@@ -52,6 +52,21 @@ function dnsSaysNotFound() {
   return dnsAnswer
 }
 
+// The BAD_HOST case for a client or a server (make(port) -> node and connect/serve). A
+// resolver that answers at all may still be slow, hence the long waits.
+function badHostCase(make) {
+  return {
+    name: `dns: a host that does not resolve (${BAD_HOST}) -> getaddrinfo ENOTFOUND host`,
+    code: 'ENOTFOUND',
+    timeout: 30000,
+    async setup() {
+      const why = await dnsSaysNotFound()
+      if (why) return { skip: `the resolver does not answer ENOTFOUND for ${BAD_HOST} (${why})` }
+      return { ...make(await freePortOn('127.0.0.1')), wait: 20000 }
+    },
+  }
+}
+
 // ::1 can be switched off (IPv6 disabled, some containers).
 let ipv6Port
 function ipv6ClosedPort() {
@@ -63,22 +78,39 @@ function ipv6ClosedPort() {
 //
 // setup(t) -> { node(): Promise<Error>, connect(ipc), cfg? } or { skip: reason }
 
+// The unix client cases differ only in what sits at the path.
+const unixConnect = (p) => ({ node: () => netConnectError({ path: p }), connect: (ipc) => ipc.connectTo('x', p) })
+
+// A client to `host` on a port closed on 127.0.0.1. `iface(t)` gives the ipc config's
+// `interface` options, which net.connect takes under the same names; `viaTls` makes both
+// sides TLS without verification.
+function closedPortCase(name, code, { host = '127.0.0.1', iface, viaTls = false } = {}) {
+  return {
+    name,
+    code,
+    async setup(t) {
+      const port = await freePortOn('127.0.0.1')
+      const opts = iface ? await iface(t) : {}
+      const verify = viaTls ? { rejectUnauthorized: false } : {}
+      return {
+        node: () => netConnectError({ host, port, ...opts, ...verify }, viaTls ? tls : undefined),
+        connect: (ipc) => ipc.connectToNet('x', host, port),
+        cfg: viaTls ? { tls: verify } : iface ? { interface: opts } : undefined,
+      }
+    },
+  }
+}
+
 const CLIENT_CASES = [
   {
     name: 'unix: the path does not exist -> connect ENOENT',
     code: 'ENOENT',
-    async setup(t) {
-      const p = path.join(tmpDir(t), 'nobody.sock')
-      return { node: () => netConnectError({ path: p }), connect: (ipc) => ipc.connectTo('x', p) }
-    },
+    setup: async (t) => unixConnect(path.join(tmpDir(t), 'nobody.sock')),
   },
   {
     name: 'unix: a stale socket file, nobody listening -> connect ECONNREFUSED',
     code: 'ECONNREFUSED',
-    async setup(t) {
-      const p = await staleSocket(path.join(tmpDir(t), 'stale.sock'))
-      return { node: () => netConnectError({ path: p }), connect: (ipc) => ipc.connectTo('x', p) }
-    },
+    setup: async (t) => unixConnect(await staleSocket(path.join(tmpDir(t), 'stale.sock'))),
   },
   {
     name: 'unix: the path is a regular file -> connect ECONNREFUSED',
@@ -86,28 +118,15 @@ const CLIENT_CASES = [
     async setup(t) {
       const p = path.join(tmpDir(t), 'plain.txt')
       fs.writeFileSync(p, 'not a socket\n')
-      return { node: () => netConnectError({ path: p }), connect: (ipc) => ipc.connectTo('x', p) }
+      return unixConnect(p)
     },
   },
   {
     name: 'unix: the path is a directory -> connect ECONNREFUSED',
     code: 'ECONNREFUSED',
-    async setup(t) {
-      const p = tmpDir(t)
-      return { node: () => netConnectError({ path: p }), connect: (ipc) => ipc.connectTo('x', p) }
-    },
+    setup: async (t) => unixConnect(tmpDir(t)),
   },
-  {
-    name: 'tcp: closed port on 127.0.0.1 -> connect ECONNREFUSED 127.0.0.1:port',
-    code: 'ECONNREFUSED',
-    async setup() {
-      const port = await freePortOn('127.0.0.1')
-      return {
-        node: () => netConnectError({ host: '127.0.0.1', port }),
-        connect: (ipc) => ipc.connectToNet('x', '127.0.0.1', port),
-      }
-    },
-  },
+  closedPortCase('tcp: closed port on 127.0.0.1 -> connect ECONNREFUSED 127.0.0.1:port', 'ECONNREFUSED'),
   {
     name: 'tcp: closed port on ::1 -> connect ECONNREFUSED ::1:port',
     code: 'ECONNREFUSED',
@@ -135,150 +154,76 @@ const CLIENT_CASES = [
       }
     },
   },
-  {
-    name: "tcp: interface.family = 6 with the name 'localhost' -> the lookup within IPv6, as net",
-    code: null, // whatever net gives here: ENOTFOUND without ::1, ECONNREFUSED with it
-    async setup() {
-      const port = await freePortOn('127.0.0.1')
-      return {
-        node: () => netConnectError({ host: 'localhost', port, family: 6 }),
-        connect: (ipc) => ipc.connectToNet('x', 'localhost', port),
-        cfg: { interface: { family: 6 } },
-      }
-    },
-  },
-  {
-    name: 'tcp: interface.family = 6 with an IPv4 literal host -> ignored, as by net (ECONNREFUSED)',
-    code: 'ECONNREFUSED',
-    async setup() {
-      const port = await freePortOn('127.0.0.1')
-      return {
-        node: () => netConnectError({ host: '127.0.0.1', port, family: 6 }),
-        connect: (ipc) => ipc.connectToNet('x', '127.0.0.1', port),
-        cfg: { interface: { family: 6 } },
-      }
-    },
-  },
-  {
-    name: "tcp: interface localAddress + localPort, refused -> ' - Local (address:port)', localAddress, localPort",
-    code: 'ECONNREFUSED',
-    async setup() {
-      const port = await freePortOn('127.0.0.1')
-      const localPort = await freePortOn('127.0.0.1')
-      return {
-        node: () => netConnectError({ host: '127.0.0.1', port, localAddress: '127.0.0.1', localPort }),
-        connect: (ipc) => ipc.connectToNet('x', '127.0.0.1', port),
-        cfg: { interface: { localAddress: '127.0.0.1', localPort } },
-      }
-    },
-  },
-  {
-    name: "tcp: interface localPort only, refused -> ' - Local (0.0.0.0:localPort)', as net",
-    code: 'ECONNREFUSED',
-    async setup() {
-      const port = await freePortOn('127.0.0.1')
-      const localPort = await freePortOn('127.0.0.1')
-      return {
-        node: () => netConnectError({ host: '127.0.0.1', port, localPort }),
-        connect: (ipc) => ipc.connectToNet('x', '127.0.0.1', port),
-        cfg: { interface: { localPort } },
-      }
-    },
-  },
-  {
-    name: 'tcp: interface localAddress only, refused -> no Local details (as net)',
-    code: 'ECONNREFUSED',
-    async setup() {
-      const port = await freePortOn('127.0.0.1')
-      return {
-        node: () => netConnectError({ host: '127.0.0.1', port, localAddress: '127.0.0.1' }),
-        connect: (ipc) => ipc.connectToNet('x', '127.0.0.1', port),
-        cfg: { interface: { localAddress: '127.0.0.1' } },
-      }
-    },
-  },
-  {
-    name: 'tcp: interface localAddress not on this machine -> bind EADDRNOTAVAIL localAddress',
-    code: 'EADDRNOTAVAIL',
-    async setup() {
-      const port = await freePortOn('127.0.0.1')
-      return {
-        node: () => netConnectError({ host: '127.0.0.1', port, localAddress: FOREIGN_IP }),
-        connect: (ipc) => ipc.connectToNet('x', '127.0.0.1', port),
-        cfg: { interface: { localAddress: FOREIGN_IP } },
-      }
-    },
-  },
-  {
-    name: 'tcp: interface localPort already taken -> bind EADDRINUSE localAddress:localPort',
-    code: 'EADDRINUSE',
-    async setup(t) {
-      const port = await freePortOn('127.0.0.1')
-      const localPort = await occupy(t, '127.0.0.1')
-      return {
-        node: () => netConnectError({ host: '127.0.0.1', port, localAddress: '127.0.0.1', localPort }),
-        connect: (ipc) => ipc.connectToNet('x', '127.0.0.1', port),
-        cfg: { interface: { localAddress: '127.0.0.1', localPort } },
-      }
-    },
-  },
-  {
-    name: 'tls: closed port -> connect ECONNREFUSED, as tls.connect',
-    code: 'ECONNREFUSED',
-    async setup() {
-      const port = await freePortOn('127.0.0.1')
-      return {
-        node: () => netConnectError({ host: '127.0.0.1', port, rejectUnauthorized: false }, tls),
-        connect: (ipc) => ipc.connectToNet('x', '127.0.0.1', port),
-        cfg: { tls: { rejectUnauthorized: false } },
-      }
-    },
-  },
-  {
-    name: `dns: a host that does not resolve (${BAD_HOST}) -> getaddrinfo ENOTFOUND host`,
-    code: 'ENOTFOUND',
-    timeout: 30000,
-    async setup() {
-      const why = await dnsSaysNotFound()
-      if (why) return { skip: `the resolver does not answer ENOTFOUND for ${BAD_HOST} (${why})` }
-      const port = await freePortOn('127.0.0.1')
-      return {
-        node: () => netConnectError({ host: BAD_HOST, port }, undefined, 20000),
-        connect: (ipc) => ipc.connectToNet('x', BAD_HOST, port),
-        wait: 20000,
-      }
-    },
-  },
-  {
-    name: 'dns: a host name of 263 bytes -> getaddrinfo EINVAL host (refused before any query)',
-    code: 'EINVAL',
-    async setup() {
-      const port = await freePortOn('127.0.0.1')
-      return {
-        node: () => netConnectError({ host: LONG_HOST, port }),
-        connect: (ipc) => ipc.connectToNet('x', LONG_HOST, port),
-      }
-    },
-  },
+  closedPortCase(
+    "tcp: interface.family = 6 with the name 'localhost' -> the lookup within IPv6, as net",
+    null, // whatever net gives here: ENOTFOUND without ::1, ECONNREFUSED with it
+    { host: 'localhost', iface: () => ({ family: 6 }) },
+  ),
+  closedPortCase(
+    'tcp: interface.family = 6 with an IPv4 literal host -> ignored, as by net (ECONNREFUSED)',
+    'ECONNREFUSED',
+    { iface: () => ({ family: 6 }) },
+  ),
+  closedPortCase(
+    "tcp: interface localAddress + localPort, refused -> ' - Local (address:port)', localAddress, localPort",
+    'ECONNREFUSED',
+    { iface: async () => ({ localAddress: '127.0.0.1', localPort: await freePortOn('127.0.0.1') }) },
+  ),
+  closedPortCase(
+    "tcp: interface localPort only, refused -> ' - Local (0.0.0.0:localPort)', as net",
+    'ECONNREFUSED',
+    { iface: async () => ({ localPort: await freePortOn('127.0.0.1') }) },
+  ),
+  closedPortCase(
+    'tcp: interface localAddress only, refused -> no Local details (as net)',
+    'ECONNREFUSED',
+    { iface: () => ({ localAddress: '127.0.0.1' }) },
+  ),
+  closedPortCase(
+    'tcp: interface localAddress not on this machine -> bind EADDRNOTAVAIL localAddress',
+    'EADDRNOTAVAIL',
+    { iface: () => ({ localAddress: FOREIGN_IP }) },
+  ),
+  closedPortCase(
+    'tcp: interface localPort already taken -> bind EADDRINUSE localAddress:localPort',
+    'EADDRINUSE',
+    { iface: async (t) => ({ localAddress: '127.0.0.1', localPort: await occupy(t, '127.0.0.1') }) },
+  ),
+  closedPortCase('tls: closed port -> connect ECONNREFUSED, as tls.connect', 'ECONNREFUSED', { viaTls: true }),
+  badHostCase((port) => ({
+    node: () => netConnectError({ host: BAD_HOST, port }, undefined, 20000),
+    connect: (ipc) => ipc.connectToNet('x', BAD_HOST, port),
+  })),
+  closedPortCase(
+    'dns: a host name of 263 bytes -> getaddrinfo EINVAL host (refused before any query)',
+    'EINVAL',
+    { host: LONG_HOST },
+  ),
 ]
 
-for (const c of CLIENT_CASES) {
-  for (const impl of IMPL_NAMES) {
-    test.serial(`[${impl}] client, ${c.name}`, async (t) => {
-      if (c.timeout) t.timeout(c.timeout)
-      const s = await c.setup(t)
-      if (s.skip) {
-        loud(t, `SKIPPED "${c.name}" for ${impl}: ${s.skip}`)
-        t.pass()
-        return
-      }
-      const expected = shape(await s.node())
-      if (c.code !== null) t.is(expected.code, c.code, `the scenario: node itself gives ${expected.code}`)
-      const got = shape(await ipcClientError(t, impl, s.connect, s.cfg, s.wait))
-      t.deepEqual(got, expected)
-    })
+// One test per case and impl: a case whose setup cannot make the scenario on this machine
+// passes loudly, so a skipped comparison is seen in the log rather than hidden.
+function caseTests(side, cases, run) {
+  for (const c of cases) {
+    for (const impl of c.impls || IMPL_NAMES) {
+      test.serial(`[${impl}] ${side}, ${c.name}`, async (t) => {
+        if (c.timeout) t.timeout(c.timeout)
+        const s = await c.setup(t)
+        if (s.skip) {
+          loud(t, `SKIPPED "${c.name}" for ${impl}: ${s.skip}`)
+          t.pass()
+          return
+        }
+        const expected = shape(await s.node())
+        if (c.code !== null) t.is(expected.code, c.code, `the scenario: node itself gives ${expected.code}`)
+        t.deepEqual(shape(await run(t, impl, s)), expected)
+        s.after?.()
+      })
+    }
   }
 }
+
+caseTests('client', CLIENT_CASES, (t, impl, s) => ipcClientError(t, impl, s.connect, s.cfg, s.wait))
 
 // A path past sun_path (108 bytes on Linux). A documented divergence (README, "Unix
 // socket files"): node-ipc-rs refuses it with ENAMETOOLONG, where Node 20 (libuv
@@ -319,22 +264,28 @@ test.serial('[ref] client, unix: a path longer than sun_path -> the same error a
 //
 // setup(t) -> { node(): Promise<Error>, serve(ipc), cfg?, impls? } or { skip: reason }
 
+const tcpListen = (host, port) => ({ node: () => netListenError([port, host]), serve: (ipc) => ipc.serveNet(host, port) })
+const unixListen = (p, more) => ({ node: () => netListenError([{ path: p }]), serve: (ipc) => ipc.serve(p), ...more })
+
+// A regular file at the path, whose content the test checks is kept.
+function plainFile(t) {
+  const p = path.join(tmpDir(t), 'plain.txt')
+  fs.writeFileSync(p, 'keep me\n')
+  return p
+}
+
 const SERVER_CASES = [
   {
     name: 'tcp: port already in use -> listen EADDRINUSE: address already in use host:port',
     code: 'EADDRINUSE',
-    async setup(t) {
-      const port = await occupy(t, '127.0.0.1')
-      return { node: () => netListenError([port, '127.0.0.1']), serve: (ipc) => ipc.serveNet('127.0.0.1', port) }
-    },
+    setup: async (t) => tcpListen('127.0.0.1', await occupy(t, '127.0.0.1')),
   },
   {
     name: 'tcp: ::1 port already in use -> listen EADDRINUSE ::1:port',
     code: 'EADDRINUSE',
     async setup(t) {
       if ((await ipv6ClosedPort()) === null) return { skip: '::1 cannot be bound on this machine (IPv6 loopback unavailable)' }
-      const port = await occupy(t, '::1')
-      return { node: () => netListenError([port, '::1']), serve: (ipc) => ipc.serveNet('::1', port) }
+      return tcpListen('::1', await occupy(t, '::1'))
     },
   },
   {
@@ -352,41 +303,21 @@ const SERVER_CASES = [
   {
     name: 'tcp: a host address this machine does not have -> listen EADDRNOTAVAIL',
     code: 'EADDRNOTAVAIL',
-    async setup() {
-      const port = await freePortOn('127.0.0.1')
-      return { node: () => netListenError([port, FOREIGN_IP]), serve: (ipc) => ipc.serveNet(FOREIGN_IP, port) }
-    },
+    setup: async () => tcpListen(FOREIGN_IP, await freePortOn('127.0.0.1')),
   },
-  {
-    name: `dns: a host that does not resolve (${BAD_HOST}) -> getaddrinfo ENOTFOUND host`,
-    code: 'ENOTFOUND',
-    timeout: 30000,
-    async setup() {
-      const why = await dnsSaysNotFound()
-      if (why) return { skip: `the resolver does not answer ENOTFOUND for ${BAD_HOST} (${why})` }
-      const port = await freePortOn('127.0.0.1')
-      return {
-        node: () => netListenError([port, BAD_HOST], undefined, 20000),
-        serve: (ipc) => ipc.serveNet(BAD_HOST, port),
-        wait: 20000,
-      }
-    },
-  },
+  badHostCase((port) => ({
+    node: () => netListenError([port, BAD_HOST], undefined, 20000),
+    serve: (ipc) => ipc.serveNet(BAD_HOST, port),
+  })),
   {
     name: 'dns: a host name of 263 bytes -> getaddrinfo EINVAL host (refused before any query)',
     code: 'EINVAL',
-    async setup() {
-      const port = await freePortOn('127.0.0.1')
-      return { node: () => netListenError([port, LONG_HOST]), serve: (ipc) => ipc.serveNet(LONG_HOST, port) }
-    },
+    setup: async () => tcpListen(LONG_HOST, await freePortOn('127.0.0.1')),
   },
   {
     name: "unix: the path's directory does not exist -> listen EACCES (libuv's mapping of ENOENT)",
     code: 'EACCES',
-    async setup(t) {
-      const p = path.join(tmpDir(t), 'no', 'such', 'dir.sock')
-      return { node: () => netListenError([{ path: p }]), serve: (ipc) => ipc.serve(p) }
-    },
+    setup: async (t) => unixListen(path.join(tmpDir(t), 'no', 'such', 'dir.sock')),
   },
   {
     name: 'unix: a live server at the path, unlink = false -> listen EADDRINUSE path, port -1',
@@ -394,25 +325,18 @@ const SERVER_CASES = [
     async setup(t) {
       const p = path.join(tmpDir(t), 'live.sock')
       await occupyPath(t, p)
-      return { node: () => netListenError([{ path: p }]), serve: (ipc) => ipc.serve(p), cfg: { unlink: false } }
+      return unixListen(p, { cfg: { unlink: false } })
     },
   },
   {
     name: 'unix: a stale socket file, unlink = false -> listen EADDRINUSE',
     code: 'EADDRINUSE',
-    async setup(t) {
-      const p = await staleSocket(path.join(tmpDir(t), 'stale.sock'))
-      return { node: () => netListenError([{ path: p }]), serve: (ipc) => ipc.serve(p), cfg: { unlink: false } }
-    },
+    setup: async (t) => unixListen(await staleSocket(path.join(tmpDir(t), 'stale.sock')), { cfg: { unlink: false } }),
   },
   {
     name: 'unix: a regular file at the path, unlink = false -> listen EADDRINUSE',
     code: 'EADDRINUSE',
-    async setup(t) {
-      const p = path.join(tmpDir(t), 'plain.txt')
-      fs.writeFileSync(p, 'keep me\n')
-      return { node: () => netListenError([{ path: p }]), serve: (ipc) => ipc.serve(p), cfg: { unlink: false } }
-    },
+    setup: async (t) => unixListen(plainFile(t), { cfg: { unlink: false } }),
   },
   {
     // v9 deletes the file and listens (SPEC §6.2, fixed here), so only ours is compared.
@@ -420,13 +344,8 @@ const SERVER_CASES = [
     code: 'EADDRINUSE',
     impls: ['ours'],
     async setup(t) {
-      const p = path.join(tmpDir(t), 'plain.txt')
-      fs.writeFileSync(p, 'keep me\n')
-      return {
-        node: () => netListenError([{ path: p }]),
-        serve: (ipc) => ipc.serve(p),
-        after: () => t.is(fs.readFileSync(p, 'utf8'), 'keep me\n', 'the file is kept'),
-      }
+      const p = plainFile(t)
+      return unixListen(p, { after: () => t.is(fs.readFileSync(p, 'utf8'), 'keep me\n', 'the file is kept') })
     },
   },
   {
@@ -453,24 +372,7 @@ async function occupyPath(t, p) {
   t.teardown(() => srv.close())
 }
 
-for (const c of SERVER_CASES) {
-  for (const impl of c.impls || IMPL_NAMES) {
-    test.serial(`[${impl}] server, ${c.name}`, async (t) => {
-      if (c.timeout) t.timeout(c.timeout)
-      const s = await c.setup(t)
-      if (s.skip) {
-        loud(t, `SKIPPED "${c.name}" for ${impl}: ${s.skip}`)
-        t.pass()
-        return
-      }
-      const expected = shape(await s.node())
-      t.is(expected.code, c.code, `the scenario: node itself gives ${expected.code}`)
-      const got = shape(await ipcServerError(t, impl, s.serve, s.cfg, s.wait, { udp: s.udp }))
-      t.deepEqual(got, expected)
-      s.after?.()
-    })
-  }
-}
+caseTests('server', SERVER_CASES, (t, impl, s) => ipcServerError(t, impl, s.serve, s.cfg, s.wait, { udp: s.udp }))
 
 test.serial('[ours] server, unix: a path longer than sun_path -> listen ENAMETOOLONG: <the OS text> path, shaped like net', async (t) => {
   const dir = tmpDir(t)

@@ -15,6 +15,7 @@ import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import {
   newIpc, track, endpoint, startServer, connectClient, Recorder, ByteSink, once, withTimeout, frame,
+  rawPing, wellBehaved,
 } from './helpers/behav-util.mjs'
 import { spawnNode } from './helpers/proc.mjs'
 import { freePort, tmpSocketDir, rmDir } from './helpers/net.mjs'
@@ -91,22 +92,6 @@ function frameOfSize(type, bytes) {
   return s
 }
 const dataLen = (type, bytes) => bytes - JSON.stringify({ type, data: '' }).length
-
-async function rawPing(raw, tag) {
-  const want = frame({ type: 'pong', data: { tag } })
-  raw.socket.write(frame({ type: 'ping', data: { tag } }))
-  await raw.sink.waitFor((b) => b.includes(want), WAIT, `raw pong ${tag}`)
-}
-
-async function wellBehaved(t, impl, ep, tag = 'ok') {
-  const ipc = track(t, newIpc(impl, { stopRetrying: true }))
-  const c = connectClient(ipc, 'good', ep)
-  const pong = once(c, 'pong', WAIT)
-  c.on('connect', () => c.emit('ping', { tag }))
-  const [data] = await pong
-  t.deepEqual(data, { tag }, 'a well-behaved client is served')
-  ipc.disconnect('good')
-}
 
 function tooLarge(t, err, limit) {
   t.true(err instanceof Error, String(err))

@@ -18,7 +18,7 @@ import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import {
   newIpc, track, endpoint, startServer, connectClient, rawClient, rawServer,
-  Recorder, once, withTimeout, frame,
+  Recorder, once, withTimeout, frame, rawPing, wellBehaved as servesOthers,
 } from './helpers/behav-util.mjs'
 import { spawnNode } from './helpers/proc.mjs'
 import { tmpSocketDir, rmDir } from './helpers/net.mjs'
@@ -41,23 +41,7 @@ async function setup(t, impl, transport, types = []) {
   return { ipc, ep, server, rec, starts: () => starts }
 }
 
-// A well-behaved client of the same impl exchanges one message with the server.
-async function wellBehaved(t, impl, ep, tag = 'ok') {
-  const ipc = track(t, newIpc(impl, { stopRetrying: true }))
-  const c = connectClient(ipc, 'good', ep)
-  const pong = once(c, 'pong', WAIT)
-  c.on('connect', () => c.emit('ping', { tag }))
-  const [data] = await pong
-  t.deepEqual(data, { tag }, 'a second, well-behaved client is still served')
-  ipc.disconnect('good')
-}
-
-// Raw ping over an existing raw connection: the connection is still open and parsed.
-async function rawPing(raw, tag) {
-  const want = frame({ type: 'pong', data: { tag } })
-  raw.socket.write(frame({ type: 'ping', data: { tag } }))
-  await raw.sink.waitFor((b) => b.includes(want), WAIT, `raw pong ${tag}`)
-}
+const wellBehaved = (t, impl, ep) => servesOthers(t, impl, ep, 'a second, well-behaved client is still served')
 
 const protoSnapshot = () => Object.getOwnPropertyNames(Object.prototype).sort().join(',')
 

@@ -6,6 +6,9 @@ import os from 'node:os'
 import path from 'node:path'
 import { performance } from 'node:perf_hooks'
 import { loadImpl } from './impl.mjs'
+import { freePort } from './net.mjs'
+
+export { freePort }
 
 export const IMPL_NAMES = ['ref', 'ours']
 
@@ -28,19 +31,6 @@ export function withTimeout(promise, ms, label = 'operation') {
     timer = setTimeout(() => reject(new Error(`timeout after ${ms} ms waiting for ${label}`)), ms)
   })
   return Promise.race([promise, timeout]).finally(() => clearTimeout(timer))
-}
-
-// A port that was free a moment ago (listen(0) on 127.0.0.1, then close).
-export function freePort() {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer()
-    srv.unref()
-    srv.on('error', reject)
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address()
-      srv.close(() => resolve(port))
-    })
-  })
 }
 
 // A fresh temp folder (socket paths stay well below the 108-byte limit).
@@ -250,6 +240,26 @@ export async function clientWithRawPeer(t, impl, transport, cfg = {}) {
   await once(c, 'connect', 3000)
   const conn = await srv.waitConn()
   return { ipc, c, conn }
+}
+
+// A ping over a raw connection answered with its pong: the server still reads and parses
+// that connection.
+export async function rawPing(raw, tag, ms = 5000) {
+  const want = frame({ type: 'pong', data: { tag } })
+  raw.socket.write(frame({ type: 'ping', data: { tag } }))
+  await raw.sink.waitFor((b) => b.includes(want), ms, `raw pong ${tag}`)
+}
+
+// A fresh client of the same impl gets its ping answered: whatever a test did to the
+// server, it still serves others. The server must answer 'ping' with 'pong'.
+export async function wellBehaved(t, impl, ep, message = 'a well-behaved client is served', ms = 5000) {
+  const ipc = track(t, newIpc(impl, { stopRetrying: true }))
+  const c = connectClient(ipc, 'good', ep)
+  const pong = once(c, 'pong', ms)
+  c.on('connect', () => c.emit('ping', { tag: 'ok' }))
+  const [data] = await pong
+  t.deepEqual(data, { tag: 'ok' }, message)
+  ipc.disconnect('good')
 }
 
 // Stop everything an IPC instance owns so the worker can exit.
