@@ -12,11 +12,12 @@ import test from 'ava'
 import dns from 'node:dns'
 import fs from 'node:fs'
 import { createRequire } from 'node:module'
+import net from 'node:net'
 import os from 'node:os'
 import path from 'node:path'
 import tls from 'node:tls'
 import util from 'node:util'
-import { IMPL_NAMES, tmpDir, withTimeout } from './helpers/behav-util.mjs'
+import { IMPL_NAMES, Recorder, newIpc, tmpDir, track, withTimeout } from './helpers/behav-util.mjs'
 import {
   shape, netConnectError, netListenError, dgramBindError, ipcClientError, ipcServerError,
   staleSocket, freePortOn, occupy, occupyUdp,
@@ -407,3 +408,32 @@ test.serial('[ours] several addresses, all refused -> the AggregateError net giv
   const failure = { errors: addresses.map(({ address }) => ({ errno: -ECONNREFUSED, syscall: 'connect', address, port })) }
   t.deepEqual(shape(systemError(failure)), expected)
 })
+
+// An open connection the peer resets (RST on its first message): the error comes from a
+// read, as net's does, and the client then closes like after any error (maxRetries 0).
+const resettingServer = (t) => new Promise((resolve, reject) => {
+  const server = net.createServer((socket) => socket.once('data', () => socket.resetAndDestroy()))
+  t.teardown(() => server.close())
+  server.once('error', reject)
+  server.listen(0, '127.0.0.1', () => resolve(server.address().port))
+})
+
+for (const impl of IMPL_NAMES) {
+  test.serial(`[${impl}] client, tcp: the peer resets an open connection -> read ECONNRESET, as net`, async (t) => {
+    const port = await resettingServer(t)
+    const expected = shape(await withTimeout(new Promise((resolve, reject) => {
+      const socket = net.connect(port, '127.0.0.1', () => socket.write('x'))
+      socket.once('error', resolve)
+      socket.once('close', () => reject(new Error('node:net closed without an error')))
+    }), 5000, 'node error after a reset'))
+    t.is(expected.code, 'ECONNRESET', 'the scenario: node itself gives ECONNRESET')
+
+    const ipc = track(t, newIpc(impl, { maxRetries: 0, retry: 50 }))
+    ipc.connectToNet('x', '127.0.0.1', port)
+    const rec = new Recorder().attach(ipc.of.x, ['connect', 'error', 'disconnect', 'destroy'])
+    ipc.of.x.on('connect', () => ipc.of.x.emit('hello', 'x'))
+    await rec.waitCount('destroy', 1, 5000)
+    t.deepEqual(rec.types(), ['connect', 'error', 'disconnect', 'destroy'])
+    t.deepEqual(shape(rec.of('error')[0].args[0]), expected)
+  })
+}
