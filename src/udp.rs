@@ -104,7 +104,7 @@ fn wrong_family() -> std::io::Error {
 /// Like dgram, a name resolves within the socket's own address family (dns.lookup with
 /// family 4 or 6, no hints), to its first address.
 async fn resolve(host: &str, port: u16, ipv6: bool) -> Result<SocketAddr, IoFailure> {
-  let addrs = crate::transport::lookup(host, port, Some(if ipv6 { 6 } else { 4 }), false).await?;
+  let addrs = crate::lookup::lookup(host, port, Some(if ipv6 { 6 } else { 4 }), false).await?;
   Ok(addrs[0])
 }
 
