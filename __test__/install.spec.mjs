@@ -2,12 +2,12 @@
 // install both offline into fresh projects (by name, and by alias as `node-ipc`), run
 // unchanged node-ipc code from there, and run a user project's own jest and ava suites.
 import test from 'ava'
-import { spawn } from 'node:child_process'
 import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import { ROOT } from './helpers/impl.mjs'
 import { freePort } from './helpers/net.mjs'
+import { spawnCommand } from './helpers/proc.mjs'
 
 const RUN_TIMEOUT_MS = 90_000
 const USER_PROJECT = path.join(ROOT, '__test__', 'fixtures', 'user-project')
@@ -29,42 +29,13 @@ const thisPlatform = platformDirs.find(({ manifest }) =>
 // A built addon for which no npm/ package exists would make every test here skip: say so.
 const builtAddons = fs.readdirSync(ROOT).filter((f) => f.startsWith(`${rootManifest.napi.binaryName}.`) && f.endsWith('.node'))
 
-// Starts a command in its own process group (so a runner's workers go with it on timeout).
-// `until(output)` may end the wait early; the child is then left running for the caller.
-function start(command, args, { cwd, env = {} } = {}) {
-  const child = spawn(command, args, { cwd, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'], detached: true })
-  const state = { child, stdout: '', stderr: '', get output() { return this.stdout + this.stderr }, exit: null }
-  const listeners = new Set()
-  const changed = () => { for (const l of listeners) l() }
-  child.stdout.setEncoding('utf8').on('data', (s) => { state.stdout += s; changed() })
-  child.stderr.setEncoding('utf8').on('data', (s) => { state.stderr += s; changed() })
-  child.on('close', (code, signal) => { state.exit = { code, signal }; changed() })
-  state.kill = () => { try { process.kill(-child.pid, 'SIGKILL') } catch {} }
-  // Resolves true when `test(state)` holds, false after `ms`.
-  state.waitFor = (test, ms) => new Promise((resolve) => {
-    const check = () => {
-      if (!test(state)) return
-      listeners.delete(check)
-      clearTimeout(timer)
-      resolve(true)
-    }
-    const timer = setTimeout(() => { listeners.delete(check); resolve(false) }, ms)
-    listeners.add(check)
-    check()
-  })
-  return state
-}
-
-// Runs a command to its end (its process group killed after `timeoutMs`); never rejects, the
-// caller asserts.
+// Runs a command to its end (its process group killed after `timeoutMs`); never rejects,
+// the caller asserts.
 async function run(command, args, { timeoutMs = RUN_TIMEOUT_MS, ...opts } = {}) {
-  const proc = start(command, args, opts)
-  const exited = await proc.waitFor((p) => p.exit !== null, timeoutMs)
-  if (!exited) {
-    proc.kill()
-    await proc.waitFor((p) => p.exit !== null, 10_000)
-  }
-  return { ...proc.exit, timedOut: !exited, stdout: proc.stdout, stderr: proc.stderr, output: proc.output }
+  const child = spawnCommand(command, args, opts)
+  const timedOut = await child.waitExit(timeoutMs).then(() => false, () => true)
+  if (timedOut) await child.kill()
+  return { ...child.exit, timedOut, stdout: child.stdout, stderr: child.stderr, output: child.stdout + child.stderr }
 }
 
 let work // temp folder for tarballs, projects and every socket of the children (TMPDIR)
@@ -216,15 +187,15 @@ async function runPair(t, project, transport) {
   const dir = fs.mkdtempSync(path.join(work, 's-'))
   const where = transport === 'tcp' ? String(await freePort()) : path.join(dir, 'w.sock')
   const env = { TMPDIR: work }
-  const server = start(process.execPath, ['server.js', transport, where], { cwd: project, env })
+  const server = spawnCommand(process.execPath, ['server.js', transport, where], { cwd: project, env })
   try {
-    const listening = await server.waitFor((p) => p.stdout.includes('listening') || p.exit !== null, 10_000)
-    t.true(listening && server.exit === null, `the server starts within 10 s:\n${server.output}`)
+    const listening = await server.waitLine(/listening/, 10_000).then(() => true, () => false)
+    t.true(listening && server.exit === null, `the server starts within 10 s:\n${server.describe()}`)
     const client = await run(process.execPath, ['client.js', transport, where], { cwd: project, env, timeoutMs: 15_000 })
     t.is(client.code, 0, client.output)
     t.deepEqual(JSON.parse(client.stdout), { echo: { from: 'client', transport } })
-    t.true(await server.waitFor((p) => p.exit !== null, 10_000), 'the server exits within 10 s of its client leaving')
-    t.deepEqual(server.exit, { code: 0, signal: null }, server.output)
+    t.true(await server.waitExit(10_000).then(() => true, () => false), 'the server exits within 10 s of its client leaving')
+    t.deepEqual(server.exit, { code: 0, signal: null }, server.describe())
   } finally {
     server.kill()
     fs.rmSync(dir, { recursive: true, force: true })
@@ -359,16 +330,18 @@ platformTest('user project: ava with worker threads (its default)', async (t) =>
 // running 3 s later (three times jest's own one-second exit check).
 platformTest('control: a user test that leaves a server running keeps jest from exiting', async (t) => {
   t.truthy(aliasProject)
-  const jest = start(process.execPath, jestArgs('leaky', '--runInBand', '--detectOpenHandles', '--testMatch', '**/leaky/*.test.js'), {
+  const jest = spawnCommand(process.execPath, jestArgs('leaky', '--runInBand', '--detectOpenHandles', '--testMatch', '**/leaky/*.test.js'), {
     cwd: aliasProject,
     env: { TMPDIR: work, CI: 'true' },
   })
   try {
-    const reported = await jest.waitFor((p) => /detected the following 1 open handle[\s\S]*napi_rs_threadsafe_function/.test(p.output) || p.exit !== null, 60_000)
-    t.true(reported && jest.exit === null, `jest names the addon's handle:\n${jest.output}`)
-    t.false(await jest.waitFor((p) => p.exit !== null, 3_000), 'and jest is still running 3 s later')
-    t.regex(jest.output, /Tests:\s+1 passed, 1 total/)
-    t.regex(jest.output, LINGERING)
+    const reported = await jest.waitOutput(/detected the following 1 open handle[\s\S]*napi_rs_threadsafe_function/, 60_000)
+      .then(() => true, () => false)
+    t.true(reported && jest.exit === null, `jest names the addon's handle:\n${jest.describe()}`)
+    t.false(await jest.waitExit(3_000).then(() => true, () => false), 'and jest is still running 3 s later')
+    const output = jest.stdout + jest.stderr
+    t.regex(output, /Tests:\s+1 passed, 1 total/)
+    t.regex(output, LINGERING)
   } finally {
     jest.kill()
   }

@@ -1,5 +1,6 @@
-// Child-process helpers: run a node script with the implementation chosen by env vars,
-// wait for stdout lines (with timeouts), await exit (with a timeout), kill.
+// Child-process helpers: run a node script with the implementation chosen by env vars (or
+// any command, in a process group of its own), wait for stdout lines or for output (with
+// timeouts), await exit (with a timeout), kill.
 //
 // The child gets IPC_IMPL=<ours|ref> and IPC_IMPL_PATH=<absolute path to require>.
 // Fixtures report results as JSON lines on stdout; `child.json()` parses them.
@@ -10,14 +11,18 @@ const live = new Set()
 process.on('exit', () => { for (const c of live) c.kill('SIGKILL') })
 
 export class Child {
-  constructor(cp, label) {
+  // `group`: the child leads a process group (spawned detached), and kill() kills the
+  // group, so that what it started (a test runner's workers) goes with it.
+  constructor(cp, label, { group = false } = {}) {
     this.cp = cp
     this.label = label
+    this.group = group
     this.stdout = ''
     this.stderr = ''
     this.lines = []
     this.exit = null // {code, signal} once exited
     this._waiters = new Set()
+    this._outputWaiters = new Set()
     this._exitWaiters = []
     let partial = ''
     cp.stdout.setEncoding('utf8')
@@ -32,8 +37,12 @@ export class Child {
         this.lines.push(line)
         for (const w of [...this._waiters]) w.check(line)
       }
+      for (const w of [...this._outputWaiters]) w.check()
     })
-    cp.stderr.on('data', (chunk) => { this.stderr += chunk })
+    cp.stderr.on('data', (chunk) => {
+      this.stderr += chunk
+      for (const w of [...this._outputWaiters]) w.check()
+    })
     cp.on('exit', (code, signal) => {
       live.delete(this)
       this.exit = { code, signal }
@@ -42,6 +51,7 @@ export class Child {
     cp.on('close', () => {
       if (partial) { this.lines.push(partial); partial = '' }
       for (const w of [...this._waiters]) { for (const l of this.lines) w.check(l); w.fail('exited') }
+      for (const w of [...this._outputWaiters]) { w.check(); w.fail('exited') }
       for (const w of this._exitWaiters.splice(0)) w(this.exit)
     })
     this._closed = false
@@ -84,6 +94,22 @@ export class Child {
     })
   }
 
+  // Resolve once stdout + stderr (so far or later) match `re`; reject on exit or timeout.
+  waitOutput(re, timeoutMs = 10000) {
+    const output = () => this.stdout + this.stderr
+    if (re.test(output())) return Promise.resolve()
+    return new Promise((resolve, reject) => {
+      const w = {
+        check: () => { if (re.test(output())) { done(); resolve() } },
+        fail: (why) => { done(); reject(new Error(`${this.label}: ${why} before the output matched ${re}\n${this.describe()}`)) },
+      }
+      const timer = setTimeout(() => w.fail(`timeout ${timeoutMs} ms`), timeoutMs)
+      const done = () => { clearTimeout(timer); this._outputWaiters.delete(w) }
+      if (this._closed) { w.fail('exited'); return }
+      this._outputWaiters.add(w)
+    })
+  }
+
   // Same as waitLine but resolves with the parsed JSON object.
   async waitJson(pred, timeoutMs = 10000) {
     return JSON.parse(await this.waitLine(pred, timeoutMs))
@@ -107,7 +133,10 @@ export class Child {
   // Kill (SIGKILL by default) and wait for the exit.
   async kill(signal = 'SIGKILL') {
     if (!this._closed) {
-      try { this.cp.kill(signal) } catch {}
+      try {
+        if (this.group) process.kill(-this.cp.pid, signal)
+        else this.cp.kill(signal)
+      } catch {}
       try { await this.waitExit(5000) } catch {}
     }
     return this.exit
@@ -133,6 +162,14 @@ export function spawnNode(script, { impl, args = [], env = {}, cwd, label } = {}
     cwd, env: childEnv, stdio: ['ignore', 'pipe', 'pipe'],
   })
   const child = new Child(cp, label || `${impl || 'node'}:${script.split('/').pop()}`)
+  live.add(child)
+  return child
+}
+
+// Spawn any command as the leader of its own process group (see Child's `group`).
+export function spawnCommand(command, args, { env = {}, cwd, label } = {}) {
+  const cp = spawn(command, args, { cwd, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'], detached: true })
+  const child = new Child(cp, label || `${command.split('/').pop()} ${args[0] || ''}`, { group: true })
   live.add(child)
   return child
 }
