@@ -12,8 +12,9 @@ export declare const __napiBindingTarget: 'native' | 'wasm32-wasi' | 'wasm32-was
 export declare class NativeEndpoint {
   /**
    * Event batches go to the `onEvents` callback given to `listen*`/`connect*`/`bindUdp`/
-   * `adoptFd`: flat arrays `[kind, connId, arg, ...]` (see `batch.rs`). After each one,
-   * JS calls `rearm()` from a later turn of its event loop.
+   * `adoptFd`: flat arrays `[kind, connId, arg, ...]` (see `batch.rs`), with a second
+   * argument `true` when a connection read on the JS thread calls it directly. After any
+   * other batch JS calls `rearm()` from a later turn of its event loop.
    */
   constructor(delimiter: Uint8Array, maxMessageSize: number, raw: boolean, writeHighWater: number)
   /**
@@ -56,8 +57,10 @@ export declare class NativeEndpoint {
   setRaw(raw: boolean): void
   /** `max` is clamped to u32 (Infinity or negative means unlimited). */
   setMaxConnections(max: number): void
-  ref(): void
-  unref(): void
+  /** `server.ref()`/`unref()`: the listener or UDP socket only, as in Node. */
+  refServer(refed: boolean): void
+  /** `socket.ref()`/`unref()` for one connection. */
+  refConn(conn: number, refed: boolean): void
 }
 
 /** TLS settings as the JS shim resolved them (files already read; PEM text). */

@@ -59,9 +59,13 @@ class Endpoint {
       }
     }
     // Between two batches the event loop gets a turn (timers, other sockets): the core
-    // wakes JS once, then JS pulls from a later tick until the queue is empty.
-    const receive = (batch) => {
-      setImmediate(pull)
+    // wakes JS once, then JS pulls from a later tick until the queue is empty. `direct`:
+    // a connection read on this thread calls with what one read brought, and nothing
+    // waits in the queue for it.
+    const receive = (batch, direct) => {
+      if (!direct) {
+        setImmediate(pull)
+      }
       deliver(owner, batch, 0)
     }
     this.onEvents = receive
@@ -124,11 +128,13 @@ class Endpoint {
   setMaxConnections(max) {
     this.native.setMaxConnections(max)
   }
-  ref() {
-    this.native.ref()
+  // The listener or UDP socket only, as net.Server#ref/unref.
+  refServer(refed) {
+    this.native.refServer(refed)
   }
-  unref() {
-    this.native.unref()
+  // One connection, as net.Socket#ref/unref.
+  refConn(conn, refed) {
+    this.native.refConn(conn, refed)
   }
 }
 

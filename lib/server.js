@@ -441,7 +441,7 @@ class ServerHandle extends EventEmitter {
   }
 
   ref() {
-    this._native.ref()
+    this._native.refServer(true)
     if (this._node) {
       this._node.ref()
     }
@@ -449,7 +449,7 @@ class ServerHandle extends EventEmitter {
   }
 
   unref() {
-    this._native.unref()
+    this._native.refServer(false)
     if (this._node) {
       this._node.unref()
     }

@@ -21,6 +21,10 @@ const BYTES_CORK_LIMIT = 64 * 1024
 const corked = new Set()
 let flushScheduled = false
 
+// process.exit() runs no further ticks: what was emitted in the exiting tick goes out now,
+// as far as the sockets take it at once (v9's net.Socket wrote it synchronously too).
+process.on('exit', () => flushCorked())
+
 function flushCorked() {
   flushScheduled = false
   for (const socket of corked) {
@@ -253,12 +257,13 @@ class Socket extends EventEmitter {
     return this
   }
 
+  // What was written before goes out as far as the socket takes it at once, as with
+  // net.Socket#destroy after write ("send the reason, then kick"); the rest is dropped.
   destroy(err) {
     if (!this.destroyed) {
-      this._corked = ''
-      this._corkedPieces = null
-      this._corkedPiecesLength = 0
-      this._corkedLength = 0
+      if (this.writable) {
+        this._flush()
+      }
       corked.delete(this)
       this._endpoint.destroy(this._conn)
       this.destroyed = true
@@ -272,12 +277,16 @@ class Socket extends EventEmitter {
   }
 
   ref() {
-    this._endpoint.ref()
+    if (this._conn !== 0) {
+      this._endpoint.refConn(this._conn, true)
+    }
     return this
   }
 
   unref() {
-    this._endpoint.unref()
+    if (this._conn !== 0) {
+      this._endpoint.refConn(this._conn, false)
+    }
     return this
   }
 

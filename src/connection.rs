@@ -82,9 +82,14 @@ impl ConnShared {
     self.out.close(Closing::End);
   }
 
-  fn fail(&self) {
+  /// Closes after an error: the close will report `had_error`.
+  pub fn fail(&self) {
     self.had_error.store(true, Ordering::SeqCst);
     self.destroy();
+  }
+
+  pub fn had_error(&self) -> bool {
+    self.had_error.load(Ordering::SeqCst)
   }
 }
 
@@ -94,9 +99,21 @@ pub struct Live {
   pub shared: Arc<ConnShared>,
   pub endpoint: Arc<Endpoint>,
   pub courier: Courier,
+  /// The connection was handed to a consumer that reports its close itself.
+  handed_off: AtomicBool,
 }
 
 impl Live {
+  pub fn new(shared: Arc<ConnShared>, endpoint: Arc<Endpoint>, courier: Courier) -> Self {
+    Self { shared, endpoint, courier, handed_off: AtomicBool::new(false) }
+  }
+
+  /// From now on the connection's new owner forgets it and reports its close; dropping
+  /// this does neither.
+  pub fn hand_off(&self) {
+    self.handed_off.store(true, Ordering::SeqCst);
+  }
+
   pub fn report_error(&self, failure: IoFailure) {
     self.courier.send(Event::Error { conn: Some(self.shared.id), failure });
     self.shared.fail();
@@ -105,8 +122,11 @@ impl Live {
 
 impl Drop for Live {
   fn drop(&mut self) {
+    if self.handed_off.load(Ordering::SeqCst) {
+      return;
+    }
     self.endpoint.forget(self.shared.id);
-    let had_error = self.shared.had_error.load(Ordering::SeqCst);
+    let had_error = self.shared.had_error();
     self.courier.send(Event::Closed { conn: self.shared.id, had_error });
   }
 }

@@ -9,6 +9,8 @@ use bytes::Bytes;
 
 use crate::codec::FrameDecoder;
 use crate::connection::{ConnShared, Live};
+#[cfg(doc)]
+use crate::mailbox::Event;
 use crate::mailbox::{ConnId, Courier};
 
 #[derive(Debug, Clone)]
@@ -20,6 +22,10 @@ pub struct EndpointOptions {
   pub raw: bool,
   /// Queued bytes above which `write` reports back-pressure (SPEC D8).
   pub write_high_water: usize,
+  /// Plain Unix and TCP connections are handed to the consumer as [`Event::HandedOff`]
+  /// once established, for it to drive on its own thread ([`crate::polled`]); TLS
+  /// connections always run on tokio tasks. Off: every stream runs on tokio tasks.
+  pub hand_off_plain_streams: bool,
 }
 
 impl Default for EndpointOptions {
@@ -29,6 +35,7 @@ impl Default for EndpointOptions {
       max_message_size: Some(64 << 20),
       raw: false,
       write_high_water: 16 << 20,
+      hand_off_plain_streams: false,
     }
   }
 }
@@ -91,15 +98,32 @@ impl Endpoint {
     let id = self.next_id.fetch_add(1, Ordering::Relaxed);
     let shared = Arc::new(ConnShared::new(id, self.options.write_high_water));
     self.conns.lock().unwrap().insert(id, shared.clone());
-    Arc::new(Live { shared, endpoint: self.clone(), courier: courier.clone() })
+    Arc::new(Live::new(shared, self.clone(), courier.clone()))
   }
 
-  pub(crate) fn forget(&self, id: ConnId) {
+  pub fn hands_off_plain_streams(&self) -> bool {
+    self.options.hand_off_plain_streams
+  }
+
+  /// Removes a closed connection; its id is never used again.
+  pub fn forget(&self, id: ConnId) {
     self.conns.lock().unwrap().remove(&id);
   }
 
-  fn conn(&self, id: ConnId) -> Option<Arc<ConnShared>> {
+  /// The shared state of a live connection.
+  pub fn conn(&self, id: ConnId) -> Option<Arc<ConnShared>> {
     self.conns.lock().unwrap().get(&id).cloned()
+  }
+
+  /// Stops everything at once: the listener, the UDP socket and every connection,
+  /// without flushing (the owner is going away, as when a Worker's environment ends).
+  pub fn shutdown(&self) {
+    self.stop_listening();
+    self.close_udp();
+    let conns: Vec<_> = self.conns.lock().unwrap().values().cloned().collect();
+    for conn in conns {
+      conn.destroy();
+    }
   }
 
   /// Queues bytes for one connection and returns the bytes now pending for it. `None`: the

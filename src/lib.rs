@@ -12,6 +12,7 @@ pub mod json_text;
 pub mod lookup;
 pub mod mailbox;
 pub mod outgoing;
+pub mod polled;
 pub mod tcp_connect;
 pub mod tls;
 pub mod transport;

@@ -48,6 +48,11 @@ pub enum Event {
   ServerClosed,
   /// A new connection: accepted by a server, or established by a client.
   Connected { conn: ConnId, peer: PeerInfo },
+  /// A new plain (Unix or TCP) connection whose I/O the consumer drives itself on its own
+  /// thread (`EndpointOptions::hand_off_plain_streams`, see `polled`): no task of the
+  /// core reads or writes it. The consumer reports its close; dropping the event closes
+  /// the socket.
+  HandedOff { conn: ConnId, peer: PeerInfo, socket: HandedOffSocket },
   /// Complete frames, each as a little-endian `u32` length followed by its bytes.
   Frames { conn: ConnId, data: Vec<u8> },
   /// Bytes exactly as read, in raw mode.
@@ -72,6 +77,19 @@ impl Event {
     }
   }
 }
+
+/// The socket of an [`Event::HandedOff`]: non-blocking, no longer registered with tokio.
+#[derive(Debug)]
+pub struct HandedOffSocket(pub socket2::Socket);
+
+impl PartialEq for HandedOffSocket {
+  fn eq(&self, other: &Self) -> bool {
+    use std::os::fd::AsRawFd;
+    self.0.as_raw_fd() == other.0.as_raw_fd()
+  }
+}
+
+impl Eq for HandedOffSocket {}
 
 /// Told when a mailbox goes from empty to non-empty. In Node this queues a call to the JS
 /// callback through a threadsafe function.

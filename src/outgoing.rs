@@ -130,6 +130,18 @@ impl Outgoing {
     self.state.lock().unwrap().direct = Some(direct);
   }
 
+  /// Drops the direct writer, and with it its share of the stream, so that the socket
+  /// closes when its owner lets go (see `polled`).
+  pub fn clear_direct(&self) {
+    self.state.lock().unwrap().direct = None;
+  }
+
+  /// Something for the writer to do: queued bytes, or a close to carry out.
+  pub fn has_work(&self) -> bool {
+    let s = self.state.lock().unwrap();
+    !s.chunks.is_empty() || s.closing != Closing::Open
+  }
+
   pub fn closing(&self) -> Closing {
     self.state.lock().unwrap().closing
   }

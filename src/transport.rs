@@ -12,9 +12,9 @@ use tokio_rustls::{TlsAcceptor, TlsConnector};
 use crate::connection::{self, Live};
 use crate::errors::IoFailure;
 use crate::lookup::lookup;
-use crate::mailbox::Event;
 pub use crate::mailbox::PeerInfo;
 use crate::mailbox::TlsPeer;
+use crate::mailbox::{Event, HandedOffSocket};
 use crate::tcp_connect::connect_host;
 use crate::tls::{handshake_failure, ClientTls, ServerTls};
 use crate::unix_stream::UnixConn;
@@ -49,7 +49,9 @@ pub enum Listener {
 }
 
 pub enum Stream {
-  Unix(UnixConn),
+  /// Non-blocking and not registered with tokio yet: it is either handed off or wrapped
+  /// in a [`UnixConn`] when it starts.
+  Unix(std::os::unix::net::UnixStream),
   Tcp(TcpStream),
   TlsServer(Box<tokio_rustls::server::TlsStream<TcpStream>>),
   TlsClient(Box<tokio_rustls::client::TlsStream<TcpStream>>),
@@ -105,7 +107,7 @@ impl Listener {
     match self {
       Listener::Unix(listener, _) => listener
         .poll_accept(cx)
-        .map(|accepted| Ok((Stream::Unix(UnixConn::new(accepted?.0)?), PeerInfo::default()))),
+        .map(|accepted| Ok((Stream::Unix(accepted?.0.into_std()?), PeerInfo::default()))),
       Listener::Tcp(listener, _) => listener.poll_accept(cx).map_ok(|(stream, _)| {
         let peer = tcp_peer(&stream);
         (Stream::Tcp(stream), peer)
@@ -133,7 +135,7 @@ impl ConnectTarget {
     match self {
       ConnectTarget::Unix { path } => UnixStream::connect(path)
         .await
-        .and_then(UnixConn::new)
+        .and_then(UnixStream::into_std)
         .map(|s| (Stream::Unix(s), PeerInfo::default()))
         .map_err(|err| IoFailure::unix(&err, "connect", path)),
       ConnectTarget::Tcp { host, port, options } => {
@@ -231,14 +233,39 @@ fn tcp_peer(stream: &TcpStream) -> PeerInfo {
 impl Stream {
   /// Adopts a connected Unix socket accepted elsewhere (Node's cluster accept path, D6).
   pub fn from_unix_fd(fd: std::os::fd::OwnedFd) -> std::io::Result<Stream> {
-    Ok(Stream::Unix(UnixConn::from_std(std::os::unix::net::UnixStream::from(fd))?))
+    let stream = std::os::unix::net::UnixStream::from(fd);
+    stream.set_nonblocking(true)?;
+    Ok(Stream::Unix(stream))
   }
 
-  /// Announces the connection and starts its tasks.
+  /// Announces the connection and starts its tasks, or hands a plain stream to the
+  /// endpoint's consumer when it drives those itself.
   pub fn start(self, live: Arc<Live>, peer: PeerInfo) {
+    let conn = live.shared.id;
+    let hand_off = live.endpoint.hands_off_plain_streams();
+    let socket = match self {
+      Stream::Unix(s) if hand_off => Ok(socket2::Socket::from(std::os::fd::OwnedFd::from(s))),
+      Stream::Tcp(s) if hand_off => {
+        s.into_std().map(|s| socket2::Socket::from(std::os::fd::OwnedFd::from(s)))
+      }
+      stream => return stream.spawn(live, peer),
+    };
+    match socket {
+      Ok(socket) => {
+        live.hand_off();
+        live.courier.send(Event::HandedOff { conn, peer, socket: HandedOffSocket(socket) });
+      }
+      Err(err) => live.report_error(IoFailure::new(&err, "read", None, None)),
+    }
+  }
+
+  fn spawn(self, live: Arc<Live>, peer: PeerInfo) {
     live.courier.send(Event::Connected { conn: live.shared.id, peer });
     match self {
-      Stream::Unix(s) => start_shared(live, Arc::new(s)),
+      Stream::Unix(s) => match UnixConn::from_std(s) {
+        Ok(s) => start_shared(live, Arc::new(s)),
+        Err(err) => live.report_error(IoFailure::new(&err, "read", None, None)),
+      },
       Stream::Tcp(s) => start_shared(live, Arc::new(s)),
       Stream::TlsServer(s) => {
         let (r, w) = tokio::io::split(*s);

@@ -27,11 +27,6 @@ pub struct UnixConn {
 }
 
 impl UnixConn {
-  /// Takes the stream out of tokio's registration; needs a runtime context.
-  pub fn new(stream: tokio::net::UnixStream) -> io::Result<UnixConn> {
-    UnixConn::from_std(stream.into_std()?)
-  }
-
   pub fn from_std(stream: UnixStream) -> io::Result<UnixConn> {
     stream.set_nonblocking(true)?;
     // Safety: the AsyncFd owns the stream, so its descriptor stays open and the same.

@@ -143,6 +143,9 @@ impl ToNapiValue for JsBatch {
         Event::Listening => out.push(LISTENING, 0, ())?,
         Event::ServerClosed => out.push(SERVER_CLOSED, 0, ())?,
         Event::Connected { conn, peer } => out.push(CONNECTED, conn, peer_object(&env, peer)?)?,
+        // Turned into `Connected` on the JS thread before conversion (js_thread.rs); one
+        // that gets here had no endpoint left to take it, and dropping it closes it.
+        Event::HandedOff { .. } => {}
         Event::Frames { conn, data } => out.push_frames(conn, &data)?,
         Event::Raw { conn, data } => out.push(RAW, conn, BufferSlice::copy_from(&env, data)?)?,
         Event::Error { conn, failure } => {

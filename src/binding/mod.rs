@@ -3,57 +3,58 @@
 //! the core (framing, queues) and in the JS shim (v9 semantics).
 
 mod batch;
+mod js_thread;
+mod poll_conn;
 mod text;
+mod uv;
 
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, Weak};
+use std::rc::Rc;
+use std::sync::Arc;
 
 use bytes::Bytes;
 use napi::bindgen_prelude::*;
-use napi::threadsafe_function::{ThreadsafeFunction, ThreadsafeFunctionCallMode};
 use napi_derive::napi;
 
 use crate::endpoint::{Endpoint, EndpointOptions};
-use crate::mailbox::{Courier, Mailbox, Wake};
+use crate::mailbox::{ConnId, Mailbox};
 use crate::tls::{ClientTls, ServerTls, TlsFailure, TlsOptions};
 use crate::transport::{ConnectTarget, ListenTarget, Stream, TcpConnectOptions};
 use crate::udp::UdpTarget;
 use batch::JsBatch;
+use js_thread::JsSide;
 use text::{JsonFrame, Utf8Text};
-
-type EventsTsfn = ThreadsafeFunction<(), (), JsBatch, Status, false>;
 
 /// Queued payload above which readers pause until JS has taken the batch (SPEC D3).
 const READ_HIGH_WATER: usize = 2 << 20;
 
-/// While any transport task holds this, the threadsafe function keeps Node's event loop
-/// alive, exactly like a ref'd socket or server handle (SPEC D5).
-struct JsWaker(EventsTsfn);
-
-impl Wake for JsWaker {
-  fn wake(&self) {
-    self.0.call((), ThreadsafeFunctionCallMode::NonBlocking);
-  }
+/// Plain Unix and TCP connections are read and written on the JS thread
+/// (`poll_conn`) unless `NODE_IPC_RS_IO=tokio`, which keeps every stream on tokio tasks:
+/// the path TLS always takes, and the only one on platforms without poll handles for
+/// their local sockets. The tests run a subset that way so that path stays covered.
+fn plain_streams_on_js_thread() -> bool {
+  static ON_JS_THREAD: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+  *ON_JS_THREAD.get_or_init(|| std::env::var("NODE_IPC_RS_IO").map_or(true, |io| io != "tokio"))
 }
 
 #[napi]
 pub struct NativeEndpoint {
-  endpoint: Arc<Endpoint>,
-  mailbox: Arc<Mailbox>,
-  /// Only while transport tasks run. The JS callback is handed in with each call that
-  /// starts one and kept by the threadsafe function alone, so an idle endpoint holds no
-  /// reference into JS and the whole client or server can be garbage collected.
-  waker: Mutex<Weak<JsWaker>>,
-  unrefed: AtomicBool,
+  side: Rc<JsSide>,
 }
 
 #[napi]
 impl NativeEndpoint {
   /// Event batches go to the `onEvents` callback given to `listen*`/`connect*`/`bindUdp`/
-  /// `adoptFd`: flat arrays `[kind, connId, arg, ...]` (see `batch.rs`). After each one,
-  /// JS calls `rearm()` from a later turn of its event loop.
+  /// `adoptFd`: flat arrays `[kind, connId, arg, ...]` (see `batch.rs`), with a second
+  /// argument `true` when a connection read on the JS thread calls it directly. After any
+  /// other batch JS calls `rearm()` from a later turn of its event loop.
   #[napi(constructor)]
-  pub fn new(delimiter: &[u8], max_message_size: f64, raw: bool, write_high_water: f64) -> Result<Self> {
+  pub fn new(
+    env: &Env,
+    delimiter: &[u8],
+    max_message_size: f64,
+    raw: bool,
+    write_high_water: f64,
+  ) -> Result<Self> {
     if delimiter.is_empty() {
       return Err(Error::new(Status::InvalidArg, "delimiter must not be empty"));
     }
@@ -64,55 +65,35 @@ impl NativeEndpoint {
       max_message_size,
       raw,
       write_high_water: write_high_water.max(0.0) as usize,
+      hand_off_plain_streams: plain_streams_on_js_thread(),
     };
-    Ok(Self {
-      endpoint: Endpoint::new(options),
-      mailbox: Mailbox::new(READ_HIGH_WATER),
-      waker: Mutex::new(Weak::new()),
-      unrefed: AtomicBool::new(false),
-    })
+    let side = JsSide::new(env, Endpoint::new(options), Mailbox::new(READ_HIGH_WATER))?;
+    Ok(Self { side })
   }
 
-  fn courier(&self, env: &Env, on_events: Function<JsBatch, ()>) -> Result<Courier> {
-    let mut slot = self.waker.lock().unwrap();
-    let waker = match slot.upgrade() {
-      Some(waker) => waker,
-      None => {
-        let mailbox = self.mailbox.clone();
-        let tsfn: EventsTsfn = on_events
-          .build_threadsafe_function::<()>()
-          .callee_handled::<false>()
-          .build_callback(move |_| Ok(JsBatch(mailbox.take())))?;
-        if self.unrefed.load(Ordering::Relaxed) {
-          unsafe { napi::sys::napi_unref_threadsafe_function(env.raw(), tsfn.raw()) };
-        }
-        let waker = Arc::new(JsWaker(tsfn));
-        *slot = Arc::downgrade(&waker);
-        waker
-      }
-    };
-    Ok(Courier::new(self.mailbox.clone(), waker))
+  fn endpoint(&self) -> &Arc<Endpoint> {
+    &self.side.endpoint
   }
 
   /// JS is ready for more events: the ones queued since the last batch, or null (and the
   /// next event will call `onEvents` again).
   #[napi]
   pub fn rearm(&self) -> Option<JsBatch> {
-    self.mailbox.rearm().map(JsBatch)
+    self.side.mailbox().rearm().map(|events| self.side.absorb(events))
   }
 
   #[napi]
   pub fn listen_unix(
     &self,
-    env: &Env,
     on_events: Function<JsBatch, ()>,
     path: String,
     readable_all: bool,
     writable_all: bool,
   ) -> Result<()> {
-    let courier = self.courier(env, on_events)?;
+    let courier = self.side.courier(&on_events)?;
+    self.side.server_started();
     within_runtime_if_available(|| {
-      self.endpoint.listen(ListenTarget::Unix { path, readable_all, writable_all }, courier)
+      self.endpoint().listen(ListenTarget::Unix { path, readable_all, writable_all }, courier)
     });
     Ok(())
   }
@@ -121,7 +102,6 @@ impl NativeEndpoint {
   #[napi]
   pub fn listen_tcp(
     &self,
-    env: &Env,
     on_events: Function<JsBatch, ()>,
     host: String,
     port: u16,
@@ -131,8 +111,9 @@ impl NativeEndpoint {
       Some(options) => Some(Arc::new(ServerTls::new(&options.into()).map_err(tls_error)?)),
       None => None,
     };
-    let courier = self.courier(env, on_events)?;
-    within_runtime_if_available(|| self.endpoint.listen(ListenTarget::Tcp { host, port, tls }, courier));
+    let courier = self.side.courier(&on_events)?;
+    self.side.server_started();
+    within_runtime_if_available(|| self.endpoint().listen(ListenTarget::Tcp { host, port, tls }, courier));
     Ok(())
   }
 
@@ -140,61 +121,62 @@ impl NativeEndpoint {
   #[napi]
   pub fn bind_udp(
     &self,
-    env: &Env,
     on_events: Function<JsBatch, ()>,
     host: String,
     port: u16,
     ipv6: bool,
   ) -> Result<()> {
-    let courier = self.courier(env, on_events)?;
-    within_runtime_if_available(|| self.endpoint.bind_udp(UdpTarget { host, port, ipv6 }, courier));
+    let courier = self.side.courier(&on_events)?;
+    self.side.server_started();
+    within_runtime_if_available(|| self.endpoint().bind_udp(UdpTarget { host, port, ipv6 }, courier));
     Ok(())
   }
 
   /// Queues one datagram; false once the UDP socket is closed.
   #[napi]
   pub fn send_udp(&self, host: String, port: u16, data: &[u8]) -> bool {
-    self.endpoint.send_udp(host, port, Bytes::copy_from_slice(data))
+    self.endpoint().send_udp(host, port, Bytes::copy_from_slice(data))
   }
 
   #[napi]
   pub fn close_udp(&self) {
-    within_runtime_if_available(|| self.endpoint.close_udp());
+    within_runtime_if_available(|| self.endpoint().close_udp());
   }
 
   #[napi]
   pub fn stop_listening(&self) {
-    within_runtime_if_available(|| self.endpoint.stop_listening());
+    within_runtime_if_available(|| self.endpoint().stop_listening());
   }
 
   /// Takes over a Unix socket accepted by Node's cluster module; the caller closes its copy.
   #[napi]
-  pub fn adopt_fd(&self, env: &Env, on_events: Function<JsBatch, ()>, fd: i32) -> Result<()> {
+  pub fn adopt_fd(&self, on_events: Function<JsBatch, ()>, fd: i32) -> Result<()> {
     use std::os::fd::BorrowedFd;
     if fd < 0 {
       return Err(Error::new(Status::InvalidArg, "invalid file descriptor"));
     }
     // Duplicate, so that Node closing its handle leaves ours open.
     let owned = unsafe { BorrowedFd::borrow_raw(fd) }.try_clone_to_owned()?;
-    let courier = self.courier(env, on_events)?;
+    let courier = self.side.courier(&on_events)?;
     within_runtime_if_available(|| -> Result<()> {
       let stream = Stream::from_unix_fd(owned)?;
-      self.endpoint.adopt(stream, &courier);
+      self.endpoint().adopt(stream, &courier);
       Ok(())
     })
   }
 
   #[napi]
-  pub fn connect_unix(&self, env: &Env, on_events: Function<JsBatch, ()>, path: String) -> Result<u32> {
-    let courier = self.courier(env, on_events)?;
-    Ok(within_runtime_if_available(|| self.endpoint.connect(ConnectTarget::Unix { path }, courier)))
+  pub fn connect_unix(&self, on_events: Function<JsBatch, ()>, path: String) -> Result<u32> {
+    let courier = self.side.courier(&on_events)?;
+    let conn = within_runtime_if_available(|| self.endpoint().connect(ConnectTarget::Unix { path }, courier));
+    self.side.connecting(conn);
+    Ok(conn)
   }
 
   #[napi]
   #[allow(clippy::too_many_arguments)]
   pub fn connect_tcp(
     &self,
-    env: &Env,
     on_events: Function<JsBatch, ()>,
     host: String,
     port: u16,
@@ -207,23 +189,25 @@ impl NativeEndpoint {
       Some(options) => Some(Arc::new(ClientTls::new(&options.into(), &host).map_err(tls_error)?)),
       None => None,
     };
-    let courier = self.courier(env, on_events)?;
+    let courier = self.side.courier(&on_events)?;
     let options = TcpConnectOptions { local_address, local_port, family, tls };
-    Ok(within_runtime_if_available(|| {
-      self.endpoint.connect(ConnectTarget::Tcp { host, port, options }, courier)
-    }))
+    let conn = within_runtime_if_available(|| {
+      self.endpoint().connect(ConnectTarget::Tcp { host, port, options }, courier)
+    });
+    self.side.connecting(conn);
+    Ok(conn)
   }
 
   /// Queues a string (JSON frames) for one connection; returns the bytes now pending
   /// for it, or -1 when the connection is gone and the bytes were dropped.
   #[napi]
   pub fn write(&self, conn: u32, data: Utf8Text) -> f64 {
-    pending_or_dropped(self.endpoint.write(conn, Bytes::from(data.0)))
+    self.queued(conn, self.endpoint().write(conn, Bytes::from(data.0)))
   }
 
   #[napi]
   pub fn write_buffer(&self, conn: u32, data: &[u8]) -> f64 {
-    pending_or_dropped(self.endpoint.write(conn, Bytes::copy_from_slice(data)))
+    self.queued(conn, self.endpoint().write(conn, Bytes::copy_from_slice(data)))
   }
 
   /// A frame whose large strings the core writes as JSON literals (`text::JsonFrame`).
@@ -231,8 +215,20 @@ impl NativeEndpoint {
   #[napi]
   pub fn write_json(&self, conn: u32, frame: JsonFrame) -> f64 {
     match frame.0 {
-      Some(bytes) => pending_or_dropped(self.endpoint.write(conn, Bytes::from(bytes))),
+      Some(bytes) => self.queued(conn, self.endpoint().write(conn, Bytes::from(bytes))),
       None => -2.0,
+    }
+  }
+
+  /// What the socket did not take at once waits for it to become writable.
+  fn queued(&self, conn: ConnId, pending: Option<usize>) -> f64 {
+    match pending {
+      Some(0) => 0.0,
+      Some(pending) => {
+        self.side.sync_conn(conn);
+        pending as f64
+      }
+      None => -1.0,
     }
   }
 
@@ -241,7 +237,7 @@ impl NativeEndpoint {
   pub fn broadcast_json(&self, frame: JsonFrame) -> bool {
     match frame.0 {
       Some(bytes) => {
-        self.endpoint.write_all(Bytes::from(bytes));
+        self.broadcast_bytes(Bytes::from(bytes));
         true
       }
       None => false,
@@ -251,51 +247,56 @@ impl NativeEndpoint {
   /// Queues the same string for every connection, serialised and copied once.
   #[napi]
   pub fn broadcast(&self, data: Utf8Text) {
-    self.endpoint.write_all(Bytes::from(data.0));
+    self.broadcast_bytes(Bytes::from(data.0));
   }
 
   #[napi]
   pub fn broadcast_buffer(&self, data: &[u8]) {
-    self.endpoint.write_all(Bytes::copy_from_slice(data));
+    self.broadcast_bytes(Bytes::copy_from_slice(data));
+  }
+
+  /// Queued, not written: a burst of broadcasts in one JS turn goes out in few writes per
+  /// connection when the sockets report writable.
+  fn broadcast_bytes(&self, data: Bytes) {
+    self.endpoint().write_all(data);
+    self.side.sync_all();
   }
 
   /// Flushes what is queued, then closes.
   #[napi]
   pub fn end(&self, conn: u32) {
-    self.endpoint.end(conn);
+    self.endpoint().end(conn);
+    self.side.sync_conn(conn);
   }
 
   #[napi]
   pub fn destroy(&self, conn: u32) {
-    self.endpoint.destroy(conn);
+    self.endpoint().destroy(conn);
+    self.side.sync_conn(conn);
   }
 
   #[napi]
   pub fn set_raw(&self, raw: bool) {
-    self.endpoint.set_raw(raw);
+    self.endpoint().set_raw(raw);
   }
 
   /// `max` is clamped to u32 (Infinity or negative means unlimited).
   #[napi]
   pub fn set_max_connections(&self, max: f64) {
     let max = if max.is_finite() && max >= 0.0 { max.min(u32::MAX as f64) as u32 } else { u32::MAX };
-    self.endpoint.set_max_connections(max);
+    self.endpoint().set_max_connections(max);
   }
 
-  #[napi(js_name = "ref")]
-  pub fn ref_loop(&self, env: &Env) {
-    self.unrefed.store(false, Ordering::Relaxed);
-    if let Some(waker) = self.waker.lock().unwrap().upgrade() {
-      unsafe { napi::sys::napi_ref_threadsafe_function(env.raw(), waker.0.raw()) };
-    }
-  }
-
+  /// `server.ref()`/`unref()`: the listener or UDP socket only, as in Node.
   #[napi]
-  pub fn unref(&self, env: &Env) {
-    self.unrefed.store(true, Ordering::Relaxed);
-    if let Some(waker) = self.waker.lock().unwrap().upgrade() {
-      unsafe { napi::sys::napi_unref_threadsafe_function(env.raw(), waker.0.raw()) };
-    }
+  pub fn ref_server(&self, refed: bool) {
+    self.side.set_server_ref(refed);
+  }
+
+  /// `socket.ref()`/`unref()` for one connection.
+  #[napi]
+  pub fn ref_conn(&self, conn: u32, refed: bool) {
+    self.side.set_conn_ref(conn, refed);
   }
 }
 
@@ -330,10 +331,6 @@ impl From<JsTlsOptions> for TlsOptions {
 
 fn tls_error(failure: TlsFailure) -> Error {
   Error::new(Status::InvalidArg, format!("{}: {}", failure.code, failure.message))
-}
-
-fn pending_or_dropped(pending: Option<usize>) -> f64 {
-  pending.map_or(-1.0, |p| p as f64)
 }
 
 /// See `json_text::process_mark`; lib/message.js reads it once.

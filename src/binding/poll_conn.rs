@@ -1,0 +1,226 @@
+//! A plain connection read and written on the JS thread: a [`Polled`] core connection
+//! watched by a libuv poll handle on the environment's own loop, as Node watches its
+//! sockets. Frames go to JS straight from the poll callback (no threadsafe function); a
+//! write that finds the socket full waits for it to become writable on the same handle.
+//!
+//! Lifetime: the handle keeps the loop alive while the connection is open and ref'd, like
+//! a `net.Socket`. Closing stops the handle at once (then the fd closes) and reports the
+//! close to JS from the handle's close callback, on a later turn of the loop, which also
+//! keeps the process alive until JS has seen it.
+
+use std::cell::{Cell, RefCell};
+use std::os::raw::c_int;
+use std::rc::Rc;
+use std::sync::Arc;
+
+use socket2::Socket;
+
+use super::js_thread::{self, JsSide};
+use super::uv::{self, HandleBox, Kind};
+use crate::connection::{ConnShared, END_FLUSH_TIMEOUT};
+use crate::mailbox::ConnId;
+use crate::outgoing::Closing;
+use crate::polled::Polled;
+
+pub(super) struct PollConn {
+  side: Rc<JsSide>,
+  conn: ConnId,
+  polled: RefCell<Option<Polled>>,
+  poll: RefCell<Option<HandleBox>>,
+  /// Bounds how long `end()` may flush to a peer that does not read.
+  timer: RefCell<Option<HandleBox>>,
+  /// The events the poll handle watches now.
+  mask: Cell<c_int>,
+  timer_armed: Cell<bool>,
+  closing: Cell<bool>,
+  had_error: Cell<bool>,
+  /// Handles whose close callback has not run yet.
+  open_handles: Cell<u8>,
+}
+
+impl PollConn {
+  /// Watches an established connection. Fails only if libuv refuses the descriptor; the
+  /// connection is then closed.
+  pub fn start(
+    side: &Rc<JsSide>,
+    socket: Socket,
+    shared: Arc<ConnShared>,
+    refed: bool,
+  ) -> std::io::Result<Rc<Self>> {
+    let conn = shared.id;
+    let polled = Polled::new(socket, shared, side.endpoint.clone());
+    // SAFETY: this thread's running loop; the fd stays open until the handle is closed
+    // (`close` closes the handle before it drops the `Polled` that owns the fd).
+    let poll = unsafe { HandleBox::poll(side.uv_loop(), polled.as_raw_fd()) }?;
+    // SAFETY: this thread's running loop.
+    let timer = unsafe { HandleBox::timer(side.uv_loop()) };
+    let this = Rc::new(PollConn {
+      side: side.clone(),
+      conn,
+      polled: RefCell::new(Some(polled)),
+      poll: RefCell::new(None),
+      timer: RefCell::new(None),
+      mask: Cell::new(0),
+      timer_armed: Cell::new(false),
+      closing: Cell::new(false),
+      had_error: Cell::new(false),
+      open_handles: Cell::new(2),
+    });
+    // Each handle holds a count of the Rc until its close callback gives it back.
+    poll.set_data(Rc::into_raw(this.clone()).cast());
+    timer.set_data(Rc::into_raw(this.clone()).cast());
+    js_thread::handles_opened(2);
+    poll.set_ref(refed);
+    // The poll handle alone decides whether the connection keeps the loop alive.
+    timer.set_ref(false);
+    *this.poll.borrow_mut() = Some(poll);
+    *this.timer.borrow_mut() = Some(timer);
+    Ok(this)
+  }
+
+  pub fn set_ref(&self, refed: bool) {
+    if let Some(poll) = &*self.poll.borrow() {
+      poll.set_ref(refed);
+    }
+  }
+
+  /// Brings the handle in line with the connection after anything changed it (a write
+  /// from JS, `end`, `destroy`, a readiness event): watch for what it needs, or close.
+  pub fn sync(self: &Rc<Self>) {
+    if self.closing.get() {
+      return;
+    }
+    let (finished, interest, ending) = {
+      let polled = self.polled.borrow();
+      let Some(polled) = polled.as_ref() else { return };
+      (polled.finished(), polled.interest(), polled.shared().out.closing() == Closing::End)
+    };
+    if let Some(had_error) = finished {
+      return self.close(had_error);
+    }
+    let mask =
+      if interest.readable { uv::READABLE } else { 0 } | if interest.writable { uv::WRITABLE } else { 0 };
+    if mask != self.mask.get() {
+      let status = match &*self.poll.borrow() {
+        Some(poll) => poll.start_poll(mask, on_poll),
+        None => return,
+      };
+      if status != 0 {
+        // The descriptor is unusable: nothing more can happen on it.
+        return self.close(true);
+      }
+      self.mask.set(mask);
+    }
+    if ending && !self.timer_armed.replace(true) {
+      if let Some(timer) = &*self.timer.borrow() {
+        timer.start_timer(on_flush_timeout, END_FLUSH_TIMEOUT.as_millis() as u64);
+      }
+    }
+  }
+
+  fn on_poll(self: &Rc<Self>, status: c_int, events: c_int) {
+    if self.closing.get() {
+      return;
+    }
+    let mut out = Vec::new();
+    {
+      let mut polled = self.polled.borrow_mut();
+      let Some(polled) = polled.as_mut() else { return };
+      if status < 0 {
+        // libuv has stopped the handle.
+        self.mask.set(0);
+        polled.errored(-status, &mut out);
+      } else {
+        if events & uv::READABLE != 0 {
+          polled.readable(&mut out);
+        }
+        // Also right after a read that ended the connection, so the close is not a loop
+        // turn late.
+        if polled.interest().writable {
+          polled.writable(&mut out);
+        }
+      }
+    }
+    // No borrow is held: JS may write, end or destroy this connection from its handlers.
+    self.side.deliver(out);
+    self.sync();
+  }
+
+  fn flush_timed_out(self: &Rc<Self>) {
+    if let Some(polled) = &*self.polled.borrow() {
+      polled.shared().destroy();
+    }
+    self.sync();
+  }
+
+  /// Stops watching now and closes the socket; JS hears of it once libuv has let go of
+  /// both handles.
+  pub fn close(self: &Rc<Self>, had_error: bool) {
+    if self.closing.replace(true) {
+      return;
+    }
+    self.had_error.set(had_error);
+    // The poll handle first: libuv stops watching the fd before it is closed below.
+    if let Some(poll) = self.poll.borrow_mut().take() {
+      poll.close(on_poll_closed);
+    }
+    if let Some(timer) = self.timer.borrow_mut().take() {
+      timer.close(on_timer_closed);
+    }
+    drop(self.polled.borrow_mut().take());
+  }
+
+  fn handle_closed(&self) {
+    js_thread::handles_closed(1);
+    let left = self.open_handles.get() - 1;
+    self.open_handles.set(left);
+    if left == 0 {
+      self.side.poll_conn_closed(self.conn, self.had_error.get());
+    }
+  }
+}
+
+/// The connection a callback's handle belongs to, as a new count of its Rc.
+///
+/// # Safety
+/// `handle` is a live handle made by [`PollConn::start`].
+unsafe fn conn_of(handle: *mut uv::Handle) -> Rc<PollConn> {
+  // SAFETY: `data` holds a count of this Rc until the handle's close callback.
+  unsafe {
+    let ptr = uv::data(handle).cast::<PollConn>();
+    Rc::increment_strong_count(ptr);
+    Rc::from_raw(ptr)
+  }
+}
+
+unsafe extern "C" fn on_poll(handle: *mut uv::Handle, status: c_int, events: c_int) {
+  js_thread::guard("poll callback", || {
+    // SAFETY: libuv calls this only for a live poll handle made by PollConn::start.
+    unsafe { conn_of(handle) }.on_poll(status, events)
+  });
+}
+
+unsafe extern "C" fn on_flush_timeout(handle: *mut uv::Handle) {
+  js_thread::guard("flush timer", || {
+    // SAFETY: libuv calls this only for a live timer handle made by PollConn::start.
+    unsafe { conn_of(handle) }.flush_timed_out()
+  });
+}
+
+unsafe extern "C" fn on_poll_closed(handle: *mut uv::Handle) {
+  js_thread::guard("poll close callback", || {
+    // SAFETY: the handle's own count of the Rc, given back once; then its memory.
+    let conn = unsafe { Rc::from_raw(uv::data(handle).cast::<PollConn>()) };
+    unsafe { HandleBox::free(handle, Kind::Poll) };
+    conn.handle_closed();
+  });
+}
+
+unsafe extern "C" fn on_timer_closed(handle: *mut uv::Handle) {
+  js_thread::guard("timer close callback", || {
+    // SAFETY: as for the poll handle.
+    let conn = unsafe { Rc::from_raw(uv::data(handle).cast::<PollConn>()) };
+    unsafe { HandleBox::free(handle, Kind::Timer) };
+    conn.handle_closed();
+  });
+}
