@@ -5,9 +5,8 @@ import test from 'ava'
 import path from 'node:path'
 import { createRequire } from 'node:module'
 import { fileURLToPath } from 'node:url'
-import { spawnNode } from './helpers/proc.mjs'
+import { spawnNode, assertLoaded } from './helpers/proc.mjs'
 import { freePort, tmpSocketDir, rmDir } from './helpers/net.mjs'
-import { IMPLS } from './helpers/impl.mjs'
 
 const require = createRequire(import.meta.url)
 const here = path.dirname(fileURLToPath(import.meta.url))
@@ -26,14 +25,6 @@ async function endpoint(transport) {
   if (transport === 'tcp') return { env: { TRANSPORT: 'tcp', PORT: String(await freePort()) }, cleanup() {} }
   const dir = tmpSocketDir()
   return { env: { TRANSPORT: 'unix', SOCK_PATH: path.join(dir, 'interop.sock') }, cleanup: () => rmDir(dir) }
-}
-
-async function assertLoaded(t, child, impl) {
-  const loaded = await child.waitJson((o) => o.ev === 'loaded', 10000)
-  t.is(loaded.impl, impl)
-  t.true(loaded.ok, `${child.label} loaded the wrong module: ${JSON.stringify(loaded)}`)
-  t.is(loaded.path, require.resolve(IMPLS[impl]))
-  t.is(loaded.pkg, impl === 'ours' ? 'node-ipc-rs' : '@achrinza/node-ipc')
 }
 
 // Compare a list of received records against [type, data] expectations by type + digest.

@@ -5,20 +5,15 @@
 import test from 'ava'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { spawnNode } from './helpers/proc.mjs'
-import { freePort, tmpSocketDir, rmDir } from './helpers/net.mjs'
+import { spawnNode, assertLoaded, assertStaysAlive } from './helpers/proc.mjs'
+import { scenarioEndpoint } from './helpers/net.mjs'
 
 const here = path.dirname(fileURLToPath(import.meta.url))
 const SCENARIO = path.join(here, 'fixtures', 'lifetime', 'scenario.cjs')
 const EXIT_DEADLINE = 5000 // ms: "exits by itself within"
 const ALIVE_WINDOW = 1500 // ms: "still alive after"; no timer in these scenarios runs slower than 200 ms
 
-async function endpoint(t, transport) {
-  if (transport === 'tcp') return { TRANSPORT: 'tcp', PORT: String(await freePort()) }
-  const dir = tmpSocketDir()
-  t.teardown(() => rmDir(dir))
-  return { TRANSPORT: 'unix', SOCK_PATH: path.join(dir, 'life.sock') }
-}
+const endpoint = async (t, transport) => (await scenarioEndpoint(t, transport, 'life.sock')).env
 
 function run(t, impl, scenario, env) {
   const child = spawnNode(SCENARIO, { impl, env: { ...env, SCENARIO: scenario }, label: `${impl}:${scenario}` })
@@ -26,26 +21,16 @@ function run(t, impl, scenario, env) {
   return child
 }
 
-async function loaded(t, child, impl) {
-  const l = await child.waitJson((o) => o.ev === 'loaded', 10000)
-  t.true(l.ok && l.impl === impl, JSON.stringify(l))
-}
-
 const exitEvents = (child) => {
   const e = child.json().find((o) => o.ev === 'exit')
   return e ? e.events : null
-}
-
-async function assertStaysAlive(t, child) {
-  const r = await child.waitExit(ALIVE_WINDOW).then((e) => e, () => 'alive')
-  t.is(r, 'alive', `process exited within ${ALIVE_WINDOW} ms: ${child.describe()}`)
 }
 
 for (const impl of ['ours', 'ref']) {
   for (const transport of ['unix', 'tcp']) {
     test(`[${impl}] ${transport}: server stopped + client disconnected -> exits by itself with 0`, async (t) => {
       const child = run(t, impl, 'stop-and-disconnect', await endpoint(t, transport))
-      await loaded(t, child, impl)
+      await assertLoaded(t, child, impl)
       await child.waitJson((o) => o.ev === 'released', 10000)
       const e = await child.waitExit(EXIT_DEADLINE)
       t.deepEqual(e, { code: 0, signal: null }, child.describe())
@@ -64,25 +49,25 @@ for (const impl of ['ours', 'ref']) {
 
     test(`[${impl}] ${transport}: a listening server keeps the process alive`, async (t) => {
       const child = run(t, impl, 'listening', await endpoint(t, transport))
-      await loaded(t, child, impl)
+      await assertLoaded(t, child, impl)
       await child.waitJson((o) => o.ev === 'listening', 10000)
-      await assertStaysAlive(t, child)
+      await assertStaysAlive(t, child, ALIVE_WINDOW)
       const e = await child.kill()
       t.is(e.signal, 'SIGKILL')
     })
 
     test(`[${impl}] ${transport}: server.stop() with a client still connected keeps the process alive`, async (t) => {
       const child = run(t, impl, 'stopped-server-open-connection', await endpoint(t, transport))
-      await loaded(t, child, impl)
+      await assertLoaded(t, child, impl)
       await child.waitJson((o) => o.ev === 'stopped', 10000)
-      await assertStaysAlive(t, child)
+      await assertStaysAlive(t, child, ALIVE_WINDOW)
       t.false(child.json().some((o) => o.ev === 'event' && /disconnect|destroy|close/.test(o.e)), 'the connection stayed open')
       await child.kill()
     })
 
     test(`[${impl}] ${transport}: client destroyed after maxRetries exits by itself`, async (t) => {
       const child = run(t, impl, 'retry-exhausted', await endpoint(t, transport))
-      await loaded(t, child, impl)
+      await assertLoaded(t, child, impl)
       const e = await child.waitExit(EXIT_DEADLINE)
       t.deepEqual(e, { code: 0, signal: null }, child.describe())
       const code = transport === 'tcp' ? 'ECONNREFUSED' : 'ENOENT'
@@ -95,7 +80,7 @@ for (const impl of ['ours', 'ref']) {
 
     test(`[${impl}] ${transport}: ipc.disconnect while a retry is pending -> exits by itself`, async (t) => {
       const child = run(t, impl, 'disconnect-during-retry', await endpoint(t, transport))
-      await loaded(t, child, impl)
+      await assertLoaded(t, child, impl)
       await child.waitJson((o) => o.ev === 'released', 10000)
       const e = await child.waitExit(EXIT_DEADLINE)
       t.deepEqual(e, { code: 0, signal: null }, child.describe())
@@ -110,9 +95,9 @@ for (const impl of ['ours', 'ref']) {
       const server = run(t, 'ref', 'listening', env)
       await server.waitJson((o) => o.ev === 'listening', 10000)
       const client = run(t, impl, 'client-connected', env)
-      await loaded(t, client, impl)
+      await assertLoaded(t, client, impl)
       await client.waitJson((o) => o.ev === 'connected', 10000)
-      await assertStaysAlive(t, client)
+      await assertStaysAlive(t, client, ALIVE_WINDOW)
       t.true(server.alive)
       await client.kill()
     })

@@ -13,7 +13,7 @@ import net from 'node:net'
 import path from 'node:path'
 import { createRequire } from 'node:module'
 import { fileURLToPath } from 'node:url'
-import { spawnNode } from './helpers/proc.mjs'
+import { spawnNode, assertLoaded } from './helpers/proc.mjs'
 import { freePort } from './helpers/net.mjs'
 import { IMPLS, ROOT } from './helpers/impl.mjs'
 import { makeCerts } from './helpers/tls-certs.mjs'
@@ -40,11 +40,6 @@ test.after.always(() => { if (C) C.cleanup() })
 
 // ---------------------------------------------------------------------------------------
 // helpers
-
-async function assertLoaded(t, child, impl) {
-  const loaded = await child.waitJson((o) => o.ev === 'loaded', LINE_TIMEOUT)
-  t.true(loaded.ok && loaded.impl === impl, `${child.label} loaded the wrong module: ${JSON.stringify(loaded)}`)
-}
 
 /** Start fixtures/tls/server.cjs for `impl`; resolves once it is listening. */
 async function startServer(t, impl, tls, env = {}) {

@@ -14,8 +14,8 @@ import fs from 'node:fs'
 import path from 'node:path'
 import { createRequire } from 'node:module'
 import { fileURLToPath } from 'node:url'
-import { IMPLS } from './helpers/impl.mjs'
-import { spawnNode } from './helpers/proc.mjs'
+import { spawnNode, assertLoaded } from './helpers/proc.mjs'
+import { bindDgram, freeUdpPorts } from './helpers/net.mjs'
 import { IMPL_NAMES, newIpc, Recorder, delay, now } from './helpers/behav-util.mjs'
 
 const require = createRequire(import.meta.url)
@@ -34,26 +34,6 @@ const frame = (type, data) => JSON.stringify({ type, data }) + '\f'
 
 // ---------------------------------------------------------------------------------------
 // helpers
-
-function bindDgram(type, port = 0, host = LOOP[type]) {
-  return new Promise((resolve, reject) => {
-    const s = dgram.createSocket(type)
-    s.once('error', reject)
-    s.bind(port, host, () => {
-      s.off('error', reject)
-      resolve(s)
-    })
-  })
-}
-
-// `n` distinct UDP ports that were free a moment ago (all bound at once, then closed).
-async function freeUdpPorts(type, n = 1) {
-  const socks = []
-  for (let i = 0; i < n; i++) socks.push(await bindDgram(type))
-  const ports = socks.map((s) => s.address().port)
-  await Promise.all(socks.map((s) => new Promise((resolve) => s.close(resolve))))
-  return ports
-}
 
 async function hasIPv6Loopback() {
   try {
@@ -555,13 +535,6 @@ const PAIRS = [
   { requester: 'ours', replier: 'ref' },
   { requester: 'ref', replier: 'ref', control: true },
 ]
-
-async function assertLoaded(t, child, impl) {
-  const loaded = await child.waitJson((o) => o.ev === 'loaded', 10000)
-  t.true(loaded.ok, `${child.label} loaded the wrong module: ${JSON.stringify(loaded)}`)
-  t.is(loaded.impl, impl)
-  t.is(loaded.path, require.resolve(IMPLS[impl]))
-}
 
 for (const pair of PAIRS) {
   for (const type of ['udp4', 'udp6']) {

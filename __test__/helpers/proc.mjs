@@ -5,7 +5,10 @@
 // The child gets IPC_IMPL=<ours|ref> and IPC_IMPL_PATH=<absolute path to require>.
 // Fixtures report results as JSON lines on stdout; `child.json()` parses them.
 import { spawn } from 'node:child_process'
+import { createRequire } from 'node:module'
 import { IMPLS } from './impl.mjs'
+
+const require = createRequire(import.meta.url)
 
 const live = new Set()
 process.on('exit', () => { for (const c of live) c.kill('SIGKILL') })
@@ -177,4 +180,27 @@ export function spawnCommand(command, args, { env = {}, cwd, label } = {}) {
 // Kill every child still running (use in test.afterEach.always / teardown).
 export async function killAll(children) {
   await Promise.all(children.map((c) => c && c.kill()))
+}
+
+// The fixture's 'loaded' line (fixtures/interop/load-impl.cjs) names the right package:
+// `impl` ('ours' | 'ref') from the path IMPLS gives.
+export async function assertLoaded(t, child, impl, timeoutMs = 10000) {
+  const loaded = await child.waitJson((o) => o.ev === 'loaded', timeoutMs)
+  t.true(loaded.ok, `${child.label} loaded the wrong module: ${JSON.stringify(loaded)}`)
+  t.is(loaded.impl, impl)
+  t.is(loaded.path, require.resolve(IMPLS[impl]))
+  t.is(loaded.pkg, impl === 'ours' ? 'node-ipc-rs' : '@achrinza/node-ipc')
+}
+
+// A negative assertion: the child is still running `windowMs` from now (it may not exit
+// by itself in that window). The caller states why the window is long enough.
+export async function assertStaysAlive(t, child, windowMs) {
+  const r = await child.waitExit(windowMs).then((e) => e, () => 'alive')
+  t.is(r, 'alive', `process exited within ${windowMs} ms: ${child.describe()}`)
+}
+
+// The child exits by itself with code 0 within `deadlineMs`.
+export async function assertExitsCleanly(t, child, deadlineMs) {
+  const e = await child.waitExit(deadlineMs)
+  t.deepEqual(e, { code: 0, signal: null }, child.describe())
 }
