@@ -9,6 +9,8 @@
 // {ev:'start', t}, {ev:'done', t, ...}, {ev:'fail', error}, {ev:'stats', cpu, maxRSS}.
 // Times are process.hrtime.bigint() (CLOCK_MONOTONIC, shared by all processes) as strings.
 
+const { latencySummary } = require('./stats.cjs')
+
 const cfg = JSON.parse(process.argv[2])
 
 const PAYLOAD = 'x'.repeat(100)
@@ -65,20 +67,6 @@ function bursts(count, emitOne) {
     }
   }
   burst()
-}
-
-function percentile(sorted, p) {
-  if (sorted.length === 0) {
-    return NaN
-  }
-  const idx = Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))
-  return sorted[idx]
-}
-
-// Latency recorder: round-trip times in ns for the measured (post-warm-up) requests.
-function latencySummary(rtts) {
-  const sorted = Float64Array.from(rtts).sort()
-  return { p50: percentile(sorted, 50) / 1000, p99: percentile(sorted, 99) / 1000 }
 }
 
 // The cases' bookkeeping, the same for every impl; each impl only wires its transport.
@@ -171,6 +159,61 @@ function windowed(sendOne) {
   }
 }
 
+// Request/reply with cfg.inflight requests outstanding (1: send, wait for the reply, send
+// the next): `request(i)` sends request i; the returned handler takes each reply's number
+// (replies come back in order). A request's round trip runs from just before request(i)
+// to its reply's handler; the first cfg.warmup are not recorded. After cfg.warmup + cfg.n
+// replies the run ends with the recorded round trips (ns) in the done message, so that the
+// orchestrator can pool them over several clients.
+function requestWindow(request) {
+  const W = cfg.warmup
+  const total = W + cfg.n
+  const sentAt = new BigInt64Array(total)
+  const rtts = new Float64Array(cfg.n)
+  const replies = sequence('reply sequence')
+  let sent = 0
+  const next = () => {
+    const i = sent++
+    sentAt[i] = now()
+    request(i)
+  }
+  setGo(() => {
+    start()
+    while (sent < Math.min(cfg.inflight, total)) {
+      next()
+    }
+  })
+  return (i) => {
+    const end = now()
+    if (!replies(i)) {
+      return
+    }
+    if (i >= W) {
+      rtts[i - W] = Number(end - sentAt[i])
+    }
+    if (replies.count === total) {
+      return done({ rtts: Array.from(rtts) })
+    }
+    if (sent < total) {
+      next()
+    }
+  }
+}
+
+// Server side of request/reply with several connections: numbered requests must arrive
+// as 0, 1, 2, ... on each connection; check(peer, i) keeps one sequence per peer.
+function sequencePerPeer(label = 'sequence') {
+  const checks = new Map()
+  return (peer, i) => {
+    let check = checks.get(peer)
+    if (check === undefined) {
+      check = sequence(`${label} of connection ${checks.size}`)
+      checks.set(peer, check)
+    }
+    return check(i)
+  }
+}
+
 process.on('message', (m) => {
   switch (m.cmd) {
     case 'mark':
@@ -227,4 +270,6 @@ module.exports = {
   receiveBytes,
   pingPong,
   windowed,
+  requestWindow,
+  sequencePerPeer,
 }

@@ -5,7 +5,7 @@
 
 const net = require('net')
 const { cfg, PAYLOAD, RAW_SIZE, LARGE_SIZE, send, fail, start, done, setGo, bursts, sequence, receiveAll,
-  receiveBytes, pingPong, windowed } = require('./common.cjs')
+  receiveBytes, pingPong, windowed, requestWindow } = require('./common.cjs')
 
 const N = cfg.n
 
@@ -64,6 +64,7 @@ function runServer() {
       case 'throughput':
         onType(socket, 'message', (data) => received(data.i))
         break
+      case 'sync': // node:net has no sync mode: the latency round trip
       case 'latency':
         onType(socket, 'request', (data) => {
           if (received(data.i)) {
@@ -71,6 +72,16 @@ function runServer() {
           }
         })
         break
+      case 'clients8':
+      case 'inflight64': {
+        const inOrder = sequence(`sequence of connection ${sockets.length - 1}`)
+        onType(socket, 'request', (data) => {
+          if (inOrder(data.i)) {
+            writeMsg(socket, 'reply', { i: data.i })
+          }
+        })
+        break
+      }
       case 'large':
         onType(socket, 'large', (data) => {
           if (data.payload.length !== LARGE_SIZE) {
@@ -124,8 +135,15 @@ function runClient() {
         bursts(N, (i) => writeMsg(socket, 'message', { i, payload: PAYLOAD }))
       })
       break
+    case 'sync': // node:net has no sync mode: the latency round trip
     case 'latency': {
       const replied = pingPong((i) => writeMsg(socket, 'request', { i, payload: PAYLOAD }))
+      onType(socket, 'reply', (data) => replied(data.i))
+      break
+    }
+    case 'clients8':
+    case 'inflight64': {
+      const replied = requestWindow((i) => writeMsg(socket, 'request', { i, payload: PAYLOAD }))
       onType(socket, 'reply', (data) => replied(data.i))
       break
     }

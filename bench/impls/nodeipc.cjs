@@ -6,7 +6,7 @@
 
 const path = require('path')
 const { cfg, PAYLOAD, RAW_SIZE, LARGE_SIZE, send, fail, start, done, setGo, bursts, sequence, receiveAll,
-  receiveBytes, pingPong, windowed } = require('./common.cjs')
+  receiveBytes, pingPong, windowed, requestWindow, sequencePerPeer } = require('./common.cjs')
 
 // 'ours' loads the package root the orchestrator chose (a snapshot of this repo by default).
 const oursRoot = cfg.oursRoot || path.join(__dirname, '..', '..')
@@ -16,6 +16,8 @@ ipc.config.silent = true
 ipc.config.retry = 100
 ipc.config.maxRetries = 10
 ipc.config.rawBuffer = cfg.case === 'raw'
+// v9's sync mode is the client's: each emit waits in a queue that a received message advances.
+ipc.config.sync = cfg.case === 'sync' && cfg.role === 'client'
 ipc.config.id = cfg.role === 'server' ? 'bench-server' : `bench-client-${cfg.k}`
 
 const N = cfg.n
@@ -47,10 +49,21 @@ function runServer() {
       server.on('message', (data) => received(data.i))
       break
     }
+    case 'sync': // sync mode is the client's only: the server is latency's
     case 'latency': {
       const inOrder = sequence()
       server.on('request', (data, socket) => {
         if (inOrder(data.i)) {
+          server.emit(socket, 'reply', { i: data.i })
+        }
+      })
+      break
+    }
+    case 'clients8':
+    case 'inflight64': {
+      const inOrder = sequencePerPeer()
+      server.on('request', (data, socket) => {
+        if (inOrder(socket, data.i)) {
           server.emit(socket, 'reply', { i: data.i })
         }
       })
@@ -116,8 +129,15 @@ function runClient() {
         bursts(N, (i) => client.emit('message', { i, payload: PAYLOAD }))
       })
       break
+    case 'sync': // the same round trips as latency, each emit through the sync queue
     case 'latency': {
       const replied = pingPong((i) => client.emit('request', { i, payload: PAYLOAD }))
+      client.on('reply', (data) => replied(data.i))
+      break
+    }
+    case 'clients8':
+    case 'inflight64': {
+      const replied = requestWindow((i) => client.emit('request', { i, payload: PAYLOAD }))
       client.on('reply', (data) => replied(data.i))
       break
     }
