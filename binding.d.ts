@@ -11,12 +11,18 @@ export declare const __napiBindingTarget: 'native' | 'wasm32-wasi' | 'wasm32-was
 
 export declare class NativeEndpoint {
   /**
-   * Event batches go to the `onEvents` callback given to `listen*`/`connect*`/`bindUdp`/
-   * `adoptFd`: flat arrays `[kind, connId, arg, ...]` (see `batch.rs`), with a second
-   * argument `true` when a connection read on the JS thread calls it directly. After any
-   * other batch JS calls `rearm()` from a later turn of its event loop.
+   * Events reach JS two ways (see `batch.rs` for their form): batches from tokio tasks
+   * go to the `onEvents` callback given to `listen*`/`connect*`/`bindUdp`/`adoptFd`, as
+   * flat arrays `[kind, connId, arg, ...]`, after each of which JS calls `rearm()` from a
+   * later turn of its event loop; connections read on the JS thread call the function
+   * given to `setDirect` with `(kind, connId, arg)`.
    */
   constructor(delimiter: Uint8Array, maxMessageSize: number, raw: boolean, writeHighWater: number)
+  /**
+   * The function connections read on the JS thread call; held weakly, so it must stay
+   * reachable from the endpoint's owner.
+   */
+  setDirect(onEvent: (kind: number, conn: number, arg: unknown) => void): void
   /**
    * JS is ready for more events: the ones queued since the last batch, or null (and the
    * next event will call `onEvents` again).

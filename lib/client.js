@@ -74,7 +74,7 @@ class Client extends PubSub {
         }
         eachFrame(arg, (text) => this._gotFrame(text), kind === KIND.FRAMES_ASCII)
         break
-      case KIND.LARGE_FRAME:
+      case KIND.ONE_FRAME:
         if (!this.config.silent) {
           this.log('## received events ##')
         }

@@ -16,8 +16,8 @@ const KIND = Object.freeze({
   CLOSED: 8,
   DATAGRAM: 9,
   FRAMES_ASCII: 10,
-  // One large frame: a string, or [skeleton, ...strings] for lib/message.js's parseFrame.
-  LARGE_FRAME: 11,
+  // One frame: a string, or [skeleton, ...strings] for lib/message.js's parseFrame.
+  ONE_FRAME: 11,
 })
 
 // Pending bytes per connection above which writes report back-pressure (SPEC D8).
@@ -59,16 +59,16 @@ class Endpoint {
       }
     }
     // Between two batches the event loop gets a turn (timers, other sockets): the core
-    // wakes JS once, then JS pulls from a later tick until the queue is empty. `direct`:
-    // a connection read on this thread calls with what one read brought, and nothing
-    // waits in the queue for it.
-    const receive = (batch, direct) => {
-      if (!direct) {
-        setImmediate(pull)
-      }
+    // wakes JS once, then JS pulls from a later tick until the queue is empty.
+    const receive = (batch) => {
+      setImmediate(pull)
       deliver(owner, batch, 0)
     }
     this.onEvents = receive
+    // Connections read on this thread call with one event at a time. The core holds this
+    // weakly: this object keeps it alive as long as the owner is.
+    this.onDirect = (kind, conn, arg) => owner._onNative(kind, conn, arg)
+    native.setDirect(this.onDirect)
   }
 
   listenUnix(path, readableAll, writableAll) {

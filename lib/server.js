@@ -129,7 +129,7 @@ class Server extends PubSub {
         eachFrame(arg, (text) => gotFrame.call(this, socket, text), kind === KIND.FRAMES_ASCII)
         break
       }
-      case KIND.LARGE_FRAME:
+      case KIND.ONE_FRAME:
         gotFrame.call(this, this._socketFor(conn), arg)
         break
       case KIND.RAW:

@@ -1,5 +1,7 @@
-//! Turning a batch of core events into one flat JS array, `[kind, connId, arg, ...]`:
-//! one array per wake-up instead of an object per event keeps the crossing cheap.
+//! Turning core events into `(kind, connId, arg)` triples for JS: a batch from the mailbox
+//! becomes one flat array `[kind, connId, arg, ...]` (one array per wake-up instead of an
+//! object per event keeps the crossing cheap); a connection read on the JS thread passes
+//! each triple as the arguments of a direct call (`js_thread.rs`).
 
 use napi::bindgen_prelude::*;
 use napi::sys;
@@ -24,9 +26,11 @@ const DATAGRAM: u32 = 9;
 /// Frames that are all ASCII: JS may decode them as Latin-1, a plain copy, which is
 /// several times faster than UTF-8 decoding and gives the same string.
 const FRAMES_ASCII: u32 = 10;
-/// One frame of at least LARGE_FRAME bytes, as a string, or as `[skeleton, ...strings]`
-/// when its large strings were taken out (`json_text::extract_large_strings`).
-const LARGE_FRAME_KIND: u32 = 11;
+/// One frame, as a string; or, for a frame of at least LARGE_FRAME bytes whose large
+/// strings were taken out (`json_text::extract_large_strings`), `[skeleton, ...strings]`.
+/// A read that brought a single small frame sends it this way too: making the string here
+/// costs less than a Buffer for JS to slice.
+const ONE_FRAME: u32 = 11;
 
 /// Frames this large go to JS as strings made here rather than in a Buffer to decode:
 /// one copy less, and room to take their large strings out.
@@ -50,25 +54,31 @@ fn frames_are_ascii(mut data: &[u8]) -> bool {
   true
 }
 
-/// The flat array under construction.
-struct Out<'e> {
+/// Receives each converted event.
+type Sink<'s> = dyn FnMut(u32, u32, sys::napi_value) -> Result<()> + 's;
+
+struct Out<'e, 's> {
   env: &'e Env,
-  array: Array<'e>,
-  len: u32,
+  sink: &'s mut Sink<'s>,
 }
 
-impl Out<'_> {
+impl Out<'_, '_> {
   fn push<V: ToNapiValue>(&mut self, kind: u32, conn: u32, arg: V) -> Result<()> {
-    self.array.set(self.len, kind)?;
-    self.array.set(self.len + 1, conn)?;
-    self.array.set(self.len + 2, arg)?;
-    self.len += 3;
-    Ok(())
+    // SAFETY: a value made in this env, on its thread.
+    let arg = unsafe { V::to_napi_value(self.env.raw(), arg) }?;
+    (self.sink)(kind, conn, arg)
   }
 
   /// FRAMES events hold length-prefixed frames; runs of small ones go as one Buffer, each
-  /// large one on its own.
+  /// large one on its own, and a lone small one as a string.
   fn push_frames(&mut self, conn: u32, data: &[u8]) -> Result<()> {
+    if let Some(prefix) = data.get(..4) {
+      let len = u32::from_le_bytes([prefix[0], prefix[1], prefix[2], prefix[3]]) as usize;
+      if 4 + len == data.len() && len < LARGE_FRAME {
+        let frame = js_string(self.env, &data[4..])?;
+        return self.push(ONE_FRAME, conn, JsRaw(frame));
+      }
+    }
     let mut run = 0;
     let mut at = 0;
     while let Some(prefix) = data.get(at..at + 4) {
@@ -77,7 +87,7 @@ impl Out<'_> {
       if (LARGE_FRAME..=MAX_JS_STRING).contains(&len) {
         self.push_small_frames(conn, &data[run..at])?;
         let frame = large_frame(self.env, &data[at + 4..end])?;
-        self.push(LARGE_FRAME_KIND, conn, frame)?;
+        self.push(ONE_FRAME, conn, JsRaw(frame))?;
         run = end;
       }
       at = end;
@@ -93,6 +103,49 @@ impl Out<'_> {
     let buffer = BufferSlice::copy_from(self.env, frames)?;
     self.push(kind, conn, buffer)
   }
+
+  fn push_event(&mut self, event: Event) -> Result<()> {
+    let env = self.env;
+    match event {
+      Event::Listening => self.push(LISTENING, 0, ()),
+      Event::ServerClosed => self.push(SERVER_CLOSED, 0, ()),
+      Event::Connected { conn, peer } => self.push(CONNECTED, conn, peer_object(env, peer)?),
+      // Turned into `Connected` on the JS thread before conversion (js_thread.rs); one
+      // that gets here had no endpoint left to take it, and dropping it closes it.
+      Event::HandedOff { .. } => Ok(()),
+      Event::Frames { conn, data } => self.push_frames(conn, &data),
+      Event::Raw { conn, data } => self.push(RAW, conn, BufferSlice::copy_from(env, data)?),
+      Event::Error { conn, failure } => self.push(ERROR, conn.unwrap_or(0), failure_object(env, failure)?),
+      Event::TooLarge { conn, size, limit } => {
+        let mut o = Object::new(env)?;
+        o.set("size", size as f64)?;
+        o.set("limit", limit as f64)?;
+        self.push(TOO_LARGE, conn, o)
+      }
+      Event::Drain { conn } => self.push(DRAIN, conn, ()),
+      Event::Closed { conn, had_error } => self.push(CLOSED, conn, had_error),
+      Event::Datagram { raw, data, from, size } => {
+        // v9 hands UDP handlers a plain rinfo object: {address, family, port, size}.
+        let mut o = Object::new(env)?;
+        o.set("raw", raw)?;
+        o.set("data", BufferSlice::copy_from(env, data)?)?;
+        o.set("address", from.ip().to_string())?;
+        o.set("family", if from.is_ipv4() { "IPv4" } else { "IPv6" })?;
+        o.set("port", from.port() as u32)?;
+        o.set("size", size as u32)?;
+        self.push(DATAGRAM, 0, o)
+      }
+    }
+  }
+}
+
+/// Converts `events` in order, handing each `(kind, conn, arg)` to `sink`.
+pub fn convert(env: &Env, events: Vec<Event>, sink: &mut Sink<'_>) -> Result<()> {
+  let mut out = Out { env, sink };
+  for event in events {
+    out.push_event(event)?;
+  }
+  Ok(())
 }
 
 fn large_frame(env: &Env, frame: &[u8]) -> Result<sys::napi_value> {
@@ -136,43 +189,16 @@ impl ToNapiValue for JsRaw {
 impl ToNapiValue for JsBatch {
   unsafe fn to_napi_value(raw_env: sys::napi_env, val: Self) -> Result<sys::napi_value> {
     let env = Env::from_raw(raw_env);
-    let array = env.create_array((val.0.len() * 3) as u32)?;
-    let mut out = Out { env: &env, array, len: 0 };
-    for event in val.0 {
-      match event {
-        Event::Listening => out.push(LISTENING, 0, ())?,
-        Event::ServerClosed => out.push(SERVER_CLOSED, 0, ())?,
-        Event::Connected { conn, peer } => out.push(CONNECTED, conn, peer_object(&env, peer)?)?,
-        // Turned into `Connected` on the JS thread before conversion (js_thread.rs); one
-        // that gets here had no endpoint left to take it, and dropping it closes it.
-        Event::HandedOff { .. } => {}
-        Event::Frames { conn, data } => out.push_frames(conn, &data)?,
-        Event::Raw { conn, data } => out.push(RAW, conn, BufferSlice::copy_from(&env, data)?)?,
-        Event::Error { conn, failure } => {
-          out.push(ERROR, conn.unwrap_or(0), failure_object(&env, failure)?)?
-        }
-        Event::TooLarge { conn, size, limit } => {
-          let mut o = Object::new(&env)?;
-          o.set("size", size as f64)?;
-          o.set("limit", limit as f64)?;
-          out.push(TOO_LARGE, conn, o)?
-        }
-        Event::Drain { conn } => out.push(DRAIN, conn, ())?,
-        Event::Closed { conn, had_error } => out.push(CLOSED, conn, had_error)?,
-        Event::Datagram { raw, data, from, size } => {
-          // v9 hands UDP handlers a plain rinfo object: {address, family, port, size}.
-          let mut o = Object::new(&env)?;
-          o.set("raw", raw)?;
-          o.set("data", BufferSlice::copy_from(&env, data)?)?;
-          o.set("address", from.ip().to_string())?;
-          o.set("family", if from.is_ipv4() { "IPv4" } else { "IPv6" })?;
-          o.set("port", from.port() as u32)?;
-          o.set("size", size as u32)?;
-          out.push(DATAGRAM, 0, o)?
-        }
-      }
-    }
-    unsafe { Array::to_napi_value(raw_env, out.array) }
+    let mut array = env.create_array((val.0.len() * 3) as u32)?;
+    let mut len = 0;
+    convert(&env, val.0, &mut |kind, conn, arg| {
+      array.set(len, kind)?;
+      array.set(len + 1, conn)?;
+      array.set(len + 2, JsRaw(arg))?;
+      len += 3;
+      Ok(())
+    })?;
+    unsafe { Array::to_napi_value(raw_env, array) }
   }
 }
 

@@ -58,9 +58,9 @@ pub(super) struct JsSide {
   key: u64,
   pub endpoint: Arc<Endpoint>,
   mailbox: Arc<Mailbox>,
-  /// The JS callback: a weak reference, strong while connections call it directly (the
-  /// threadsafe function holds it strongly while tasks run). An endpoint with nothing open
-  /// holds nothing in JS, so its client or server can be garbage collected.
+  /// The JS function connections read on this thread call, `(kind, conn, arg)`: a weak
+  /// reference, strong while such connections exist. An endpoint with nothing open holds
+  /// nothing in JS, so its client or server can be garbage collected.
   callback: Cell<sys::napi_ref>,
   /// The async context of direct calls, while the callback reference is strong.
   async_context: Cell<sys::napi_async_context>,
@@ -104,15 +104,21 @@ impl JsSide {
     &self.mailbox
   }
 
+  /// The function direct deliveries call (see `callback`); set once, before anything opens.
+  pub fn set_direct_callback(&self, on_event: &Function<(u32, u32, Unknown), ()>) -> Result<()> {
+    if !self.callback.get().is_null() {
+      return Err(Error::new(Status::InvalidArg, "the direct callback is already set"));
+    }
+    let mut reference = std::ptr::null_mut();
+    // SAFETY: a live function value of this env; count 0 is a weak reference.
+    check_status!(unsafe { sys::napi_create_reference(self.env, on_event.raw(), 0, &mut reference) })?;
+    self.callback.set(reference);
+    Ok(())
+  }
+
   /// A courier for transport tasks: the threadsafe function made from `on_events` when none
   /// is running.
   pub fn courier(&self, on_events: &Function<JsBatch, ()>) -> Result<Courier> {
-    if self.callback.get().is_null() {
-      let mut reference = std::ptr::null_mut();
-      // SAFETY: a live function value of this env; count 0 is a weak reference.
-      check_status!(unsafe { sys::napi_create_reference(self.env, on_events.raw(), 0, &mut reference) })?;
-      self.callback.set(reference);
-    }
     let existing = self.waker.borrow().upgrade();
     let waker = match existing {
       Some(waker) => waker,
@@ -293,9 +299,10 @@ impl JsSide {
     }
   }
 
-  /// Calls the JS callback with `(batch, true)` from a libuv callback (no JS on the
-  /// stack). A throwing handler becomes an uncaught exception, as a throwing `'data'`
-  /// listener of a Node socket does.
+  /// Calls the direct callback with `(kind, conn, arg)` for each event, from a libuv
+  /// callback (no JS on the stack), each call followed by `process.nextTick` callbacks as
+  /// after a Node socket's. A throwing handler becomes an uncaught exception, as a throwing
+  /// `'data'` listener of a Node socket does; the events after it are still delivered.
   pub fn deliver(&self, events: Vec<Event>) {
     let context = self.async_context.get();
     if events.is_empty() || context.is_null() || tearing_down() {
@@ -312,28 +319,25 @@ impl JsSide {
       let mut function = std::ptr::null_mut();
       sys::napi_get_reference_value(env, self.callback.get(), &mut function);
       if !function.is_null() {
-        let status = match JsBatch::to_napi_value(env, JsBatch(events)) {
-          Ok(batch) => {
-            let mut direct = std::ptr::null_mut();
-            sys::napi_get_boolean(env, true, &mut direct);
-            let argv = [batch, direct];
-            let mut result = std::ptr::null_mut();
-            sys::napi_make_callback(env, context, function, function, argv.len(), argv.as_ptr(), &mut result)
+        let converted = super::batch::convert(&Env::from_raw(env), events, &mut |kind, conn, arg| {
+          let mut argv = [std::ptr::null_mut(), std::ptr::null_mut(), arg];
+          sys::napi_create_uint32(env, kind, &mut argv[0]);
+          sys::napi_create_uint32(env, conn, &mut argv[1]);
+          let mut result = std::ptr::null_mut();
+          let status =
+            sys::napi_make_callback(env, context, function, function, argv.len(), argv.as_ptr(), &mut result);
+          if status == sys::Status::napi_pending_exception {
+            raise_pending(env);
           }
-          Err(err) => {
-            let message = format!("node-ipc-rs: could not convert received data: {err}");
-            let mut text = std::ptr::null_mut();
-            let mut error = std::ptr::null_mut();
-            sys::napi_create_string_utf8(env, message.as_ptr().cast(), message.len() as isize, &mut text);
-            sys::napi_create_error(env, std::ptr::null_mut(), text, &mut error);
-            sys::napi_throw(env, error);
-            sys::Status::napi_pending_exception
-          }
-        };
-        if status == sys::Status::napi_pending_exception {
-          let mut exception = std::ptr::null_mut();
-          sys::napi_get_and_clear_last_exception(env, &mut exception);
-          sys::napi_fatal_exception(env, exception);
+          Ok(())
+        });
+        if let Err(err) = converted {
+          let message = format!("node-ipc-rs: could not convert received data: {err}");
+          let mut text = std::ptr::null_mut();
+          let mut error = std::ptr::null_mut();
+          sys::napi_create_string_utf8(env, message.as_ptr().cast(), message.len() as isize, &mut text);
+          sys::napi_create_error(env, std::ptr::null_mut(), text, &mut error);
+          sys::napi_fatal_exception(env, error);
         }
       }
       sys::napi_close_handle_scope(env, scope);
@@ -365,6 +369,19 @@ impl Drop for JsSide {
       // SAFETY: on the env's thread (finalizers and close callbacks run there).
       unsafe { sys::napi_delete_reference(self.env, reference) };
     }
+  }
+}
+
+/// Hands a JS exception left pending by a call to Node's uncaught-exception handling.
+///
+/// # Safety
+/// On the env's thread, outside any JS call.
+unsafe fn raise_pending(env: sys::napi_env) {
+  let mut exception = std::ptr::null_mut();
+  // SAFETY: per the caller.
+  unsafe {
+    sys::napi_get_and_clear_last_exception(env, &mut exception);
+    sys::napi_fatal_exception(env, exception);
   }
 }
 

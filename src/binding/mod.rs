@@ -43,10 +43,11 @@ pub struct NativeEndpoint {
 
 #[napi]
 impl NativeEndpoint {
-  /// Event batches go to the `onEvents` callback given to `listen*`/`connect*`/`bindUdp`/
-  /// `adoptFd`: flat arrays `[kind, connId, arg, ...]` (see `batch.rs`), with a second
-  /// argument `true` when a connection read on the JS thread calls it directly. After any
-  /// other batch JS calls `rearm()` from a later turn of its event loop.
+  /// Events reach JS two ways (see `batch.rs` for their form): batches from tokio tasks
+  /// go to the `onEvents` callback given to `listen*`/`connect*`/`bindUdp`/`adoptFd`, as
+  /// flat arrays `[kind, connId, arg, ...]`, after each of which JS calls `rearm()` from a
+  /// later turn of its event loop; connections read on the JS thread call the function
+  /// given to `setDirect` with `(kind, connId, arg)`.
   #[napi(constructor)]
   pub fn new(
     env: &Env,
@@ -69,6 +70,13 @@ impl NativeEndpoint {
     };
     let side = JsSide::new(env, Endpoint::new(options), Mailbox::new(READ_HIGH_WATER))?;
     Ok(Self { side })
+  }
+
+  /// The function connections read on the JS thread call; held weakly, so it must stay
+  /// reachable from the endpoint's owner.
+  #[napi(ts_args_type = "onEvent: (kind: number, conn: number, arg: unknown) => void")]
+  pub fn set_direct(&self, on_event: Function<(u32, u32, Unknown), ()>) -> Result<()> {
+    self.side.set_direct_callback(&on_event)
   }
 
   fn endpoint(&self) -> &Arc<Endpoint> {
