@@ -42,10 +42,11 @@ export declare class NativeEndpoint {
   connectUnix(onEvents: (arg: JsBatch) => void, path: string): number
   connectTcp(onEvents: (arg: JsBatch) => void, host: string, port: number, localAddress?: string | undefined | null, localPort?: number | undefined | null, family?: number | undefined | null, tls?: JsTlsOptions | undefined | null): number
   /**
-   * Queues a string (JSON frames) for one connection; returns the bytes now pending
-   * for it, or -1 when the connection is gone and the bytes were dropped.
+   * A function `(conn, text) => pending` that queues a string (JSON frames) for one
+   * connection and returns the bytes now pending for it, or -1 when the connection is
+   * gone and the bytes were dropped (see `writer.rs` for why it is not a method).
    */
-  write(conn: number, data: Utf8Text): number
+  textWriter(): (conn: number, text: string) => number
   writeBuffer(conn: number, data: Uint8Array): number
   /**
    * A frame whose large strings the core writes as JSON literals (`text::JsonFrame`).

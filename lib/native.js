@@ -69,6 +69,8 @@ class Endpoint {
     // weakly: this object keeps it alive as long as the owner is.
     this.onDirect = (kind, conn, arg) => owner._onNative(kind, conn, arg)
     native.setDirect(this.onDirect)
+    // A plain function, not a method: the call every emit ends in (src/binding/writer.rs).
+    this.write = native.textWriter()
   }
 
   listenUnix(path, readableAll, writableAll) {
@@ -88,9 +90,6 @@ class Endpoint {
   }
   connectTcp(host, port, localAddress, localPort, family, tls) {
     return this.native.connectTcp(this.onEvents, host, port, localAddress, localPort, family, tls)
-  }
-  write(conn, text) {
-    return this.native.write(conn, text)
   }
   writeBuffer(conn, bytes) {
     return this.native.writeBuffer(conn, bytes)

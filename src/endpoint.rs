@@ -133,6 +133,11 @@ impl Endpoint {
     self.conn(id)?.out.push(data)
   }
 
+  /// As [`Endpoint::write`], copying only what the socket does not take at once.
+  pub fn write_slice(&self, id: ConnId, data: &[u8]) -> Option<usize> {
+    self.conn(id)?.out.push_slice(data)
+  }
+
   /// Queues the same bytes for every connection; the buffer is shared, not copied.
   pub fn write_all(&self, data: Bytes) {
     let conns: Vec<_> = self.conns.lock().unwrap().values().cloned().collect();

@@ -42,6 +42,31 @@ pub struct Outgoing {
   high_water: usize,
 }
 
+enum Chunk<'a> {
+  Owned(Bytes),
+  Borrowed(&'a [u8]),
+}
+
+impl Chunk<'_> {
+  fn as_slice(&self) -> &[u8] {
+    match self {
+      Chunk::Owned(bytes) => bytes,
+      Chunk::Borrowed(bytes) => bytes,
+    }
+  }
+
+  /// What is left after the first `sent` bytes, owned.
+  fn rest(self, sent: usize) -> Bytes {
+    match self {
+      Chunk::Owned(mut bytes) => {
+        bytes.advance(sent);
+        bytes
+      }
+      Chunk::Borrowed(bytes) => Bytes::copy_from_slice(&bytes[sent..]),
+    }
+  }
+}
+
 /// What the writer should do next.
 pub enum Next {
   Write(Vec<Bytes>),
@@ -69,37 +94,44 @@ impl Outgoing {
   /// drain event follows once they are written. None when the connection is closing: the
   /// bytes are dropped, as v9 dropped writes to a destroyed socket.
   pub fn push(&self, chunk: Bytes) -> Option<usize> {
-    self.push_with(chunk, true)
+    self.push_with(Chunk::Owned(chunk), true)
+  }
+
+  /// As [`Outgoing::push`], for bytes the caller keeps: only what the socket does not take
+  /// at once is copied (a small write to an idle connection allocates nothing).
+  pub fn push_slice(&self, bytes: &[u8]) -> Option<usize> {
+    self.push_with(Chunk::Borrowed(bytes), true)
   }
 
   /// Queues for the writer task only. A broadcast goes to many sockets at once: writing
   /// each directly would cost one syscall per socket and message on the JS thread, while
   /// the writer tasks coalesce a burst of broadcasts into few writes.
   pub fn push_queued(&self, chunk: Bytes) -> Option<usize> {
-    self.push_with(chunk, false)
+    self.push_with(Chunk::Owned(chunk), false)
   }
 
-  fn push_with(&self, mut chunk: Bytes, direct: bool) -> Option<usize> {
+  fn push_with(&self, chunk: Chunk<'_>, direct: bool) -> Option<usize> {
     let pending = {
       let mut s = self.state.lock().unwrap();
       if s.closing != Closing::Open {
         return None;
       }
+      let bytes = chunk.as_slice();
+      let mut sent = 0;
       // Nothing queued and the writer idle: write from the caller's thread (JS's) and
       // skip the hand-off to a worker thread, which costs two context switches. Only what
       // the socket does not take at once is queued. The lock keeps the writer out meanwhile.
       if direct && s.chunks.is_empty() && !s.writing {
         if let Some(direct) = &s.direct {
-          if let Ok(n) = direct(&chunk) {
-            chunk.advance(n);
-          }
+          sent = direct(bytes).unwrap_or(0);
         }
       }
-      if chunk.is_empty() {
+      if sent == bytes.len() {
         return Some(s.pending);
       }
-      s.pending += chunk.len();
-      s.chunks.push_back(chunk);
+      let rest = chunk.rest(sent);
+      s.pending += rest.len();
+      s.chunks.push_back(rest);
       if s.pending > self.high_water {
         s.over_high_water = true;
       }

@@ -191,6 +191,26 @@ impl JsSide {
     self.tsfn_refed.set(want);
   }
 
+  /// Queues bytes for one connection; what the socket does not take at once waits for it
+  /// to become writable. The bytes now pending, or None when the connection is gone.
+  pub fn write(&self, conn: ConnId, bytes: bytes::Bytes) -> Option<usize> {
+    let pending = self.endpoint.write(conn, bytes);
+    self.after_write(conn, pending)
+  }
+
+  /// As [`JsSide::write`], copying only what the socket does not take at once.
+  pub fn write_slice(&self, conn: ConnId, bytes: &[u8]) -> Option<usize> {
+    let pending = self.endpoint.write_slice(conn, bytes);
+    self.after_write(conn, pending)
+  }
+
+  fn after_write(&self, conn: ConnId, pending: Option<usize>) -> Option<usize> {
+    if matches!(pending, Some(queued) if queued > 0) {
+      self.sync_conn(conn);
+    }
+    pending
+  }
+
   /// After JS queued bytes for, ended or destroyed a connection: a connection read on this
   /// thread watches for writability or closes.
   pub fn sync_conn(&self, conn: ConnId) {

@@ -7,6 +7,7 @@ mod js_thread;
 mod poll_conn;
 mod text;
 mod uv;
+mod writer;
 
 use std::rc::Rc;
 use std::sync::Arc;
@@ -16,7 +17,7 @@ use napi::bindgen_prelude::*;
 use napi_derive::napi;
 
 use crate::endpoint::{Endpoint, EndpointOptions};
-use crate::mailbox::{ConnId, Mailbox};
+use crate::mailbox::Mailbox;
 use crate::tls::{ClientTls, ServerTls, TlsFailure, TlsOptions};
 use crate::transport::{ConnectTarget, ListenTarget, Stream, TcpConnectOptions};
 use crate::udp::UdpTarget;
@@ -206,16 +207,21 @@ impl NativeEndpoint {
     Ok(conn)
   }
 
-  /// Queues a string (JSON frames) for one connection; returns the bytes now pending
-  /// for it, or -1 when the connection is gone and the bytes were dropped.
-  #[napi]
-  pub fn write(&self, conn: u32, data: Utf8Text) -> f64 {
-    self.queued(conn, self.endpoint().write(conn, Bytes::from(data.0)))
+  /// A function `(conn, text) => pending` that queues a string (JSON frames) for one
+  /// connection and returns the bytes now pending for it, or -1 when the connection is
+  /// gone and the bytes were dropped (see `writer.rs` for why it is not a method).
+  #[napi(ts_return_type = "(conn: number, text: string) => number")]
+  pub fn text_writer(&self, env: &Env) -> Result<Unknown<'_>> {
+    // SAFETY: this endpoint's env, on its thread.
+    unsafe {
+      let function = writer::make(env.raw(), &self.side)?;
+      Unknown::from_napi_value(env.raw(), function)
+    }
   }
 
   #[napi]
   pub fn write_buffer(&self, conn: u32, data: &[u8]) -> f64 {
-    self.queued(conn, self.endpoint().write(conn, Bytes::copy_from_slice(data)))
+    pending_or_dropped(self.side.write_slice(conn, data))
   }
 
   /// A frame whose large strings the core writes as JSON literals (`text::JsonFrame`).
@@ -223,20 +229,8 @@ impl NativeEndpoint {
   #[napi]
   pub fn write_json(&self, conn: u32, frame: JsonFrame) -> f64 {
     match frame.0 {
-      Some(bytes) => self.queued(conn, self.endpoint().write(conn, Bytes::from(bytes))),
+      Some(bytes) => pending_or_dropped(self.side.write(conn, Bytes::from(bytes))),
       None => -2.0,
-    }
-  }
-
-  /// What the socket did not take at once waits for it to become writable.
-  fn queued(&self, conn: ConnId, pending: Option<usize>) -> f64 {
-    match pending {
-      Some(0) => 0.0,
-      Some(pending) => {
-        self.side.sync_conn(conn);
-        pending as f64
-      }
-      None => -1.0,
     }
   }
 
@@ -335,6 +329,10 @@ impl From<JsTlsOptions> for TlsOptions {
       max_version: js.max_version,
     }
   }
+}
+
+fn pending_or_dropped(pending: Option<usize>) -> f64 {
+  pending.map_or(-1.0, |p| p as f64)
 }
 
 fn tls_error(failure: TlsFailure) -> Error {
