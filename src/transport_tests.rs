@@ -358,3 +358,73 @@ async fn udp_datagrams_carry_whole_frames_and_send_errors_are_events() {
   events.until(|e| e.contains(&Event::ServerClosed)).await;
   assert!(!server.send_udp("127.0.0.1".into(), port, Bytes::from_static(b"late")));
 }
+
+/// With `hand_off_plain_streams`, accepted and connected Unix and TCP streams reach the
+/// consumer as sockets no task reads; a `Polled` connection then carries frames both ways,
+/// including what was written before the connection existed.
+#[tokio::test]
+async fn plain_streams_are_handed_off_and_drive_as_polled_connections() {
+  use crate::polled::Polled;
+  fn handed_off(events: &mut Vec<Event>) -> Option<(ConnId, socket2::Socket)> {
+    let at = events.iter().position(|e| matches!(e, Event::HandedOff { .. }))?;
+    match events.remove(at) {
+      Event::HandedOff { conn, socket, .. } => Some((conn, socket.0)),
+      _ => unreachable!(),
+    }
+  }
+  let options = EndpointOptions { hand_off_plain_streams: true, ..EndpointOptions::default() };
+  let dir = tempfile::tempdir().unwrap();
+  let port = free_port();
+  let targets = [
+    (
+      ListenTarget::Unix {
+        path: dir.path().join("h.sock").to_string_lossy().into_owned(),
+        readable_all: false,
+        writable_all: false,
+      },
+      ConnectTarget::Unix { path: dir.path().join("h.sock").to_string_lossy().into_owned() },
+    ),
+    (
+      ListenTarget::Tcp { host: "127.0.0.1".into(), port, tls: None },
+      ConnectTarget::Tcp { host: "127.0.0.1".into(), port, options: TcpConnectOptions::default() },
+    ),
+  ];
+  for (listen, connect) in targets {
+    let server = Endpoint::new(options.clone());
+    let (mut server_events, courier) = Collector::new(1 << 20);
+    server.listen(listen, courier);
+    server_events.until(|e| e.contains(&Event::Listening)).await;
+    let client = Endpoint::new(options.clone());
+    let (mut client_events, courier) = Collector::new(1 << 20);
+    let client_conn = client.connect(connect, courier);
+    assert_eq!(client.write(client_conn, Bytes::from_static(b"early\x0c")), Some(6), "queued");
+
+    client_events.until(|e| e.iter().any(|e| matches!(e, Event::HandedOff { .. }))).await;
+    server_events.until(|e| e.iter().any(|e| matches!(e, Event::HandedOff { .. }))).await;
+    assert!(connected_id(&client_events.events).is_none(), "a handed-off connection is not announced twice");
+    let (conn, socket) = handed_off(&mut client_events.events).unwrap();
+    assert_eq!(conn, client_conn);
+    let mut ours = Polled::new(socket, client.conn(conn).unwrap(), client.clone());
+    let (server_conn, socket) = handed_off(&mut server_events.events).unwrap();
+    let mut theirs = Polled::new(socket, server.conn(server_conn).unwrap(), server.clone());
+
+    // The queued write goes out once the new owner finds the socket writable.
+    let mut events = Vec::new();
+    assert!(ours.interest().writable);
+    ours.writable(&mut events);
+    server.write(server_conn, Bytes::from_static(b"reply\x0c"));
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    let (mut at_server, mut at_client) = (Vec::new(), Vec::new());
+    while (at_server.is_empty() || at_client.is_empty()) && std::time::Instant::now() < deadline {
+      theirs.readable(&mut at_server);
+      ours.readable(&mut at_client);
+      tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    }
+    assert_eq!(frames_of(&at_server, None), vec![b"early".to_vec()]);
+    assert_eq!(frames_of(&at_client, None), vec![b"reply".to_vec()]);
+    drop(ours);
+    assert_eq!(client.connection_count(), 0, "the owner's drop forgets the connection");
+    assert!(!closed(&client_events.events, client_conn), "the core reports no close of its own");
+    server.stop_listening();
+  }
+}
