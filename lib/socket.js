@@ -104,8 +104,16 @@ class Socket extends EventEmitter {
     if (typeof data === 'string') {
       if (data.length > 0) {
         this._flushBytes()
-        this._corked += data
-        this._cork()
+        if (!flushScheduled && this._corked.length === 0 && this._corkedPieces === null) {
+          // The first write of a tick goes out at once, so a reply leaves before its
+          // handler returns; later writes in the same tick are corked into one call.
+          flushScheduled = true
+          process.nextTick(flushCorked)
+          this._queued(this._endpoint.write(this._conn, data))
+        } else {
+          this._corked += data
+          this._cork()
+        }
       }
     } else {
       const view = Buffer.isBuffer(data) ? data : Buffer.from(data.buffer, data.byteOffset, data.byteLength)
