@@ -60,6 +60,7 @@ export declare class NativeEndpoint {
   broadcastBuffer(data: Uint8Array): void
   /** Flushes what is queued, then closes. */
   end(conn: number): void
+  /** What is queued goes out as far as the socket takes it now; the rest is dropped. */
   destroy(conn: number): void
   setRaw(raw: boolean): void
   /** `max` is clamped to u32 (Infinity or negative means unlimited). */
@@ -69,6 +70,12 @@ export declare class NativeEndpoint {
   /** `socket.ref()`/`unref()` for one connection. */
   refConn(conn: number, refed: boolean): void
 }
+
+/**
+ * Writes what every connection of this thread has queued, as far as the sockets take it
+ * now: lib/socket.js calls it on `process.exit()`, which runs no further turn of the loop.
+ */
+export declare function flushPending(): void
 
 /** TLS settings as the JS shim resolved them (files already read; PEM text). */
 export interface JsTlsOptions {

@@ -3,6 +3,7 @@
 // is queued), so a destroy(), stop() or process.exit() in the same tick loses nothing:
 //   - emit-then-destroy: the server answers a request with 'bye' and destroys the socket;
 //   - emit-then-stop: the server answers a request with 'bye' and calls ipc.server.stop();
+//   - a server's shutdown: it broadcasts 'bye', stops and destroys every socket;
 //   - emit-then-process.exit: a client (or a server) emits 100 numbered messages and calls
 //     process.exit(0), all in the same tick: the peer gets all 100, in order.
 // The implementation runs in a child process (fixtures/emit-close/); the peer is a plain
@@ -67,6 +68,14 @@ for (const impl of ['ours', 'ref']) {
       // the stop took effect: nobody listens there any more
       const err = await netConnectError(ep.path ? { path: ep.path } : { host: '127.0.0.1', port: ep.port })
       t.true(transport === 'tcp' ? err.code === 'ECONNREFUSED' : ['ENOENT', 'ECONNREFUSED'].includes(err.code), `connect after stop: ${err.code}`)
+    })
+
+    test(`[${impl}] ${transport}: broadcast, stop and destroy every socket in the same tick delivers the broadcast`, async (t) => {
+      const { server, client, closed } = await serverAndClient(t, impl, transport, 'shutdown')
+      client.socket.write(frame({ type: 'req', data: { reason: 'shutdown-1' } }))
+      await server.waitJson((o) => o.ev === 'done', LINE_TIMEOUT)
+      await closedWithin(closed, 'the server closing the connection')
+      t.deepEqual(frames(client.sink.bytes), [{ type: 'bye', data: { reason: 'shutdown-1' } }], `bytes: ${JSON.stringify(client.sink.bytes.toString())}`)
     })
 
     test(`[${impl}] ${transport}: client emits ${COUNT} then process.exit(0) in the same tick: the server receives all ${COUNT} in order`, async (t) => {

@@ -1,8 +1,9 @@
 'use strict'
 
-// The boundary to the Rust core: one NativeEndpoint per client or server, whose event
-// batches (flat arrays `[kind, connId, arg, ...]`, see src/binding/batch.rs) are handed to
-// the owner's `_onNative(kind, conn, arg)` one by one.
+// The boundary to the Rust core: one NativeEndpoint per client or server. Its events reach
+// the owner's `_onNative(kind, conn, arg)` one by one, from batches (flat arrays
+// `[kind, connId, arg, ...]`, see src/binding/batch.rs) that tokio tasks queue, or straight
+// from connections read on the JS thread (ARCHITECTURE.md, "Threads, and who owns what").
 
 const KIND = Object.freeze({
   LISTENING: 0,
@@ -46,9 +47,10 @@ function createEndpoint(owner, config, delimiter) {
   return new Endpoint(owner, new NativeEndpoint(delimiterBytes, max, !!config.rawBuffer, WRITE_HIGH_WATER))
 }
 
-// The native endpoint plus its event callback. The callback is handed to the core with
-// each call that starts transport tasks and is held only while they run, so an idle
-// client or server is garbage (no native reference keeps it).
+// The native endpoint plus its event callbacks. The core holds them only while something
+// is open (the batch callback in the threadsafe function its tasks hold, the direct one by
+// a reference that is weak while no connection is open), so an idle client or server is
+// garbage (no native reference keeps it).
 class Endpoint {
   constructor(owner, native) {
     this.native = native
@@ -65,9 +67,9 @@ class Endpoint {
       deliver(owner, batch, 0)
     }
     this.onEvents = receive
-    // Connections read on this thread call with one event at a time. The core holds this
-    // weakly: this object keeps it alive as long as the owner is.
-    this.onDirect = (kind, conn, arg) => owner._onNative(kind, conn, arg)
+    // Connections read on this thread call with one event, or with a batch of several
+    // (delivered as above, without the pull). This object keeps it alive for the core.
+    this.onDirect = (kind, conn, arg) => (typeof kind === 'number' ? owner._onNative(kind, conn, arg) : deliver(owner, kind, 0))
     native.setDirect(this.onDirect)
     // A plain function, not a method: the call every emit ends in (src/binding/writer.rs).
     this.write = native.textWriter()
@@ -171,4 +173,12 @@ function eachFrame(buf, fn, ascii, from = 0) {
   }
 }
 
-module.exports = { KIND, createEndpoint, eachFrame, WRITE_HIGH_WATER }
+// What the JS thread's connections have queued goes out as far as the sockets take it now
+// (process.exit() runs no further turn of the loop). Nothing to do if nothing was loaded.
+function flushPending() {
+  if (binding) {
+    binding.flushPending()
+  }
+}
+
+module.exports = { KIND, createEndpoint, eachFrame, flushPending, WRITE_HIGH_WATER }

@@ -7,12 +7,13 @@ const { X509Certificate } = require('crypto')
 // (SPEC D4). Data moves through the Rust core; this object only queues writes and
 // mirrors state.
 //
-// Strings written in one tick are corked into one native call (SPEC D3): a native call
-// costs far more than a string append.
+// The first string written in a tick goes to the core at once (a reply leaves before its
+// handler returns); the rest of the tick's writes are corked into one native call, since a
+// native call costs far more than a string append.
 
 // Bytes queued for one peer above which write() returns false and 'drain' follows
 // (SPEC D8); the core uses the same mark (lib/native.js).
-const { WRITE_HIGH_WATER } = require('./native')
+const { WRITE_HIGH_WATER, flushPending } = require('./native')
 const { joinLargeFrame } = require('./message')
 
 // Buffers at least this large are handed over as they are, not copied into the cork.
@@ -21,9 +22,13 @@ const BYTES_CORK_LIMIT = 64 * 1024
 const corked = new Set()
 let flushScheduled = false
 
-// process.exit() runs no further ticks: what was emitted in the exiting tick goes out now,
-// as far as the sockets take it at once (v9's net.Socket wrote it synchronously too).
-process.on('exit', () => flushCorked())
+// process.exit() runs no further ticks: what was emitted in the exiting tick, and what
+// waits in the core's queues (broadcasts), goes out now as far as the sockets take it at
+// once (v9's net.Socket wrote it synchronously too).
+process.on('exit', () => {
+  flushCorked()
+  flushPending()
+})
 
 function flushCorked() {
   flushScheduled = false

@@ -6,54 +6,22 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use bytes::{Buf, Bytes, BytesMut};
+use bytes::{Buf, Bytes};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
-use tokio::sync::Notify;
 
+use crate::cancel::Cancel;
 use crate::endpoint::Endpoint;
 use crate::errors::IoFailure;
 use crate::mailbox::{put_frame, ConnId, Courier, Event};
 use crate::outgoing::{Closing, Next, Outgoing};
+use crate::read_buffer::ReadBuffer;
 
 /// How long `end()` may spend flushing to a peer that does not read before the
 /// connection is destroyed anyway; without it a stuck peer would keep the process alive.
 pub const END_FLUSH_TIMEOUT: Duration = Duration::from_secs(5);
 
-/// Read buffers start small (many idle connections stay cheap) and grow while reads fill them.
-const READ_START: usize = 8 * 1024;
-const READ_CHUNK: usize = 64 * 1024;
 /// Small chunks written together are first joined into one buffer, up to this size.
 const JOIN_LIMIT: usize = 256 * 1024;
-
-/// A one-way "stop now" signal that late listeners still see.
-#[derive(Default)]
-pub struct Cancel {
-  fired: AtomicBool,
-  notify: Notify,
-}
-
-impl Cancel {
-  pub fn fire(&self) {
-    self.fired.store(true, Ordering::SeqCst);
-    self.notify.notify_waiters();
-  }
-
-  pub fn is_fired(&self) -> bool {
-    self.fired.load(Ordering::SeqCst)
-  }
-
-  pub async fn fired(&self) {
-    loop {
-      let notified = self.notify.notified();
-      tokio::pin!(notified);
-      notified.as_mut().enable();
-      if self.is_fired() {
-        return;
-      }
-      notified.await;
-    }
-  }
-}
 
 /// The parts of a connection that JS-facing calls touch.
 pub struct ConnShared {
@@ -144,21 +112,19 @@ where
 async fn read_loop<R: AsyncRead + Unpin>(mut reader: R, live: Arc<Live>) {
   let shared = &live.shared;
   let mut decoder = live.endpoint.decoder();
-  let mut buf = BytesMut::with_capacity(READ_START);
-  let mut want = READ_START;
+  let mut read_buffer = ReadBuffer::default();
   loop {
-    if buf.capacity() - buf.len() < want / 4 {
-      buf.reserve(want);
-    }
-    let room = buf.capacity() - buf.len();
+    let room = read_buffer.make_room();
+    let buf = &mut read_buffer.buf;
     let read = tokio::select! {
       biased;
       _ = shared.cancel.fired() => return,
-      read = reader.read_buf(&mut buf) => read,
+      read = reader.read_buf(buf) => read,
     };
-    if matches!(read, Ok(n) if n >= room * 3 / 4) {
-      want = (want * 2).min(READ_CHUNK);
+    if let Ok(n) = read {
+      read_buffer.note_read(n, room);
     }
+    let buf = &mut read_buffer.buf;
     match read {
       // Node sockets do not allow half-open connections: the peer's end ends ours, after
       // what we still have queued has been written.

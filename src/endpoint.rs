@@ -7,6 +7,7 @@ use std::sync::{Arc, Mutex};
 
 use bytes::Bytes;
 
+use crate::cancel::Cancel;
 use crate::codec::FrameDecoder;
 use crate::connection::{ConnShared, Live};
 #[cfg(doc)]
@@ -49,6 +50,9 @@ pub struct Endpoint {
   max_connections: AtomicU32,
   pub(crate) listener: Mutex<Option<Arc<crate::server::ListenerSlot>>>,
   pub(crate) udp: Mutex<Option<crate::udp::UdpSlot>>,
+  /// Fired by `shutdown`: connections still being set up (a TLS handshake, a stream on
+  /// its way to `start`) are dropped instead of started.
+  shut_down: Cancel,
 }
 
 impl Endpoint {
@@ -61,6 +65,7 @@ impl Endpoint {
       max_connections: AtomicU32::new(u32::MAX),
       listener: Mutex::new(None),
       udp: Mutex::new(None),
+      shut_down: Cancel::default(),
     })
   }
 
@@ -101,6 +106,10 @@ impl Endpoint {
     Arc::new(Live::new(shared, self.clone(), courier.clone()))
   }
 
+  pub fn shut_down_signal(&self) -> &Cancel {
+    &self.shut_down
+  }
+
   pub fn hands_off_plain_streams(&self) -> bool {
     self.options.hand_off_plain_streams
   }
@@ -118,6 +127,7 @@ impl Endpoint {
   /// Stops everything at once: the listener, the UDP socket and every connection,
   /// without flushing (the owner is going away, as when a Worker's environment ends).
   pub fn shutdown(&self) {
+    self.shut_down.fire();
     self.stop_listening();
     self.close_udp();
     let conns: Vec<_> = self.conns.lock().unwrap().values().cloned().collect();

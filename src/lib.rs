@@ -4,6 +4,7 @@
 //! [`mailbox::Courier`], and callers drive an [`endpoint::Endpoint`] by connection id.
 //! The napi binding (`binding`) only converts types.
 
+pub mod cancel;
 pub mod codec;
 pub mod connection;
 pub mod endpoint;
@@ -13,6 +14,7 @@ pub mod lookup;
 pub mod mailbox;
 pub mod outgoing;
 pub mod polled;
+pub mod read_buffer;
 pub mod tcp_connect;
 pub mod tls;
 pub mod transport;

@@ -19,7 +19,7 @@ use std::io::{self, IoSlice, Write};
 use std::os::fd::{AsRawFd, RawFd};
 use std::sync::Arc;
 
-use bytes::{Buf, Bytes, BytesMut};
+use bytes::{Buf, Bytes};
 use socket2::Socket;
 
 use crate::codec::FrameDecoder;
@@ -28,10 +28,8 @@ use crate::endpoint::Endpoint;
 use crate::errors::IoFailure;
 use crate::mailbox::{put_frame, ConnId, Event};
 use crate::outgoing::{Closing, Next};
+use crate::read_buffer::ReadBuffer;
 
-/// Read buffers start small (many idle connections stay cheap) and grow while reads fill them.
-const READ_START: usize = 8 * 1024;
-const READ_CHUNK: usize = 64 * 1024;
 /// Bytes read per readiness event at most, so that one busy peer cannot hold the thread:
 /// the rest waits for the next turn of the loop (the poll is level-triggered). Also about
 /// what JS turns into objects in one go (the mailbox's batch size).
@@ -52,13 +50,14 @@ pub struct Polled {
   /// Shared with the queue's direct writer until the connection closes.
   socket: Arc<Socket>,
   decoder: FrameDecoder,
-  buf: BytesMut,
-  want: usize,
+  read: ReadBuffer,
   /// Chunks taken from the queue and not yet fully written, and the bytes they held.
   unsent: VecDeque<Bytes>,
   taken: usize,
-  /// The peer ended its side: there is nothing more to read.
+  /// The peer ended its side: there is nothing more to read, and ours ends too (Node
+  /// sockets are not half-open) once the frames read before it have been handled.
   read_closed: bool,
+  end_applied: bool,
   /// Closed for good; the consumer stops watching and drops this.
   finished: bool,
 }
@@ -75,11 +74,11 @@ impl Polled {
       shared,
       endpoint,
       socket,
-      buf: BytesMut::new(),
-      want: READ_START,
+      read: ReadBuffer::default(),
       unsent: VecDeque::new(),
       taken: 0,
       read_closed: false,
+      end_applied: false,
       finished: false,
     }
   }
@@ -100,7 +99,7 @@ impl Polled {
     let open = self.finished().is_none();
     Interest {
       readable: open && !self.read_closed,
-      writable: open && (!self.unsent.is_empty() || self.shared.out.has_work()),
+      writable: open && (!self.unsent.is_empty() || self.shared.out.has_work() || self.end_due()),
     }
   }
 
@@ -121,24 +120,21 @@ impl Polled {
     let mut data = Vec::new();
     let mut budget = READ_BUDGET;
     let stop = loop {
-      if self.buf.capacity() - self.buf.len() < self.want / 4 {
-        self.buf.reserve(self.want);
-      }
-      let room = self.buf.capacity() - self.buf.len();
-      match self.socket.recv(self.buf.spare_capacity_mut()) {
+      let room = self.read.make_room();
+      let buf = &mut self.read.buf;
+      match self.socket.recv(buf.spare_capacity_mut()) {
         Ok(0) => break Some(Stop::End),
         Ok(n) => {
           // SAFETY: recv(2) initialised the first `n` bytes of the spare capacity.
-          unsafe { self.buf.set_len(self.buf.len() + n) };
-          if n >= room * 3 / 4 {
-            self.want = (self.want * 2).min(READ_CHUNK);
-          }
+          unsafe { buf.set_len(buf.len() + n) };
+          self.read.note_read(n, room);
+          let buf = &mut self.read.buf;
           if raw {
-            data.extend_from_slice(&self.buf);
-            self.buf.clear();
+            data.extend_from_slice(buf);
+            buf.clear();
           } else {
-            match self.decoder.drain(&self.buf, |frame| put_frame(&mut data, frame)) {
-              Ok(used) => self.buf.advance(used),
+            match self.decoder.drain(buf, |frame| put_frame(&mut data, frame)) {
+              Ok(used) => buf.advance(used),
               Err(too_large) => break Some(Stop::TooLarge(too_large.size, too_large.limit)),
             }
           }
@@ -159,12 +155,9 @@ impl Polled {
     }
     match stop {
       None => {}
-      // Node sockets do not allow half-open connections: the peer's end ends ours, after
-      // what we still have queued has been written.
-      Some(Stop::End) => {
-        self.read_closed = true;
-        self.shared.end();
-      }
+      // Ours ends in `writable`, after the consumer has handled these frames (what it
+      // writes in reply still goes out, as from a Node socket's 'data' handlers).
+      Some(Stop::End) => self.read_closed = true,
       Some(Stop::TooLarge(size, limit)) => {
         out.push(Event::TooLarge { conn, size, limit });
         self.fail();
@@ -192,11 +185,19 @@ impl Polled {
     }
   }
 
+  fn end_due(&self) -> bool {
+    self.read_closed && !self.end_applied
+  }
+
   /// Writes what is queued until the socket is full; carries out `end()` once the queue
-  /// is empty.
+  /// is empty (and the peer's end, which ends ours after what is queued).
   pub fn writable(&mut self, out: &mut Vec<Event>) {
     if self.finished().is_some() {
       return;
+    }
+    if self.end_due() {
+      self.end_applied = true;
+      self.shared.end();
     }
     loop {
       if self.unsent.is_empty() {
@@ -351,7 +352,7 @@ mod tests {
   }
 
   #[test]
-  fn the_peers_end_flushes_then_finishes_without_error() {
+  fn the_peers_end_lets_replies_out_then_finishes_without_error() {
     let mut f = fixture(EndpointOptions::default());
     let id = f.polled.id();
     f.peer.write_all(b"last\x0c").unwrap();
@@ -367,14 +368,16 @@ mod tests {
       Interest { readable: false, writable: true },
       "the end is to be carried out"
     );
-    assert_eq!(f.endpoint.write(id, Bytes::from_static(b"late")), None, "closing: writes are dropped");
+    // The consumer handles "last" before the end is applied: its reply goes out.
+    assert_eq!(f.endpoint.write(id, Bytes::from_static(b"reply\x0c")), Some(0));
     f.polled.writable(&mut events);
     assert_eq!(f.polled.finished(), Some(false));
+    assert_eq!(f.endpoint.write(id, Bytes::from_static(b"late")), None, "closed: writes are dropped");
     drop(f.polled);
     assert_eq!(f.endpoint.connection_count(), 0, "forgotten once dropped");
     let mut rest = Vec::new();
     f.peer.read_to_end(&mut rest).unwrap();
-    assert!(rest.is_empty());
+    assert_eq!(rest, b"reply\x0c");
   }
 
   #[test]

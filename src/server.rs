@@ -4,7 +4,7 @@ use std::future::poll_fn;
 use std::sync::{Arc, Mutex};
 use std::task::Poll;
 
-use crate::connection::Cancel;
+use crate::cancel::Cancel;
 use crate::endpoint::Endpoint;
 use crate::mailbox::{Courier, Event};
 use crate::transport::{ListenTarget, Listener, PeerInfo, Stream};
@@ -101,7 +101,11 @@ impl Endpoint {
             Some(tls) => {
               let (endpoint, courier) = (endpoint.clone(), courier.clone());
               tokio::spawn(async move {
-                match crate::transport::accept_tls(stream, peer, tls).await {
+                let accepted = tokio::select! {
+                  _ = endpoint.shut_down_signal().fired() => return,
+                  accepted = crate::transport::accept_tls(stream, peer, tls) => accepted,
+                };
+                match accepted {
                   Ok((stream, peer)) => stream.start(endpoint.register(&courier), peer),
                   // A failed handshake is the server's error; it keeps serving (v9 was silent).
                   Err(failure) => courier.send(Event::Error { conn: None, failure }),

@@ -241,6 +241,10 @@ impl Stream {
   /// Announces the connection and starts its tasks, or hands a plain stream to the
   /// endpoint's consumer when it drives those itself.
   pub fn start(self, live: Arc<Live>, peer: PeerInfo) {
+    if live.endpoint.shut_down_signal().is_fired() {
+      // Its owner is gone (a Worker that ended): close it unannounced.
+      return live.shared.destroy();
+    }
     let conn = live.shared.id;
     let hand_off = live.endpoint.hands_off_plain_streams();
     let socket = match self {

@@ -10,7 +10,7 @@ use bytes::Bytes;
 use tokio::net::UdpSocket;
 use tokio::sync::mpsc;
 
-use crate::connection::Cancel;
+use crate::cancel::Cancel;
 use crate::endpoint::Endpoint;
 use crate::errors::IoFailure;
 use crate::mailbox::{put_frame, Courier, Event};

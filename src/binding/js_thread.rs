@@ -1,7 +1,7 @@
 //! What a `NativeEndpoint` keeps on its JS thread: the connections it drives there, what
 //! keeps the event loop alive on its behalf, and the way to call its JS callback directly.
 //!
-//! Two ways carry events to JS:
+//! Two ways carry events to JS (ARCHITECTURE.md, "Threads, and who owns what"):
 //! - tokio tasks (listening, connecting, TLS, UDP) queue them in the mailbox and wake JS
 //!   through a threadsafe function, which JS drains in batches;
 //! - plain connections ([`PollConn`]) are read on the JS thread and call JS at once,
@@ -15,7 +15,6 @@
 
 use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
-use std::ffi::c_void;
 use std::rc::{Rc, Weak};
 use std::sync::Arc;
 
@@ -23,8 +22,9 @@ use napi::bindgen_prelude::*;
 use napi::sys;
 use napi::threadsafe_function::{ThreadsafeFunction, ThreadsafeFunctionCallMode};
 
-use super::batch::JsBatch;
-use super::poll_conn::PollConn;
+use super::batch::{self, JsBatch};
+use super::poll_conn::{PollConn, PollOwner};
+use super::teardown;
 use super::uv;
 use crate::endpoint::Endpoint;
 use crate::errors::IoFailure;
@@ -58,15 +58,18 @@ pub(super) struct JsSide {
   key: u64,
   pub endpoint: Arc<Endpoint>,
   mailbox: Arc<Mailbox>,
-  /// The JS function connections read on this thread call, `(kind, conn, arg)`: a weak
-  /// reference, strong while such connections exist. An endpoint with nothing open holds
-  /// nothing in JS, so its client or server can be garbage collected.
+  /// The JS function connections read on this thread call: a weak reference, strong while
+  /// such connections exist. An endpoint with nothing open holds nothing in JS, so its
+  /// client or server can be garbage collected.
   callback: Cell<sys::napi_ref>,
-  /// The async context of direct calls, while the callback reference is strong.
-  async_context: Cell<sys::napi_async_context>,
   life: RefCell<Life>,
   waker: RefCell<std::sync::Weak<JsWaker>>,
   tsfn_refed: Cell<bool>,
+}
+
+thread_local! {
+  /// This thread's endpoints, for the threadsafe function's callback and for teardown.
+  static SIDES: RefCell<(u64, HashMap<u64, Weak<JsSide>>)> = RefCell::new((1, HashMap::new()));
 }
 
 impl JsSide {
@@ -74,7 +77,12 @@ impl JsSide {
     let mut uv_loop = std::ptr::null_mut();
     // SAFETY: a valid env on its own thread.
     check_status!(unsafe { sys::napi_get_uv_event_loop(env.raw(), &mut uv_loop) }, "no event loop")?;
-    let key = register_thread(env.raw())?;
+    teardown::watch_env(env.raw(), shutdown_all)?;
+    let key = SIDES.with(|sides| {
+      let mut sides = sides.borrow_mut();
+      sides.0 += 1;
+      sides.0
+    });
     let side = Rc::new(JsSide {
       env: env.raw(),
       uv_loop: uv_loop.cast(),
@@ -82,7 +90,6 @@ impl JsSide {
       endpoint,
       mailbox,
       callback: Cell::new(std::ptr::null_mut()),
-      async_context: Cell::new(std::ptr::null_mut()),
       life: RefCell::new(Life {
         servers: 0,
         server_refed: true,
@@ -92,12 +99,8 @@ impl JsSide {
       waker: RefCell::new(std::sync::Weak::new()),
       tsfn_refed: Cell::new(true),
     });
-    THREAD.with(|t| t.borrow_mut().sides.insert(key, Rc::downgrade(&side)));
+    SIDES.with(|sides| sides.borrow_mut().1.insert(key, Rc::downgrade(&side)));
     Ok(side)
-  }
-
-  pub fn uv_loop(&self) -> *mut uv::Loop {
-    self.uv_loop
   }
 
   pub fn mailbox(&self) -> &Arc<Mailbox> {
@@ -127,10 +130,13 @@ impl JsSide {
         let tsfn: EventsTsfn = on_events
           .build_threadsafe_function::<()>()
           .callee_handled::<false>()
-          .build_callback(move |_| Ok(absorb(key, mailbox.take())))?;
+          .build_callback(move |_| {
+            let batch = teardown::guard("event batch", || absorb(key, mailbox.take()));
+            Ok(batch.unwrap_or(JsBatch(Vec::new())))
+          })?;
         let waker = Arc::new(JsWaker(tsfn));
         *self.waker.borrow_mut() = Arc::downgrade(&waker);
-        // A new threadsafe function starts ref'd.
+        // A new threadsafe function starts ref'd; the next update sets it as it should be.
         self.tsfn_refed.set(true);
         waker
       }
@@ -138,9 +144,14 @@ impl JsSide {
     Ok(Courier::new(self.mailbox.clone(), waker))
   }
 
-  /// A listener or UDP socket was started; it counts until `ServerClosed` reaches JS.
+  /// A listener or UDP socket was started; it counts until `ServerClosed` reaches JS. A
+  /// new server is ref'd, as a new `net.Server` is.
   pub fn server_started(&self) {
-    self.life.borrow_mut().servers += 1;
+    {
+      let mut life = self.life.borrow_mut();
+      life.servers += 1;
+      life.server_refed = true;
+    }
     self.update_keep_alive();
   }
 
@@ -170,7 +181,7 @@ impl JsSide {
     self.update_keep_alive();
   }
 
-  fn update_keep_alive(&self) {
+  pub fn update_keep_alive(&self) {
     let want = {
       let life = self.life.borrow();
       (life.servers > 0 && life.server_refed) || life.tokio_conns.values().any(|refed| *refed)
@@ -189,6 +200,10 @@ impl JsSide {
       }
     }
     self.tsfn_refed.set(want);
+  }
+
+  fn polled(&self, conn: ConnId) -> Option<Rc<PollConn>> {
+    self.life.borrow().polled.get(&conn).cloned()
   }
 
   /// Queues bytes for one connection; what the socket does not take at once waits for it
@@ -214,17 +229,27 @@ impl JsSide {
   /// After JS queued bytes for, ended or destroyed a connection: a connection read on this
   /// thread watches for writability or closes.
   pub fn sync_conn(&self, conn: ConnId) {
-    let polled = self.life.borrow().polled.get(&conn).cloned();
-    if let Some(polled) = polled {
+    if let Some(polled) = self.polled(conn) {
       polled.sync();
     }
   }
 
   /// After a broadcast queued bytes for every connection.
   pub fn sync_all(&self) {
-    let all: Vec<_> = self.life.borrow().polled.values().cloned().collect();
-    for polled in all {
+    for polled in self.all_polled() {
       polled.sync();
+    }
+  }
+
+  fn all_polled(&self) -> Vec<Rc<PollConn>> {
+    self.life.borrow().polled.values().cloned().collect()
+  }
+
+  /// Writes what is queued for `conn` as far as its socket takes it now: before a destroy,
+  /// as a `net.Socket` has written what it could before it is destroyed.
+  pub fn flush_now(&self, conn: ConnId) {
+    if let Some(polled) = self.polled(conn) {
+      polled.flush_now();
     }
   }
 
@@ -236,25 +261,17 @@ impl JsSide {
       match event {
         Event::HandedOff { conn, peer, socket } => {
           let refed = self.life.borrow_mut().tokio_conns.remove(&conn).unwrap_or(true);
-          // The endpoint forgets a handed-off connection only once its owner here drops it.
-          let Some(shared) = self.endpoint.conn(conn) else { continue };
           out.push(Event::Connected { conn, peer });
-          if !self.open_direct_calls() {
-            drop(socket);
-            self.endpoint.forget(conn);
+          // The endpoint forgets a handed-off connection only once its owner here drops
+          // it, so this always finds it; if not, JS still hears of a close.
+          let Some(shared) = self.endpoint.conn(conn) else {
             out.push(Event::Closed { conn, had_error: false });
             continue;
-          }
-          match PollConn::start(self, socket.0, shared, refed) {
-            Ok(polled) => {
-              self.life.borrow_mut().polled.insert(conn, polled.clone());
-              polled.sync();
-            }
-            Err(err) => {
-              out.push(Event::Error { conn: Some(conn), failure: IoFailure::new(&err, "read", None, None) });
-              out.push(Event::Closed { conn, had_error: true });
-              self.close_direct_calls_if_idle();
-            }
+          };
+          if let Err(err) = self.start_polled(conn, socket.0, shared, refed) {
+            self.endpoint.forget(conn);
+            out.push(Event::Error { conn: Some(conn), failure: IoFailure::new(&err, "read", None, None) });
+            out.push(Event::Closed { conn, had_error: true });
           }
         }
         Event::Connected { conn, .. } => {
@@ -278,39 +295,60 @@ impl JsSide {
     JsBatch(out)
   }
 
-  /// Makes the callback reference strong for direct calls; false if JS has dropped it.
-  fn open_direct_calls(&self) -> bool {
-    if !self.async_context.get().is_null() {
-      return true;
+  fn start_polled(
+    self: &Rc<Self>,
+    conn: ConnId,
+    socket: socket2::Socket,
+    shared: Arc<crate::connection::ConnShared>,
+    refed: bool,
+  ) -> std::io::Result<()> {
+    let context =
+      self.open_direct_calls().ok_or_else(|| std::io::Error::other("the endpoint's callback is gone"))?;
+    let owner: Rc<dyn PollOwner> = self.clone();
+    match PollConn::start(owner, context, self.uv_loop, socket, shared, self.endpoint.clone(), refed) {
+      Ok(polled) => {
+        self.life.borrow_mut().polled.insert(conn, polled.clone());
+        polled.sync();
+        Ok(())
+      }
+      Err(err) => {
+        self.close_direct_calls(context);
+        Err(err)
+      }
     }
+  }
+
+  /// The callback reference is strong while connections call it; each connection runs its
+  /// callbacks in an async context of its own. None if JS has dropped the callback.
+  fn open_direct_calls(&self) -> Option<sys::napi_async_context> {
     let reference = self.callback.get();
     if reference.is_null() {
-      return false;
+      return None;
     }
     let mut count = 0;
     let mut context = std::ptr::null_mut();
     // SAFETY: on the env's thread; the reference and the name are valid.
     unsafe {
-      if sys::napi_reference_ref(self.env, reference, &mut count) != sys::Status::napi_ok {
-        return false;
-      }
       let mut name = std::ptr::null_mut();
-      sys::napi_create_string_latin1(self.env, c"node-ipc-rs".as_ptr(), -1, &mut name);
-      if sys::napi_async_init(self.env, std::ptr::null_mut(), name, &mut context) != sys::Status::napi_ok {
-        sys::napi_reference_unref(self.env, reference, &mut count);
-        return false;
+      let named = sys::napi_create_string_latin1(self.env, c"node-ipc-rs".as_ptr(), 11, &mut name);
+      if named != sys::Status::napi_ok
+        || sys::napi_async_init(self.env, std::ptr::null_mut(), name, &mut context) != sys::Status::napi_ok
+      {
+        return None;
+      }
+      if sys::napi_reference_ref(self.env, reference, &mut count) != sys::Status::napi_ok {
+        sys::napi_async_destroy(self.env, context);
+        return None;
       }
     }
-    self.async_context.set(context);
-    true
+    Some(context)
   }
 
-  fn close_direct_calls_if_idle(&self) {
-    let context = self.async_context.get();
-    if context.is_null() || !self.life.borrow().polled.is_empty() {
+  fn close_direct_calls(&self, context: sys::napi_async_context) {
+    if teardown::tearing_down() {
+      // The environment frees its contexts and references itself.
       return;
     }
-    self.async_context.set(std::ptr::null_mut());
     let mut count = 0;
     // SAFETY: on the env's thread; both were made by open_direct_calls.
     unsafe {
@@ -319,18 +357,34 @@ impl JsSide {
     }
   }
 
-  /// Calls the direct callback with `(kind, conn, arg)` for each event, from a libuv
-  /// callback (no JS on the stack), each call followed by `process.nextTick` callbacks as
+  /// The environment is going away: close everything this endpoint opened, at once.
+  fn shutdown(&self) {
+    self.endpoint.shutdown();
+    for conn in self.all_polled() {
+      conn.close(false);
+    }
+    let reference = self.callback.replace(std::ptr::null_mut());
+    if !reference.is_null() {
+      // SAFETY: the env is still whole while its cleanup hooks run.
+      unsafe { sys::napi_delete_reference(self.env, reference) };
+    }
+  }
+}
+
+impl PollOwner for JsSide {
+  /// Calls the direct callback from a libuv callback (no JS on the stack): with
+  /// `(kind, conn, arg)` for a single event, or with the flat array of several, which JS
+  /// delivers one by one and, if a handler throws, goes on with from the next tick (as
+  /// for batches from the mailbox). `process.nextTick` callbacks run after the call, as
   /// after a Node socket's. A throwing handler becomes an uncaught exception, as a throwing
-  /// `'data'` listener of a Node socket does; the events after it are still delivered.
-  pub fn deliver(&self, events: Vec<Event>) {
-    let context = self.async_context.get();
-    if events.is_empty() || context.is_null() || tearing_down() {
+  /// `'data'` listener of a Node socket does.
+  fn deliver(&self, context: sys::napi_async_context, events: Vec<Event>) {
+    if events.is_empty() || teardown::tearing_down() {
       return;
     }
     let env = self.env;
     // SAFETY: on the env's thread, outside any JS call, so a handle scope of our own
-    // holds the values made here; the reference is strong while `context` is set.
+    // holds the values made here; the reference is strong while a connection exists.
     unsafe {
       let mut scope = std::ptr::null_mut();
       if sys::napi_open_handle_scope(env, &mut scope) != sys::Status::napi_ok {
@@ -339,25 +393,51 @@ impl JsSide {
       let mut function = std::ptr::null_mut();
       sys::napi_get_reference_value(env, self.callback.get(), &mut function);
       if !function.is_null() {
-        let converted = super::batch::convert(&Env::from_raw(env), events, &mut |kind, conn, arg| {
-          let mut argv = [std::ptr::null_mut(), std::ptr::null_mut(), arg];
-          sys::napi_create_uint32(env, kind, &mut argv[0]);
-          sys::napi_create_uint32(env, conn, &mut argv[1]);
+        let envelope = Env::from_raw(env);
+        let mut triples = Vec::with_capacity(3);
+        let mut failures = Vec::new();
+        for event in events {
+          // One event's conversion failing (a string V8 cannot hold) loses that event only.
+          let converted = batch::convert(&envelope, vec![event], &mut |kind, conn, arg| {
+            triples.push((kind, conn, arg));
+            Ok(())
+          });
+          if let Err(err) = converted {
+            failures.push(err);
+          }
+        }
+        let mut argv = [std::ptr::null_mut(); 3];
+        let argc = match triples.as_slice() {
+          [] => 0,
+          [(kind, conn, arg)] => {
+            sys::napi_create_uint32(env, *kind, &mut argv[0]);
+            sys::napi_create_uint32(env, *conn, &mut argv[1]);
+            argv[2] = *arg;
+            3
+          }
+          several => {
+            sys::napi_create_array_with_length(env, several.len() * 3, &mut argv[0]);
+            for (n, (kind, conn, arg)) in several.iter().enumerate() {
+              let mut value = std::ptr::null_mut();
+              sys::napi_create_uint32(env, *kind, &mut value);
+              sys::napi_set_element(env, argv[0], (n * 3) as u32, value);
+              sys::napi_create_uint32(env, *conn, &mut value);
+              sys::napi_set_element(env, argv[0], (n * 3 + 1) as u32, value);
+              sys::napi_set_element(env, argv[0], (n * 3 + 2) as u32, *arg);
+            }
+            1
+          }
+        };
+        if argc > 0 {
           let mut result = std::ptr::null_mut();
           let status =
-            sys::napi_make_callback(env, context, function, function, argv.len(), argv.as_ptr(), &mut result);
+            sys::napi_make_callback(env, context, function, function, argc, argv.as_ptr(), &mut result);
           if status == sys::Status::napi_pending_exception {
             raise_pending(env);
           }
-          Ok(())
-        });
-        if let Err(err) = converted {
-          let message = format!("node-ipc-rs: could not convert received data: {err}");
-          let mut text = std::ptr::null_mut();
-          let mut error = std::ptr::null_mut();
-          sys::napi_create_string_utf8(env, message.as_ptr().cast(), message.len() as isize, &mut text);
-          sys::napi_create_error(env, std::ptr::null_mut(), text, &mut error);
-          sys::napi_fatal_exception(env, error);
+        }
+        for err in failures {
+          raise(env, &format!("node-ipc-rs: could not convert received data: {err}"));
         }
       }
       sys::napi_close_handle_scope(env, scope);
@@ -365,27 +445,18 @@ impl JsSide {
   }
 
   /// A connection read on this thread has closed and libuv has let go of its handles.
-  pub fn poll_conn_closed(&self, conn: ConnId, had_error: bool) {
+  fn closed(&self, conn: ConnId, had_error: bool, context: sys::napi_async_context) {
     self.life.borrow_mut().polled.remove(&conn);
-    self.deliver(vec![Event::Closed { conn, had_error }]);
-    self.close_direct_calls_if_idle();
-  }
-
-  /// The environment is going away: close everything this endpoint opened, at once.
-  fn shutdown(&self) {
-    self.endpoint.shutdown();
-    let polled: Vec<_> = self.life.borrow().polled.values().cloned().collect();
-    for conn in polled {
-      conn.close(false);
-    }
+    self.deliver(context, vec![Event::Closed { conn, had_error }]);
+    self.close_direct_calls(context);
   }
 }
 
 impl Drop for JsSide {
   fn drop(&mut self) {
-    THREAD.with(|t| t.borrow_mut().sides.remove(&self.key));
+    let _ = SIDES.try_with(|sides| sides.borrow_mut().1.remove(&self.key));
     let reference = self.callback.get();
-    if !reference.is_null() && !tearing_down() {
+    if !reference.is_null() && !teardown::tearing_down() {
       // SAFETY: on the env's thread (finalizers and close callbacks run there).
       unsafe { sys::napi_delete_reference(self.env, reference) };
     }
@@ -405,122 +476,46 @@ unsafe fn raise_pending(env: sys::napi_env) {
   }
 }
 
+/// Raises an `Error` with `message` as an uncaught exception.
+///
+/// # Safety
+/// On the env's thread, outside any JS call.
+unsafe fn raise(env: sys::napi_env, message: &str) {
+  let mut text = std::ptr::null_mut();
+  let mut error = std::ptr::null_mut();
+  // SAFETY: per the caller; the message's length is given.
+  unsafe {
+    sys::napi_create_string_utf8(env, message.as_ptr().cast(), message.len() as isize, &mut text);
+    sys::napi_create_error(env, std::ptr::null_mut(), text, &mut error);
+    sys::napi_fatal_exception(env, error);
+  }
+}
+
+fn this_threads_sides() -> Vec<Rc<JsSide>> {
+  SIDES.with(|sides| sides.borrow().1.values().filter_map(Weak::upgrade).collect())
+}
+
 /// The threadsafe function's call, on the JS thread: the mailbox's events, absorbed by
 /// their endpoint if it still exists.
 fn absorb(key: u64, events: Vec<Event>) -> JsBatch {
-  match THREAD.with(|t| t.borrow().sides.get(&key).and_then(Weak::upgrade)) {
+  match SIDES.with(|sides| sides.borrow().1.get(&key).and_then(Weak::upgrade)) {
     Some(side) => side.absorb(events),
     None => JsBatch(events),
   }
 }
 
-/// Per JS thread (one Node environment each): its endpoints, and its teardown.
-struct ThreadState {
-  env: sys::napi_env,
-  next_key: u64,
-  sides: HashMap<u64, Weak<JsSide>>,
-  /// libuv handles opened and not yet freed.
-  open_handles: usize,
-  /// Set once the environment's cleanup has begun; completes it when handles are freed.
-  teardown: Option<sys::napi_async_cleanup_hook_handle>,
-}
-
-thread_local! {
-  static THREAD: RefCell<ThreadState> = RefCell::new(ThreadState {
-    env: std::ptr::null_mut(),
-    next_key: 1,
-    sides: HashMap::new(),
-    open_handles: 0,
-    teardown: None,
-  });
-}
-
-/// Registers the environment's cleanup hook the first time an endpoint is made on this
-/// thread; returns a key for the new endpoint.
-fn register_thread(env: sys::napi_env) -> Result<u64> {
-  THREAD.with(|t| {
-    let mut t = t.borrow_mut();
-    if t.env != env {
-      let mut handle = std::ptr::null_mut();
-      // SAFETY: a valid env; the hook is a plain function with no data.
-      check_status!(
-        unsafe {
-          sys::napi_add_async_cleanup_hook(env, Some(on_env_cleanup), std::ptr::null_mut(), &mut handle)
-        },
-        "cannot watch the environment's teardown"
-      )?;
-      t.env = env;
-      t.teardown = None;
-      t.open_handles = 0;
+/// What `process.exit()` leaves behind is written as far as the sockets take it now.
+pub(super) fn flush_all_now() {
+  for side in this_threads_sides() {
+    for conn in side.all_polled() {
+      conn.flush_now();
     }
-    let key = t.next_key;
-    t.next_key += 1;
-    Ok(key)
-  })
-}
-
-fn tearing_down() -> bool {
-  THREAD.with(|t| t.borrow().teardown.is_some())
-}
-
-pub(super) fn handles_opened(n: usize) {
-  THREAD.with(|t| t.borrow_mut().open_handles += n);
-}
-
-/// Completes the environment's teardown once the last handle is freed.
-pub(super) fn handles_closed(n: usize) {
-  let done = THREAD.with(|t| {
-    let mut t = t.borrow_mut();
-    t.open_handles -= n;
-    match t.teardown {
-      Some(handle) if t.open_handles == 0 && !handle.is_null() => {
-        t.teardown = Some(std::ptr::null_mut());
-        Some(handle)
-      }
-      _ => None,
-    }
-  });
-  if let Some(handle) = done {
-    // SAFETY: the handle given to on_env_cleanup, removed once.
-    unsafe { sys::napi_remove_async_cleanup_hook(handle) };
   }
 }
 
-unsafe extern "C" fn on_env_cleanup(handle: sys::napi_async_cleanup_hook_handle, _: *mut c_void) {
-  let mut handle = Some(handle);
-  guard("environment cleanup", || {
-    let sides: Vec<_> = THREAD.with(|t| {
-      let mut t = t.borrow_mut();
-      t.teardown = handle;
-      t.sides.values().filter_map(Weak::upgrade).collect()
-    });
-    for side in sides {
-      side.shutdown();
-    }
-    let idle = THREAD.with(|t| {
-      let mut t = t.borrow_mut();
-      t.env = std::ptr::null_mut();
-      if t.open_handles == 0 {
-        t.teardown = Some(std::ptr::null_mut());
-        true
-      } else {
-        false
-      }
-    });
-    if !idle {
-      handle = None;
-    }
-  });
-  if let Some(handle) = handle {
-    // SAFETY: the hook's own handle, removed once (or later from handles_closed).
-    unsafe { sys::napi_remove_async_cleanup_hook(handle) };
-  }
-}
-
-/// Runs a libuv or cleanup callback body; a panic stops there, with a message, instead of
-/// unwinding into C (which would abort the process).
-pub(super) fn guard(what: &str, f: impl FnOnce()) {
-  if std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)).is_err() {
-    eprintln!("node-ipc-rs: internal error in a {what}; the connection may be left closed");
+/// The environment's cleanup hook (see `teardown`).
+fn shutdown_all() {
+  for side in this_threads_sides() {
+    side.shutdown();
   }
 }

@@ -5,6 +5,7 @@
 mod batch;
 mod js_thread;
 mod poll_conn;
+mod teardown;
 mod text;
 mod uv;
 mod writer;
@@ -167,6 +168,7 @@ impl NativeEndpoint {
     // Duplicate, so that Node closing its handle leaves ours open.
     let owned = unsafe { BorrowedFd::borrow_raw(fd) }.try_clone_to_owned()?;
     let courier = self.side.courier(&on_events)?;
+    self.side.update_keep_alive();
     within_runtime_if_available(|| -> Result<()> {
       let stream = Stream::from_unix_fd(owned)?;
       self.endpoint().adopt(stream, &courier);
@@ -271,8 +273,10 @@ impl NativeEndpoint {
     self.side.sync_conn(conn);
   }
 
+  /// What is queued goes out as far as the socket takes it now; the rest is dropped.
   #[napi]
   pub fn destroy(&self, conn: u32) {
+    self.side.flush_now(conn);
     self.endpoint().destroy(conn);
     self.side.sync_conn(conn);
   }
@@ -337,6 +341,14 @@ fn pending_or_dropped(pending: Option<usize>) -> f64 {
 
 fn tls_error(failure: TlsFailure) -> Error {
   Error::new(Status::InvalidArg, format!("{}: {}", failure.code, failure.message))
+}
+
+/// Writes what every connection of this thread has queued, as far as the sockets take it
+/// now: lib/socket.js calls it on `process.exit()`, which runs no further turn of the loop.
+#[allow(dead_code)] // called from JS only (napi-derive registers it in the addon build)
+#[napi]
+pub fn flush_pending() {
+  js_thread::flush_all_now();
 }
 
 /// See `json_text::process_mark`; lib/message.js reads it once.

@@ -13,17 +13,28 @@ use std::os::raw::c_int;
 use std::rc::Rc;
 use std::sync::Arc;
 
+use napi::sys;
 use socket2::Socket;
 
-use super::js_thread::{self, JsSide};
+use super::teardown::{self, guard};
 use super::uv::{self, HandleBox, Kind};
 use crate::connection::{ConnShared, END_FLUSH_TIMEOUT};
-use crate::mailbox::ConnId;
+use crate::endpoint::Endpoint;
+use crate::mailbox::{ConnId, Event};
 use crate::outgoing::Closing;
 use crate::polled::Polled;
 
+/// Whoever a connection reports to: it delivers events to JS in the connection's async
+/// context, and hears of the close once libuv has let go of the connection's handles.
+pub(super) trait PollOwner {
+  fn deliver(&self, context: sys::napi_async_context, events: Vec<Event>);
+  fn closed(&self, conn: ConnId, had_error: bool, context: sys::napi_async_context);
+}
+
 pub(super) struct PollConn {
-  side: Rc<JsSide>,
+  owner: Rc<dyn PollOwner>,
+  /// The async resource JS callbacks of this connection run in, as each `net.Socket` is one.
+  context: sys::napi_async_context,
   conn: ConnId,
   polled: RefCell<Option<Polled>>,
   poll: RefCell<Option<HandleBox>>,
@@ -39,23 +50,28 @@ pub(super) struct PollConn {
 }
 
 impl PollConn {
-  /// Watches an established connection. Fails only if libuv refuses the descriptor; the
-  /// connection is then closed.
+  /// Watches an established connection on `uv_loop` (this thread's). Fails only if libuv
+  /// refuses the descriptor; the connection is then closed, and `context` is the caller's.
+  #[allow(clippy::too_many_arguments)]
   pub fn start(
-    side: &Rc<JsSide>,
+    owner: Rc<dyn PollOwner>,
+    context: sys::napi_async_context,
+    uv_loop: *mut uv::Loop,
     socket: Socket,
     shared: Arc<ConnShared>,
+    endpoint: Arc<Endpoint>,
     refed: bool,
   ) -> std::io::Result<Rc<Self>> {
     let conn = shared.id;
-    let polled = Polled::new(socket, shared, side.endpoint.clone());
+    let polled = Polled::new(socket, shared, endpoint);
     // SAFETY: this thread's running loop; the fd stays open until the handle is closed
     // (`close` closes the handle before it drops the `Polled` that owns the fd).
-    let poll = unsafe { HandleBox::poll(side.uv_loop(), polled.as_raw_fd()) }?;
+    let poll = unsafe { HandleBox::poll(uv_loop, polled.as_raw_fd()) }?;
     // SAFETY: this thread's running loop.
-    let timer = unsafe { HandleBox::timer(side.uv_loop()) };
+    let timer = unsafe { HandleBox::timer(uv_loop) };
     let this = Rc::new(PollConn {
-      side: side.clone(),
+      owner,
+      context,
       conn,
       polled: RefCell::new(Some(polled)),
       poll: RefCell::new(None),
@@ -69,7 +85,7 @@ impl PollConn {
     // Each handle holds a count of the Rc until its close callback gives it back.
     poll.set_data(Rc::into_raw(this.clone()).cast());
     timer.set_data(Rc::into_raw(this.clone()).cast());
-    js_thread::handles_opened(2);
+    teardown::handles_opened(2);
     poll.set_ref(refed);
     // The poll handle alone decides whether the connection keeps the loop alive.
     timer.set_ref(false);
@@ -123,27 +139,36 @@ impl PollConn {
       return;
     }
     let mut out = Vec::new();
-    {
-      let mut polled = self.polled.borrow_mut();
-      let Some(polled) = polled.as_mut() else { return };
+    if let Some(polled) = self.polled.borrow_mut().as_mut() {
       if status < 0 {
         // libuv has stopped the handle.
         self.mask.set(0);
         polled.errored(-status, &mut out);
-      } else {
-        if events & uv::READABLE != 0 {
-          polled.readable(&mut out);
-        }
-        // Also right after a read that ended the connection, so the close is not a loop
-        // turn late.
-        if polled.interest().writable {
-          polled.writable(&mut out);
-        }
+      } else if events & uv::READABLE != 0 {
+        polled.readable(&mut out);
       }
     }
     // No borrow is held: JS may write, end or destroy this connection from its handlers.
-    self.side.deliver(out);
+    self.owner.deliver(self.context, out);
+    // Then what is queued, and an end the peer asked for: after the frames read before it
+    // were handled, so that replies to them go out first.
+    let mut out = Vec::new();
+    if let Some(polled) = self.polled.borrow_mut().as_mut() {
+      if polled.interest().writable {
+        polled.writable(&mut out);
+      }
+    }
+    self.owner.deliver(self.context, out);
     self.sync();
+  }
+
+  /// Writes what is queued as far as the socket takes it now (before a `destroy()` or a
+  /// `process.exit()`, which drop the rest, as Node does).
+  pub fn flush_now(&self) {
+    if let Some(polled) = self.polled.borrow_mut().as_mut() {
+      // Only a drain or a write error can come of it; the connection is about to go.
+      polled.writable(&mut Vec::new());
+    }
   }
 
   fn flush_timed_out(self: &Rc<Self>) {
@@ -171,11 +196,10 @@ impl PollConn {
   }
 
   fn handle_closed(&self) {
-    js_thread::handles_closed(1);
     let left = self.open_handles.get() - 1;
     self.open_handles.set(left);
     if left == 0 {
-      self.side.poll_conn_closed(self.conn, self.had_error.get());
+      self.owner.closed(self.conn, self.had_error.get(), self.context);
     }
   }
 }
@@ -194,33 +218,38 @@ unsafe fn conn_of(handle: *mut uv::Handle) -> Rc<PollConn> {
 }
 
 unsafe extern "C" fn on_poll(handle: *mut uv::Handle, status: c_int, events: c_int) {
-  js_thread::guard("poll callback", || {
+  guard("poll callback", || {
     // SAFETY: libuv calls this only for a live poll handle made by PollConn::start.
     unsafe { conn_of(handle) }.on_poll(status, events)
   });
 }
 
 unsafe extern "C" fn on_flush_timeout(handle: *mut uv::Handle) {
-  js_thread::guard("flush timer", || {
+  guard("flush timer", || {
     // SAFETY: libuv calls this only for a live timer handle made by PollConn::start.
     unsafe { conn_of(handle) }.flush_timed_out()
   });
 }
 
 unsafe extern "C" fn on_poll_closed(handle: *mut uv::Handle) {
-  js_thread::guard("poll close callback", || {
-    // SAFETY: the handle's own count of the Rc, given back once; then its memory.
-    let conn = unsafe { Rc::from_raw(uv::data(handle).cast::<PollConn>()) };
-    unsafe { HandleBox::free(handle, Kind::Poll) };
-    conn.handle_closed();
-  });
+  closed(handle, Kind::Poll);
 }
 
 unsafe extern "C" fn on_timer_closed(handle: *mut uv::Handle) {
-  js_thread::guard("timer close callback", || {
-    // SAFETY: as for the poll handle.
-    let conn = unsafe { Rc::from_raw(uv::data(handle).cast::<PollConn>()) };
-    unsafe { HandleBox::free(handle, Kind::Timer) };
-    conn.handle_closed();
-  });
+  closed(handle, Kind::Timer);
+}
+
+/// A handle of a connection is closed: its memory and its count of the Rc are given back
+/// first (nothing there can panic), so that a panic in the rest cannot keep the
+/// environment's teardown waiting.
+fn closed(handle: *mut uv::Handle, kind: Kind) {
+  // SAFETY: the handle's own count of the Rc, given back once; then its memory, which
+  // libuv no longer uses once it calls the close callback.
+  let conn = unsafe {
+    let conn = Rc::from_raw(uv::data(handle).cast::<PollConn>());
+    HandleBox::free(handle, kind);
+    conn
+  };
+  teardown::handles_closed(1);
+  guard("close callback", || conn.handle_closed());
 }

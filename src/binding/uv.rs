@@ -127,8 +127,9 @@ impl HandleBox {
   /// Stops the handle at once (a poll handle no longer watches its fd, so the fd may be
   /// closed right after) and frees it from `cb`, on a later turn of the loop.
   pub fn close(self, cb: CloseCb) {
+    let this = std::mem::ManuallyDrop::new(self);
     // SAFETY: an initialised handle, closed once (this consumes the box).
-    unsafe { uv_close(self.ptr, cb) };
+    unsafe { uv_close(this.ptr, cb) };
   }
 
   /// Frees a closed handle's memory.
@@ -138,6 +139,14 @@ impl HandleBox {
   pub unsafe fn free(handle: *mut Handle, kind: Kind) {
     // SAFETY: allocated by `allocate` with this layout; libuv is done with it.
     unsafe { dealloc(handle.cast(), layout(kind)) };
+  }
+}
+
+impl Drop for HandleBox {
+  /// A handle must be closed, never dropped: libuv keeps a pointer to it in its loop, and a
+  /// loop closed with live handles aborts the Worker it belongs to.
+  fn drop(&mut self) {
+    debug_assert!(false, "a libuv handle was dropped without being closed");
   }
 }
 

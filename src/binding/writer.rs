@@ -7,13 +7,13 @@
 //! only what the socket does not take at once.
 
 use std::cell::RefCell;
-use std::ffi::c_void;
-use std::os::raw::c_char;
+use std::ffi::{c_void, CStr};
 use std::rc::Rc;
 
 use napi::sys;
 
-use super::js_thread::{self, JsSide};
+use super::js_thread::JsSide;
+use super::teardown::guard;
 
 /// Strings whose UTF-8 form may exceed this are converted into a buffer of their own, which
 /// the queue keeps if the socket does not take them at once (no second copy).
@@ -49,7 +49,7 @@ pub(super) unsafe fn make(env: sys::napi_env, side: &Rc<JsSide>) -> napi::Result
 }
 
 unsafe extern "C" fn release(_env: sys::napi_env, data: *mut c_void, _hint: *mut c_void) {
-  js_thread::guard("write function finalizer", || {
+  guard("write function finalizer", || {
     // SAFETY: the count `make` gave this function, released once.
     drop(unsafe { Rc::from_raw(data.cast::<JsSide>()) })
   });
@@ -57,28 +57,27 @@ unsafe extern "C" fn release(_env: sys::napi_env, data: *mut c_void, _hint: *mut
 
 unsafe extern "C" fn write(env: sys::napi_env, info: sys::napi_callback_info) -> sys::napi_value {
   let mut result = std::ptr::null_mut();
-  let mut failure = None;
-  js_thread::guard("write", || {
-    // SAFETY: called by Node with this function's callback info, on the JS thread.
-    match unsafe { write_call(env, info) } {
-      Ok(pending) => {
-        // SAFETY: as above.
-        unsafe { sys::napi_create_double(env, pending, &mut result) };
-      }
-      Err(message) => failure = Some(message),
+  // SAFETY: called by Node with this function's callback info, on the JS thread.
+  let outcome = guard("write", || unsafe { write_call(env, info) });
+  let failure = match outcome {
+    Some(Ok(pending)) => {
+      // SAFETY: as above.
+      unsafe { sys::napi_create_double(env, pending, &mut result) };
+      None
     }
-  });
-  if result.is_null() {
-    let message = failure.unwrap_or("node-ipc-rs: internal error in write");
-    // SAFETY: as above; a NUL-terminated message.
-    unsafe { sys::napi_throw_type_error(env, std::ptr::null(), message.as_ptr().cast::<c_char>()) };
+    Some(Err(message)) => Some(message),
+    None => Some(c"node-ipc-rs: internal error in write"),
+  };
+  if let Some(message) = failure {
+    // SAFETY: as above; a C string.
+    unsafe { sys::napi_throw_type_error(env, std::ptr::null(), message.as_ptr()) };
   }
   result
 }
 
 /// # Safety
 /// Called from [`write`] with its arguments.
-unsafe fn write_call(env: sys::napi_env, info: sys::napi_callback_info) -> Result<f64, &'static str> {
+unsafe fn write_call(env: sys::napi_env, info: sys::napi_callback_info) -> Result<f64, &'static CStr> {
   let mut argc = 2;
   let mut argv = [std::ptr::null_mut(); 2];
   let mut data = std::ptr::null_mut();
@@ -86,14 +85,18 @@ unsafe fn write_call(env: sys::napi_env, info: sys::napi_callback_info) -> Resul
   let mut units = 0;
   // SAFETY: per the caller; `data` is the JsSide `make` bound (alive until finalized).
   let side = unsafe {
-    sys::napi_get_cb_info(env, info, &mut argc, argv.as_mut_ptr(), std::ptr::null_mut(), &mut data);
+    let status =
+      sys::napi_get_cb_info(env, info, &mut argc, argv.as_mut_ptr(), std::ptr::null_mut(), &mut data);
+    if status != sys::Status::napi_ok || data.is_null() {
+      return Err(c"node-ipc-rs: write called without its endpoint");
+    }
     if sys::napi_get_value_uint32(env, argv[0], &mut conn) != sys::Status::napi_ok {
-      return Err("node-ipc-rs: write expects a connection id\0");
+      return Err(c"node-ipc-rs: write expects a connection id");
     }
     if sys::napi_get_value_string_utf16(env, argv[1], std::ptr::null_mut(), 0, &mut units)
       != sys::Status::napi_ok
     {
-      return Err("node-ipc-rs: write expects a string\0");
+      return Err(c"node-ipc-rs: write expects a string");
     }
     &*data.cast::<JsSide>()
   };
@@ -124,14 +127,14 @@ unsafe fn utf8_into(
   env: sys::napi_env,
   value: sys::napi_value,
   out: &mut Vec<u8>,
-) -> Result<(), &'static str> {
+) -> Result<(), &'static CStr> {
   let mut written = 0;
   let room = out.capacity() - out.len();
   // SAFETY: V8 writes at most `room` bytes into the spare capacity and reports how many.
   unsafe {
-    let end = out.as_mut_ptr().add(out.len()).cast::<c_char>();
+    let end = out.as_mut_ptr().add(out.len()).cast::<std::os::raw::c_char>();
     if sys::napi_get_value_string_utf8(env, value, end, room, &mut written) != sys::Status::napi_ok {
-      return Err("node-ipc-rs: write expects a string\0");
+      return Err(c"node-ipc-rs: write expects a string");
     }
     out.set_len(out.len() + written);
   }
