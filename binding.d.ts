@@ -17,7 +17,7 @@ export declare class NativeEndpoint {
    * later turn of its event loop; connections read on the JS thread call the function
    * given to `setDirect` with `(kind, connId, arg)`.
    */
-  constructor(delimiter: Uint8Array, maxMessageSize: number, raw: boolean, writeHighWater: number)
+  constructor(delimiter: Uint8Array, maxMessageSize: number, raw: boolean)
   /**
    * The function connections read on the JS thread call; held weakly, so it must stay
    * reachable from the endpoint's owner.
@@ -72,6 +72,13 @@ export declare class NativeEndpoint {
 }
 
 /**
+ * Every value lib/ shares with the core, from its one definition here: the event kinds
+ * (`batch.rs`), the named results of the write calls, the limits and thresholds. lib/
+ * reads it once, when it first loads the addon.
+ */
+export declare function contract(): { kinds: Record<string, number>, writeDropped: number, useJsonStringify: number, largeString: number, defaultMaxMessageSize: number, writeHighWater: number, largeStringMark: string }
+
+/**
  * Writes what every connection of this thread has queued, as far as the sockets take it
  * now: lib/socket.js calls it on `process.exit()`, which runs no further turn of the loop.
  */
@@ -88,6 +95,3 @@ export interface JsTlsOptions {
   minVersion?: string
   maxVersion?: string
 }
-
-/** See `json_text::process_mark`; lib/message.js reads it once. */
-export declare function largeStringMark(): string

@@ -836,5 +836,5 @@ function __napiStampBindingTarget(exportsObject, target) {
 module.exports.__napiBindingTarget = __napiStampBindingTarget(nativeBinding, __napiLoadedBindingTarget)
 module.exports = nativeBinding
 module.exports.NativeEndpoint = nativeBinding.NativeEndpoint
+module.exports.contract = nativeBinding.contract
 module.exports.flushPending = nativeBinding.flushPending
-module.exports.largeStringMark = nativeBinding.largeStringMark

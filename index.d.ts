@@ -1,4 +1,4 @@
-// Types for node-ipc-rs (SPEC §11). Code that uses what @types/node-ipc 9.2.3 declares
+// Types for node-ipc-rs. Code that uses what @types/node-ipc 9.2.3 declares
 // compiles against this file: the same export shape, members, overloads and member types
 // (__test__/fixtures/types/v9.ts is checked against both). Additions describe what the
 // runtime (lib/*.js) really has. On the types @types declares (`IPC`, `Client`, `Server`,
@@ -29,7 +29,7 @@ declare namespace ipc {
      * wholesale affects only clients and servers created afterwards.
      */
     config: Config
-    /** Logs through `config.logger` unless `config.silent` (SPEC §8). */
+    /** Logs through `config.logger` unless `config.silent`. */
     log(...args: any[]): void
     /**
      * Connects to a Unix socket; `path` defaults to `socketRoot + appspace + id`. The
@@ -72,7 +72,7 @@ declare namespace ipc {
   }
 
   /**
-   * The event bus of clients and the server (event-pubsub 4.3 semantics, SPEC §5.1).
+   * The event bus of clients and the server (event-pubsub 4.3 semantics).
    * Handlers run with `this` set to the client or server. Events: `'connect'`,
    * `'disconnect'`, `'destroy'`, `'error'`, `'drain'`, `'data'` (rawBuffer mode), and on a
    * server `'start'`, `'close'`, `'socket.disconnected'`; any other name is a message type
@@ -107,7 +107,7 @@ declare namespace ipc {
   }
 
   /**
-   * `ipc.of[id]`: one logical connection that reconnects by v9's rules (SPEC §5). The
+   * `ipc.of[id]`: one logical connection that reconnects by v9's rules. The
    * members @types/node-ipc lacks are optional in the type; a real client always has them.
    */
   interface Client extends PubSub {
@@ -134,7 +134,7 @@ declare namespace ipc {
   }
 
   /**
-   * `ipc.server` (SPEC §6). The members @types/node-ipc lacks are optional in the type; a
+   * `ipc.server`. The members @types/node-ipc lacks are optional in the type; a
    * real server always has them.
    */
   interface Server extends PubSub {
@@ -178,11 +178,11 @@ declare namespace ipc {
   /**
    * The per-connection object handed to server handlers and held in `Client.socket`. It
    * is not a `net.Socket`: data moves through the native core, and this object has the
-   * members v9 code uses (SPEC D4). Events: `'connect'`, `'close'(hadError)`, `'error'`,
+   * members v9 code uses. Events: `'connect'`, `'close'(hadError)`, `'error'`,
    * `'drain'`.
    */
   interface Socket extends EventEmitter {
-    /** Server side: the last truthy `id` field of any payload this socket sent (SPEC §4.2). */
+    /** Server side: the last truthy `id` field of any payload this socket sent. */
     id?: any
     connecting: boolean
     destroyed: boolean
@@ -245,7 +245,7 @@ declare namespace ipc {
     raw: Buffer
   }
 
-  /** `ipc.server.server`: the `net.Server` members v9 code uses (SPEC D4). Events: `'close'`, `'error'`. */
+  /** `ipc.server.server`: the `net.Server` members v9 code uses. Events: `'close'`, `'error'`. */
   interface ServerHandle extends EventEmitter {
     /** `{address, family, port}` for a network server, the path for a Unix socket server, `null` before listening. */
     address(): { address: string; family: string; port: number } | string | null
@@ -307,7 +307,7 @@ declare namespace ipc {
     maxVersion?: 'TLSv1.3' | 'TLSv1.2' | 'TLSv1.1' | 'TLSv1' | undefined
   }
 
-  /** `ipc.config` (SPEC §2). Fields are read live unless noted. */
+  /** `ipc.config`. Fields are read live unless noted. */
   interface Config {
     /** Default `'app.'`. */
     appspace: string

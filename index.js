@@ -1,7 +1,7 @@
 'use strict'
 
 // node-ipc-rs: `require('node-ipc')` for node-ipc v9 code, on a native transport core.
-// The export is v9's singleton exactly (SPEC §1, D9).
+// The export is v9's singleton exactly.
 
 const IPC = require('./lib/ipc')
 

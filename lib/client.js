@@ -8,7 +8,7 @@ const { formatFrame, formatLargeFrame, parseFrame, rawFrame } = require('./messa
 const { systemError, messageTooLarge, unsupported } = require('./errors')
 const { resolveTls, tlsConfigError } = require('./tls-options')
 
-// `ipc.of[id]`: one logical connection that reconnects by v9's rules (SPEC §5).
+// `ipc.of[id]`: one logical connection that reconnects by v9's rules (README, "Clients").
 class Client extends PubSub {
   constructor(config, log) {
     super()
@@ -24,7 +24,7 @@ class Client extends PubSub {
       explicitlyDisconnected: false,
     })
     Object.defineProperties(this, {
-      // Captured per client (v9 let the last constructed endpoint's delimiter win: §12 #4).
+      // Captured per client (v9 let the last constructed endpoint's delimiter win).
       _delimiter: { value: config.delimiter },
       _native: { value: null, writable: true },
       _raw: { value: false, writable: true },
@@ -35,7 +35,7 @@ class Client extends PubSub {
   }
 
   // Replaced in ipc.of by a new connectTo: stop for good, including a pending retry
-  // (v9 left it running and reconnecting forever: SPEC §12 #22).
+  // (v9 left it running and reconnecting forever).
   _retire() {
     this._retired = true
     clearTimeout(this._retryTimer)
@@ -109,7 +109,7 @@ class Client extends PubSub {
       this.log('detected event', type, data)
     }
     this.publish(type, data)
-    // One reply releases one queued request (v9 advanced once per chunk: SPEC §5.6).
+    // One reply releases one queued request (v9 advanced once per chunk).
     if (this.config.sync) {
       this.queue.next()
     }
@@ -138,7 +138,8 @@ class Client extends PubSub {
     this.publish('error', err)
   }
 
-  // The retry algorithm of SPEC §5.4, exactly.
+  // v9's retry algorithm, exactly: retry after config.retry ms while retriesRemaining
+  // lasts, unless stopRetrying or an explicit disconnect; then 'destroy'.
   _closed() {
     this.log('connection closed', this.id, this.path, this.retriesRemaining, 'tries remaining of', this.config.maxRetries)
     if (this.config.stopRetrying || this.retriesRemaining < 1 || this.explicitlyDisconnected) {
@@ -179,7 +180,7 @@ function emit(type, data) {
       : rawFrame(type, this.config.encoding)
   this._syncRawMode()
   if (!this.config.sync) {
-    // v9 returned undefined; false (an addition, SPEC D8) says: wait for 'drain'.
+    // v9 returned undefined; false (an addition, README "Back-pressure") says: wait for 'drain'.
     return this.socket.write(message) ? undefined : false
   }
   this.queue.add(syncEmit.bind(this, message))

@@ -1,9 +1,10 @@
 'use strict'
 
 const os = require('os')
+const { shared } = require('./native')
 
 // v9's getIPType() tests Array.isArray(os.networkInterfaces()), which is never true, so
-// IPType is always '' and networkHost always 127.0.0.1 (SPEC §2, §12 #29).
+// IPType is always '' and networkHost always 127.0.0.1 (as v9 left them).
 const IP_TYPE = ''
 
 class Defaults {
@@ -45,12 +46,22 @@ class Defaults {
       lookup: false,
     }
 
-    // Addition (SPEC D8): frames larger than this close the connection. Infinity disables.
-    this.maxMessageSize = 64 * 1024 * 1024
+    // Addition (README, "Options node-ipc-rs adds"): frames larger than this close the
+    // connection; Infinity disables. Until set it reads as the core's default (the addon's
+    // contract, loaded on first read).
+    let maxMessageSize
+    Object.defineProperty(this, 'maxMessageSize', {
+      enumerable: true,
+      configurable: true,
+      get: () => (maxMessageSize === undefined ? shared().defaultMaxMessageSize : maxMessageSize),
+      set: (value) => {
+        maxMessageSize = value
+      },
+    })
   }
 }
 
-// The README and @types call it `interfaces`; v9 only read `interface` (SPEC §12 #28).
+// The README and @types call it `interfaces`; v9 only read `interface`.
 Object.defineProperty(Defaults.prototype, 'interfaces', {
   configurable: true,
   enumerable: false,

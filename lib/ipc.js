@@ -5,7 +5,7 @@ const Client = require('./client')
 const Server = require('./server')
 const log = require('./log')
 
-// The IPC class with node-ipc v9's members and argument overloading (SPEC §1, §3).
+// The IPC class with node-ipc v9's members and argument overloading.
 class IPC {
   constructor() {
     Object.defineProperties(this, {
@@ -32,7 +32,7 @@ function disconnect(id) {
   client.explicitlyDisconnected = true
   client.off('*', '*')
   clearTimeout(client._retryTimer)
-  // Flush, then close: v9 destroyed the socket and could lose the last emits (§12 #24).
+  // Flush, then close: v9 destroyed the socket and could lose the last emits.
   if (client.socket && client.socket.end) {
     client.socket.end()
   }
@@ -190,7 +190,7 @@ function connectNet(id, host, port, callback) {
     this.log('Server port not specified, so defaulting to', 'ipc.config.networkPort', this.config.networkPort)
     port = this.config.networkPort
   }
-  // v9 threw `ReferenceError: UDPType is not defined` here (SPEC §3.2, §12 #30).
+  // v9 threw `ReferenceError: UDPType is not defined` here.
   if (typeof callback == 'string') {
     throw new TypeError(
       `connectToNet: there is no UDP client in node-ipc ('${callback}'); ` +

@@ -2,7 +2,7 @@
 
 const util = require('util')
 
-// ipc.log and the internal log lines (SPEC §8): one string per call to config.logger,
+// ipc.log and the internal log lines: one string per call to config.logger,
 // objects inspected with logDepth/logInColor, nothing at all when silent. It reads
 // `this.config`, so clients and servers log through the config they share.
 function log(...args) {

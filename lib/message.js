@@ -1,11 +1,12 @@
 'use strict'
 
 const { isProxy } = require('util').types
+const { shared } = require('./native')
 
-// The JSON envelope of node-ipc v9 (js-message + EventParser), byte for byte (SPEC §4.1).
+// The JSON envelope of node-ipc v9 (js-message + EventParser), byte for byte.
 
 // v9's normalization: undefined, null, '' and NaN become {}, and so does anything with a
-// truthy _maxListeners (an EventEmitter). Receivers rely on seeing {} (SPEC §12 #5).
+// truthy _maxListeners (an EventEmitter). Receivers rely on seeing {}.
 function normalize(data) {
   if (!data && data !== false && data !== 0) {
     return {}
@@ -20,20 +21,15 @@ function formatFrame(type, data, delimiter) {
   return JSON.stringify({ type: type, data: normalize(data) }) + delimiter
 }
 
-// Strings at least this long, as `data` or as a field of a plain-object `data`, are
-// written by the core (src/json_text.rs): V8's JSON.stringify escapes a few hundred MB/s
-// on the JS thread, which capped how fast large payloads could be sent.
-const LARGE_STRING = 64 * 1024
+// Strings at least `shared().largeString` long (64 KiB), as `data` or as a field of a
+// plain-object `data`, are written by the core (src/json_text.rs): V8's JSON.stringify
+// escapes a few hundred MB/s on the JS thread, which capped how fast large payloads could
+// be sent. The mark stands in for a large string in the small rest of a frame, both ways;
+// random per process, so that it matches no string of the application's or of a peer's.
 // Objects with more fields than this go to JSON.stringify whole: looking costs more.
 const MAX_FIELDS = 16
-// Stands in for a large string in the small rest of a frame, both ways; random per process,
-// so that it matches no string of the application's or of a peer's (src/binding/batch.rs).
-let mark
 function largeStringMark() {
-  if (mark === undefined) {
-    mark = require('../binding.js').largeStringMark()
-  }
-  return mark
+  return shared().largeStringMark
 }
 
 // The frame formatFrame would make, as `[json, string, json, ..., json]` for the core's
@@ -49,6 +45,7 @@ function formatLargeFrame(type, data, delimiter) {
   if (typeof type !== 'string') {
     return null
   }
+  const LARGE_STRING = shared().largeString
   let large = null
   let skeleton
   if (typeof data === 'string') {
@@ -137,7 +134,7 @@ function joinLargeFrame(pieces) {
 }
 
 // Returns [type, data]; a frame that is not a JSON object becomes an 'error' event with
-// v9's payload, and the connection stays open (SPEC §12 #6). `text` may also be a large
+// v9's payload, and the connection stays open. `text` may also be a large
 // frame taken apart by the core: [skeleton, ...strings].
 function parseFrame(text) {
   if (typeof text !== 'string') {
@@ -189,4 +186,4 @@ function rawFrame(value, encoding) {
   return value instanceof Uint8Array ? value : Buffer.from(value, encoding)
 }
 
-module.exports = { rawFrame, formatFrame, formatLargeFrame, joinLargeFrame, parseFrame, LARGE_STRING }
+module.exports = { rawFrame, formatFrame, formatLargeFrame, joinLargeFrame, parseFrame }

@@ -5,32 +5,29 @@
 // `[kind, connId, arg, ...]`, see src/binding/batch.rs) that tokio tasks queue, or straight
 // from connections read on the JS thread (ARCHITECTURE.md, "Threads, and who owns what").
 
-const KIND = Object.freeze({
-  LISTENING: 0,
-  SERVER_CLOSED: 1,
-  CONNECTED: 2,
-  FRAMES: 3,
-  RAW: 4,
-  ERROR: 5,
-  TOO_LARGE: 6,
-  DRAIN: 7,
-  CLOSED: 8,
-  DATAGRAM: 9,
-  FRAMES_ASCII: 10,
-  // One frame: a string, or [skeleton, ...strings] for lib/message.js's parseFrame.
-  ONE_FRAME: 11,
-})
-
-// Pending bytes per connection above which writes report back-pressure (SPEC D8).
-const WRITE_HIGH_WATER = 16 * 1024 * 1024
-const DEFAULT_MAX_MESSAGE_SIZE = 64 * 1024 * 1024
-
+// Every value shared with the core comes from the addon's contract() (its one definition,
+// src/binding/mod.rs), read when the addon is first loaded; nothing reads these before an
+// endpoint exists. KIND: the event kinds, filled in then.
+const KIND = {}
 let binding
+let contract
+
 function loadBinding() {
   if (!binding) {
-    binding = require('../binding.js')
+    const loaded = require('../binding.js')
+    contract = loaded.contract()
+    Object.assign(KIND, contract.kinds)
+    Object.freeze(KIND)
+    binding = loaded
   }
   return binding
+}
+
+// The contract's values: writeDropped, useJsonStringify, largeString, largeStringMark,
+// defaultMaxMessageSize, writeHighWater.
+function shared() {
+  loadBinding()
+  return contract
 }
 
 function createEndpoint(owner, config, delimiter) {
@@ -40,11 +37,11 @@ function createEndpoint(owner, config, delimiter) {
     throw new TypeError('ipc.config.delimiter must be a non-empty string')
   }
   let max = config.maxMessageSize
-  max = max === undefined || max === null ? DEFAULT_MAX_MESSAGE_SIZE : Number(max)
+  max = max === undefined || max === null ? contract.defaultMaxMessageSize : Number(max)
   if (Number.isNaN(max) || max < 0) {
     throw new RangeError('ipc.config.maxMessageSize must be a non-negative number or Infinity')
   }
-  return new Endpoint(owner, new NativeEndpoint(delimiterBytes, max, !!config.rawBuffer, WRITE_HIGH_WATER))
+  return new Endpoint(owner, new NativeEndpoint(delimiterBytes, max, !!config.rawBuffer))
 }
 
 // The native endpoint plus its event callbacks. The core holds them only while something
@@ -181,4 +178,4 @@ function flushPending() {
   }
 }
 
-module.exports = { KIND, createEndpoint, eachFrame, flushPending, WRITE_HIGH_WATER }
+module.exports = { KIND, createEndpoint, eachFrame, flushPending, shared }

@@ -2,7 +2,7 @@
 
 // The event bus of clients and servers, with event-pubsub 4.3's surface and semantics
 // (which node-ipc v9 inherits), except the '*' catch-all: v9's mutated payloads and threw
-// on strings (SPEC §5.1, §12 #14); here catch-all handlers get (type, ...args) first.
+// on strings, and v9's wildcard crashed on some; here catch-all handlers get (type, ...args) first.
 
 function on(type, handler, once) {
   if (!handler) {

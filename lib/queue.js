@@ -1,7 +1,7 @@
 'use strict'
 
 // The sync-mode send queue (js-queue 2.0's surface): the first job runs at once, later
-// ones wait until next() is called for the reply (SPEC §5.6).
+// ones wait until next() is called for the reply (v9's sync mode).
 class Queue {
   constructor() {
     let queue = []

@@ -11,7 +11,7 @@ const { formatFrame, formatLargeFrame, joinLargeFrame, parseFrame, rawFrame } = 
 const { systemError, messageTooLarge, unsupported } = require('./errors')
 const { resolveTls, tlsConfigError } = require('./tls-options')
 
-// `ipc.server` (SPEC §6): a Unix-socket or TCP server over the Rust core.
+// `ipc.server`: a Unix-socket or TCP server over the Rust core.
 class Server extends PubSub {
   constructor(path, config, log, port) {
     super()
@@ -39,7 +39,7 @@ class Server extends PubSub {
     this.trigger('start', socket)
   }
 
-  // Stops accepting; open connections stay (v9 semantics, SPEC §6.5 and §12 #25).
+  // Stops accepting; open connections stay (v9 semantics).
   stop() {
     this.server.close()
   }
@@ -55,7 +55,7 @@ class Server extends PubSub {
       return
     }
     // Only a stale Unix socket is removed, never a regular file or directory, and network
-    // servers unlink nothing (v9 unlinked any file, even `./127.0.0.1`: SPEC §12 #26).
+    // servers unlink nothing (v9 unlinked any file, even `./127.0.0.1`).
     if (!this.port && this.config.unlink) {
       fs.lstat(this.path, (err, stats) => {
         if (!err && stats.isSocket()) {
@@ -80,17 +80,19 @@ class Server extends PubSub {
   _onNative(kind, conn, arg) {
     switch (kind) {
       case KIND.LISTENING: {
+        // `arg`: the bound {address, family, port} of a TCP or UDP socket, as net and dgram
+        // report it (serveNet('localhost') is bound to 127.0.0.1).
         if (this._isUdp()) {
-          // v9 treated the dgram socket as its one "connection" (SPEC §6.3).
+          if (arg) {
+            this.server._address = arg
+          }
+          // v9 treated the dgram socket as its one "connection".
           this.server.listening = true
           this.sockets.push(this.server)
           this.publish('connect', this.server)
           break
         }
-        const host = String(this.path)
-        this.server._address = this.port
-          ? { address: host, family: host.includes(':') ? 'IPv6' : 'IPv4', port: Number(this.port) }
-          : host
+        this.server._address = this.port ? arg : String(this.path)
         this.server.listening = true
         this.onStart()
         break
@@ -178,7 +180,7 @@ class Server extends PubSub {
 
 function gotFrame(socket, text) {
   const [type, data] = parseFrame(text)
-  // Any payload with a truthy id labels its socket (SPEC §4.2).
+  // Any payload with a truthy id labels its socket, as in v9.
   if (data && data.id) {
     socket.id = data.id
   }
@@ -214,7 +216,7 @@ function emit(socket, type, data) {
 }
 
 // v9's UDPWrite: the frame encoded with config.encoding, to {address, port}. Send
-// failures become an 'error' event (v9 crashed the process: SPEC §12 #13).
+// failures become an 'error' event (v9 crashed the process).
 function udpSend(message, target) {
   if (!this._native || !this.server) {
     return
@@ -234,7 +236,7 @@ function broadcast(type, data) {
     return
   }
   if (this._isUdp()) {
-    // v9 never recorded UDP peers, so its broadcast reached nobody (SPEC §6.6); kept.
+    // v9 never recorded UDP peers, so its broadcast reached nobody; kept.
     this.log('UDP servers know no peers: broadcast reaches nobody (as in node-ipc v9)')
     return
   }
@@ -253,7 +255,7 @@ function broadcast(type, data) {
 }
 
 // v9's internal close handler: drops the first socket that is no longer readable, then
-// publishes 'socket.disconnected' before user 'close' handlers run (SPEC §6.4).
+// publishes 'socket.disconnected' before user 'close' handlers run.
 function serverClosed() {
   for (let i = 0; i < this.sockets.length; i++) {
     const socket = this.sockets[i]
@@ -331,12 +333,12 @@ function startUdp() {
   }
   this._native.bindUdp(String(this.path), port, type === 'udp6')
   this.server._address = { address: String(this.path), family: type === 'udp6' ? 'IPv6' : 'IPv4', port }
-  // v9 announced the start synchronously, before the bind completed (SPEC §6.2).
+  // v9 announced the start synchronously, before the bind completed.
   this.onStart({ address: this.path, port: this.port })
 }
 
-// Cluster workers share one listening socket through Node's cluster module (SPEC §6.7,
-// D6): Node accepts, paused, and the core takes the connection over at once.
+// Cluster workers share one listening socket through Node's cluster module, as in v9: Node
+// accepts, paused, and the core takes the connection over at once.
 function listenInClusterWorker() {
   const native = this._native
   const config = this.config
@@ -361,7 +363,7 @@ function listenInClusterWorker() {
   })
 }
 
-// `ipc.server.server`: the net.Server members v9 code uses (SPEC D4).
+// `ipc.server.server`: the net.Server members v9 code uses.
 class ServerHandle extends EventEmitter {
   constructor(native, udp) {
     super()

@@ -4,16 +4,19 @@ const EventEmitter = require('events')
 const { X509Certificate } = require('crypto')
 
 // The per-connection object v9 code receives where node-ipc handed out a net.Socket
-// (SPEC D4). Data moves through the Rust core; this object only queues writes and
+// (README, "Sockets and ipc.server.server"). Data moves through the Rust core; this object only queues writes and
 // mirrors state.
 //
 // The first string written in a tick goes to the core at once (a reply leaves before its
 // handler returns); the rest of the tick's writes are corked into one native call, since a
 // native call costs far more than a string append.
 
-// Bytes queued for one peer above which write() returns false and 'drain' follows
-// (SPEC D8); the core uses the same mark (lib/native.js).
-const { WRITE_HIGH_WATER, flushPending } = require('./native')
+// Bytes queued for one peer above which write() returns false and 'drain' follows (the
+// core's writeHighWater, read once a socket exists: the addon is loaded by then).
+const { flushPending, shared } = require('./native')
+let WRITE_HIGH_WATER
+let WRITE_DROPPED
+let USE_JSON_STRINGIFY
 const { joinLargeFrame } = require('./message')
 
 // Buffers at least this large are handed over as they are, not copied into the cork.
@@ -41,6 +44,9 @@ function flushCorked() {
 class Socket extends EventEmitter {
   constructor(endpoint, conn) {
     super()
+    if (WRITE_HIGH_WATER === undefined) {
+      ;({ writeHighWater: WRITE_HIGH_WATER, writeDropped: WRITE_DROPPED, useJsonStringify: USE_JSON_STRINGIFY } = shared())
+    }
     Object.defineProperties(this, {
       _endpoint: { value: endpoint },
       _conn: { value: conn },
@@ -102,7 +108,7 @@ class Socket extends EventEmitter {
       err.code = 'ERR_INVALID_ARG_TYPE'
       throw err
     }
-    // Writes to a closed socket are dropped without an error, as v9's were (SPEC §5.4).
+    // Writes to a closed socket are dropped without an error, as v9's were.
     if (this.destroyed || !this.writable) {
       return false
     }
@@ -213,7 +219,7 @@ class Socket extends EventEmitter {
       this._corkedPiecesLength = 0
       this._corked = ''
       let pending = this._endpoint.writeJson(this._conn, pieces)
-      if (pending === -2) {
+      if (pending === USE_JSON_STRINGIFY) {
         pending = this._endpoint.write(this._conn, joinLargeFrame(pieces))
       }
       this._queued(pending)
@@ -236,9 +242,9 @@ class Socket extends EventEmitter {
     }
   }
 
-  // `pending`: bytes the core now holds for this peer, or -1 when it dropped the write.
+  // `pending`: bytes the core now holds for this peer, or WRITE_DROPPED.
   _queued(pending) {
-    if (pending < 0) {
+    if (pending === WRITE_DROPPED) {
       return
     }
     this._nativePending = pending
@@ -249,7 +255,7 @@ class Socket extends EventEmitter {
     }
   }
 
-  // Flushes what was written, then closes (v9 destroyed at once and lost it: SPEC §12 #24).
+  // Flushes what was written, then closes (v9 destroyed at once and lost it).
   end(data, encoding, callback) {
     if (typeof data === 'function') {
       callback = data
@@ -321,7 +327,7 @@ class Socket extends EventEmitter {
     this.emit('connect')
   }
 
-  // TLS sockets (SPEC D4): the peer's leaf certificate in the shape of Node's
+  // TLS sockets: the peer's leaf certificate in the shape of Node's
   // tlsSocket.getPeerCertificate(), or {} when there is none.
   getPeerCertificate() {
     if (!this._peerCertificate) {

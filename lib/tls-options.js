@@ -3,9 +3,9 @@
 const fs = require('fs')
 const path = require('path')
 
-// Turns `ipc.config.tls` into what the core takes (SPEC §7, D7), without mutating it:
+// Turns `ipc.config.tls` into what the core takes (README, "TLS"), without mutating it:
 // v9 wrote key/cert/ca/dhparam back into config.tls, which broke restarting a TLS server
-// (§12 #33). Files are re-read on every connect and start, as v9 did.
+//  Files are re-read on every connect and start, as v9 did.
 
 const PACKAGE_CERTS = path.join(__dirname, '..', 'local-node-ipc-certs')
 const SUPPORTED = new Set([

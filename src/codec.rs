@@ -7,7 +7,7 @@
 
 use memchr::memmem;
 
-/// A frame, or the start of one, grew past the configured limit (SPEC D8).
+/// A frame, or the start of one, grew past the configured limit (`maxMessageSize`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct FrameTooLarge {
   /// Bytes seen for the offending frame so far (a lower bound when it is incomplete).
@@ -25,7 +25,7 @@ impl std::error::Error for FrameTooLarge {}
 
 /// Incremental delimiter splitter. It remembers how far it has scanned, so bytes that
 /// arrive in many small reads are searched once: a large message costs O(n), not O(n²)
-/// (v9 re-scanned the whole buffer on every chunk, SPEC §12 #39).
+/// (v9 re-scanned the whole buffer on every chunk).
 #[derive(Debug, Clone)]
 pub struct FrameDecoder {
   finder: memmem::Finder<'static>,
@@ -114,7 +114,7 @@ mod tests {
 
   #[test]
   fn delivers_a_complete_frame_before_the_chunk_ends_on_a_delimiter() {
-    // v9 held frame 5 back until a chunk ended exactly on a delimiter (SPEC §12 #2).
+    // v9 held frame 5 back until a chunk ended exactly on a delimiter.
     let mut d = FrameDecoder::new(b"\x0c", None);
     let frames = feed(&mut d, &[b"five\x0csi"]).unwrap();
     assert_eq!(frames, vec![b"five".to_vec()]);

@@ -1,6 +1,7 @@
-//! One stream connection: a reader task that frames and batches what arrives, and a
-//! writer task that drains the [`Outgoing`] queue. Unix, TCP (and later TLS) streams all
-//! run through here; only how the stream is opened differs.
+//! A stream connection on tokio tasks: a reader task that frames and batches what arrives,
+//! and a writer task that drains the [`Outgoing`] queue. TLS connections always run here,
+//! and plain ones unless they are handed off to be driven elsewhere ([`crate::polled`]);
+//! only how the stream is opened differs.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -9,12 +10,17 @@ use std::time::Duration;
 use bytes::{Buf, Bytes};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
-use crate::cancel::Cancel;
-use crate::endpoint::Endpoint;
 use crate::errors::IoFailure;
-use crate::mailbox::{put_frame, ConnId, Courier, Event};
-use crate::outgoing::{Closing, Next, Outgoing};
+use crate::mailbox::{put_frame, Courier, Event};
+use crate::mailbox::{HandedOffSocket, PeerInfo};
+#[cfg(doc)]
+use crate::outgoing::Outgoing;
+use crate::outgoing::{Closing, Next};
 use crate::read_buffer::ReadBuffer;
+use crate::ready_io::{ReadyIo, Shared};
+use crate::registry::{ConnShared, Registry};
+use crate::transport::Stream;
+use crate::unix_stream::UnixConn;
 
 /// How long `end()` may spend flushing to a peer that does not read before the
 /// connection is destroyed anyway; without it a stuck peer would keep the process alive.
@@ -23,57 +29,26 @@ pub const END_FLUSH_TIMEOUT: Duration = Duration::from_secs(5);
 /// Small chunks written together are first joined into one buffer, up to this size.
 const JOIN_LIMIT: usize = 256 * 1024;
 
-/// The parts of a connection that JS-facing calls touch.
-pub struct ConnShared {
-  pub id: ConnId,
-  pub out: Outgoing,
-  pub cancel: Cancel,
-  had_error: AtomicBool,
-}
-
-impl ConnShared {
-  pub fn new(id: ConnId, write_high_water: usize) -> Self {
-    Self {
-      id,
-      out: Outgoing::new(write_high_water),
-      cancel: Cancel::default(),
-      had_error: AtomicBool::new(false),
-    }
-  }
-
-  pub fn destroy(&self) {
-    self.out.close(Closing::Destroy);
-    self.cancel.fire();
-  }
-
-  pub fn end(&self) {
-    self.out.close(Closing::End);
-  }
-
-  /// Closes after an error: the close will report `had_error`.
-  pub fn fail(&self) {
-    self.had_error.store(true, Ordering::SeqCst);
-    self.destroy();
-  }
-
-  pub fn had_error(&self) -> bool {
-    self.had_error.load(Ordering::SeqCst)
-  }
-}
-
 /// Held by every task of a connection; the last one to finish reports the close, so
 /// `Closed` always comes after every other event of that connection.
 pub struct Live {
   pub shared: Arc<ConnShared>,
-  pub endpoint: Arc<Endpoint>,
+  pub registry: Arc<Registry>,
   pub courier: Courier,
   /// The connection was handed to a consumer that reports its close itself.
   handed_off: AtomicBool,
 }
 
 impl Live {
-  pub fn new(shared: Arc<ConnShared>, endpoint: Arc<Endpoint>, courier: Courier) -> Self {
-    Self { shared, endpoint, courier, handed_off: AtomicBool::new(false) }
+  /// A new connection in `registry`, reporting through `courier`.
+  pub fn register(registry: &Arc<Registry>, courier: &Courier) -> Arc<Live> {
+    let shared = registry.add();
+    Arc::new(Self {
+      shared,
+      registry: registry.clone(),
+      courier: courier.clone(),
+      handed_off: AtomicBool::new(false),
+    })
   }
 
   /// From now on the connection's new owner forgets it and reports its close; dropping
@@ -93,14 +68,64 @@ impl Drop for Live {
     if self.handed_off.load(Ordering::SeqCst) {
       return;
     }
-    self.endpoint.forget(self.shared.id);
+    self.registry.forget(self.shared.id);
     let had_error = self.shared.had_error();
     self.courier.send(Event::Closed { conn: self.shared.id, had_error });
   }
 }
 
+/// Runs an established connection: a plain stream goes to the registry's consumer to be
+/// driven on its own thread when the registry hands them off; any other gets a reader and
+/// a writer task.
+pub fn start(stream: Stream, live: Arc<Live>, peer: PeerInfo) {
+  if live.registry.is_shut_down() {
+    // Its owner is gone (a Worker that ended): close it unannounced.
+    return live.shared.destroy();
+  }
+  let conn = live.shared.id;
+  let hand_off = live.registry.hands_off_plain_streams();
+  let socket = match stream {
+    Stream::Unix(s) if hand_off => Ok(socket2::Socket::from(std::os::fd::OwnedFd::from(s))),
+    Stream::Tcp(s) if hand_off => s.into_std().map(|s| socket2::Socket::from(std::os::fd::OwnedFd::from(s))),
+    stream => return start_tasks(stream, live, peer),
+  };
+  match socket {
+    Ok(socket) => {
+      live.hand_off();
+      live.courier.send(Event::HandedOff { conn, peer, socket: HandedOffSocket(socket) });
+    }
+    Err(err) => live.report_error(IoFailure::new(&err, "read", None, None)),
+  }
+}
+
+fn start_tasks(stream: Stream, live: Arc<Live>, peer: PeerInfo) {
+  live.courier.send(Event::Connected { conn: live.shared.id, peer });
+  match stream {
+    Stream::Unix(s) => match UnixConn::from_std(s) {
+      Ok(s) => start_shared(live, Arc::new(s)),
+      Err(err) => live.report_error(IoFailure::new(&err, "read", None, None)),
+    },
+    Stream::Tcp(s) => start_shared(live, Arc::new(s)),
+    Stream::TlsServer(s) => {
+      let (r, w) = tokio::io::split(*s);
+      spawn(live, r, w)
+    }
+    Stream::TlsClient(s) => {
+      let (r, w) = tokio::io::split(*s);
+      spawn(live, r, w)
+    }
+  }
+}
+
+/// A plain stream shared by its tasks and direct writes from the caller (`Outgoing::push`).
+fn start_shared<S: ReadyIo>(live: Arc<Live>, stream: Arc<S>) {
+  let direct = stream.clone();
+  live.shared.out.set_direct(Box::new(move |bytes| direct.try_write(bytes)));
+  spawn(live, Shared(stream.clone()), Shared(stream));
+}
+
 /// Starts the reader and writer tasks of an established connection.
-pub fn spawn<R, W>(live: Arc<Live>, reader: R, writer: W)
+fn spawn<R, W>(live: Arc<Live>, reader: R, writer: W)
 where
   R: AsyncRead + Unpin + Send + 'static,
   W: AsyncWrite + Unpin + Send + 'static,
@@ -111,7 +136,7 @@ where
 
 async fn read_loop<R: AsyncRead + Unpin>(mut reader: R, live: Arc<Live>) {
   let shared = &live.shared;
-  let mut decoder = live.endpoint.decoder();
+  let mut decoder = live.registry.decoder();
   let mut read_buffer = ReadBuffer::default();
   loop {
     let room = read_buffer.make_room();
@@ -129,13 +154,13 @@ async fn read_loop<R: AsyncRead + Unpin>(mut reader: R, live: Arc<Live>) {
       // Node sockets do not allow half-open connections: the peer's end ends ours, after
       // what we still have queued has been written.
       Ok(0) => return shared.end(),
-      Ok(_) if live.endpoint.is_raw() => {
-        live.courier.append(shared.id, true, |data| data.extend_from_slice(&buf));
+      Ok(_) if live.registry.is_raw() => {
+        live.courier.append(shared.id, true, |data| data.extend_from_slice(buf));
         buf.clear();
       }
       Ok(_) => {
         let framed =
-          live.courier.append(shared.id, false, |data| decoder.drain(&buf, |frame| put_frame(data, frame)));
+          live.courier.append(shared.id, false, |data| decoder.drain(buf, |frame| put_frame(data, frame)));
         match framed {
           Ok(used) => buf.advance(used),
           Err(too_large) => {
@@ -172,9 +197,6 @@ async fn write_loop<W: AsyncWrite + Unpin>(mut writer: W, live: Arc<Live>) {
   loop {
     let changed = shared.out.changed();
     tokio::pin!(changed);
-    if deadline.is_none() && shared.out.closing() == Closing::End {
-      deadline = Some(tokio::time::Instant::now() + END_FLUSH_TIMEOUT);
-    }
     let chunks = match shared.out.next() {
       Next::Write(chunks) => chunks,
       Next::Finish(Closing::End) => {
@@ -191,11 +213,21 @@ async fn write_loop<W: AsyncWrite + Unpin>(mut writer: W, live: Arc<Live>) {
     };
     let size: usize = chunks.iter().map(Bytes::len).sum();
     let write = write_chunks(&mut writer, chunks);
-    let result = tokio::select! {
-      biased;
-      _ = shared.cancel.fired() => return,
-      _ = sleep_until(deadline) => return shared.destroy(),
-      result = write => result,
+    tokio::pin!(write);
+    // An `end()` that comes while this write waits for a peer that does not read starts
+    // the flush deadline too.
+    let result = loop {
+      let changed = shared.out.changed();
+      if deadline.is_none() && shared.out.closing() == Closing::End {
+        deadline = Some(tokio::time::Instant::now() + END_FLUSH_TIMEOUT);
+      }
+      tokio::select! {
+        biased;
+        _ = shared.cancel.fired() => return,
+        _ = sleep_until(deadline) => return shared.destroy(),
+        result = &mut write => break result,
+        _ = changed => {}
+      }
     };
     if let Err(err) = result {
       return live.report_error(IoFailure::new(&err, "write", None, None));
@@ -236,4 +268,89 @@ async fn write_chunks<W: AsyncWrite + Unpin>(writer: &mut W, chunks: Vec<Bytes>)
     writer.write_all(&joined).await?;
   }
   Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+  use super::*;
+  use crate::mailbox::testing::Collector;
+  use crate::mailbox::ConnId;
+  use crate::registry::EndpointOptions;
+  use tokio::io::{AsyncReadExt, AsyncWriteExt, DuplexStream};
+
+  fn frames(events: &[Event]) -> Vec<Vec<u8>> {
+    let mut out = Vec::new();
+    for event in events {
+      if let Event::Frames { data, .. } = event {
+        let mut at = 0;
+        while at < data.len() {
+          let len = u32::from_le_bytes(data[at..at + 4].try_into().unwrap()) as usize;
+          out.push(data[at + 4..at + 4 + len].to_vec());
+          at += 4 + len;
+        }
+      }
+    }
+    out
+  }
+
+  fn closed(events: &[Event], conn: ConnId) -> Option<bool> {
+    events.iter().find_map(|e| match e {
+      Event::Closed { conn: c, had_error } if *c == conn => Some(*had_error),
+      _ => None,
+    })
+  }
+
+  /// A connection on tasks over an in-memory stream whose other end is returned.
+  fn connection(options: EndpointOptions, buffer: usize) -> (Arc<Registry>, Collector, ConnId, DuplexStream) {
+    let registry = Registry::new(options);
+    let (collector, courier) = Collector::new(1 << 20);
+    let live = Live::register(&registry, &courier);
+    let id = live.shared.id;
+    let (ours, peer) = tokio::io::duplex(buffer);
+    let (reader, writer) = tokio::io::split(ours);
+    spawn(live, reader, writer);
+    (registry, collector, id, peer)
+  }
+
+  #[tokio::test]
+  async fn frames_are_reported_and_writes_go_out_then_end_flushes_and_closes() {
+    let (registry, mut events, id, mut peer) = connection(EndpointOptions::default(), 64 * 1024);
+    peer.write_all(b"a\x0cb\x0cpart").await.unwrap();
+    let got = events.until(|e| frames(e).len() == 2).await;
+    assert_eq!(frames(got), vec![b"a".to_vec(), b"b".to_vec()]);
+
+    registry.write(id, Bytes::from_static(b"reply\x0c")).unwrap();
+    registry.write(id, Bytes::from_static(b"last\x0c")).unwrap();
+    registry.end(id);
+    let mut rest = Vec::new();
+    peer.read_to_end(&mut rest).await.unwrap();
+    assert_eq!(rest, b"reply\x0clast\x0c", "everything queued, in order, before the end");
+    assert_eq!(closed(events.until(|e| closed(e, id).is_some()).await, id), Some(false));
+    assert_eq!(registry.connection_count(), 0, "the close forgets it");
+  }
+
+  #[tokio::test]
+  async fn an_oversized_frame_is_reported_and_fails_the_connection() {
+    let options = EndpointOptions { max_message_size: Some(4), ..EndpointOptions::default() };
+    let (_registry, mut events, id, mut peer) = connection(options, 64 * 1024);
+    peer.write_all(b"ok\x0ctoo long\x0c").await.unwrap();
+    let got = events.until(|e| closed(e, id).is_some()).await;
+    assert_eq!(frames(got), vec![b"ok".to_vec()]);
+    assert!(got.iter().any(|e| matches!(e, Event::TooLarge { size: 8, limit: 4, .. })), "{got:?}");
+    assert_eq!(closed(got, id), Some(true));
+  }
+
+  #[tokio::test(start_paused = true)]
+  async fn end_gives_up_at_the_deadline_when_the_peer_stops_reading_mid_write() {
+    let (registry, mut events, id, _peer) = connection(EndpointOptions::default(), 1024);
+    // More than the stream holds: the writer is blocked in this write when end() comes.
+    registry.write(id, Bytes::from(vec![7u8; 64 * 1024])).unwrap();
+    tokio::task::yield_now().await;
+    registry.end(id);
+    // Paused time jumps ahead while every task waits.
+    tokio::time::sleep(END_FLUSH_TIMEOUT - Duration::from_millis(100)).await;
+    assert!(closed(&events.mailbox.take(), id).is_none(), "still flushing before the deadline");
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert_eq!(closed(events.until(|e| closed(e, id).is_some()).await, id), Some(false));
+  }
 }

@@ -1,170 +1,95 @@
-//! An endpoint is what one JS server or client object drives: its connections, its framing
-//! settings and its listener. Calls from JS address connections by id.
+//! An endpoint is what one JS server or client object drives: its connections (a
+//! [`Registry`]), its listener and its UDP socket. Calls from JS address connections by id.
 
-use std::collections::HashMap;
-use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
-use std::sync::{Arc, Mutex};
+use std::ops::Deref;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
-use bytes::Bytes;
-
-use crate::cancel::Cancel;
-use crate::codec::FrameDecoder;
-use crate::connection::{ConnShared, Live};
-#[cfg(doc)]
-use crate::mailbox::Event;
 use crate::mailbox::{ConnId, Courier};
+pub use crate::registry::EndpointOptions;
+use crate::registry::Registry;
+use crate::server::{self, ListenerSlot};
+use crate::transport::{ConnectTarget, ListenTarget, Stream};
+use crate::udp::{self, UdpSlot, UdpTarget};
 
-#[derive(Debug, Clone)]
-pub struct EndpointOptions {
-  /// Captured per endpoint (v9 shared one parser per module: SPEC §12 #4).
-  pub delimiter: Vec<u8>,
-  /// `None` disables the limit.
-  pub max_message_size: Option<usize>,
-  pub raw: bool,
-  /// Queued bytes above which `write` reports back-pressure (SPEC D8).
-  pub write_high_water: usize,
-  /// Plain Unix and TCP connections are handed to the consumer as [`Event::HandedOff`]
-  /// once established, for it to drive on its own thread ([`crate::polled`]); TLS
-  /// connections always run on tokio tasks. Off: every stream runs on tokio tasks.
-  pub hand_off_plain_streams: bool,
+pub struct Endpoint {
+  registry: Arc<Registry>,
+  listener: Mutex<Option<Arc<ListenerSlot>>>,
+  udp: Mutex<Option<UdpSlot>>,
 }
 
-impl Default for EndpointOptions {
-  fn default() -> Self {
-    Self {
-      delimiter: b"\x0c".to_vec(),
-      max_message_size: Some(64 << 20),
-      raw: false,
-      write_high_water: 16 << 20,
-      hand_off_plain_streams: false,
-    }
+/// The endpoint's connections and settings: writes, ends and destroys by id.
+impl Deref for Endpoint {
+  type Target = Arc<Registry>;
+
+  fn deref(&self) -> &Arc<Registry> {
+    &self.registry
   }
 }
 
-pub struct Endpoint {
-  options: EndpointOptions,
-  raw: AtomicBool,
-  conns: Mutex<HashMap<ConnId, Arc<ConnShared>>>,
-  next_id: AtomicU32,
-  /// `u32::MAX` means unlimited.
-  max_connections: AtomicU32,
-  pub(crate) listener: Mutex<Option<Arc<crate::server::ListenerSlot>>>,
-  pub(crate) udp: Mutex<Option<crate::udp::UdpSlot>>,
-  /// Fired by `shutdown`: connections still being set up (a TLS handshake, a stream on
-  /// its way to `start`) are dropped instead of started.
-  shut_down: Cancel,
+/// A panic elsewhere while a slot was locked leaves it valid: take it as it is.
+fn locked<T>(slot: &Mutex<T>) -> MutexGuard<'_, T> {
+  slot.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
 impl Endpoint {
+  pub fn registry(&self) -> &Arc<Registry> {
+    &self.registry
+  }
+
   pub fn new(options: EndpointOptions) -> Arc<Self> {
-    Arc::new(Self {
-      raw: AtomicBool::new(options.raw),
-      options,
-      conns: Mutex::new(HashMap::new()),
-      next_id: AtomicU32::new(1),
-      max_connections: AtomicU32::new(u32::MAX),
-      listener: Mutex::new(None),
-      udp: Mutex::new(None),
-      shut_down: Cancel::default(),
-    })
+    Arc::new(Self { registry: Registry::new(options), listener: Mutex::new(None), udp: Mutex::new(None) })
   }
 
-  pub fn decoder(&self) -> FrameDecoder {
-    FrameDecoder::new(&self.options.delimiter, self.options.max_message_size)
+  /// Binds and accepts in the background (see `server::listen`); a previous listener is
+  /// closed.
+  pub fn listen(&self, target: ListenTarget, courier: Courier) {
+    let slot = server::listen(&self.registry, target, courier);
+    if let Some(previous) = locked(&self.listener).replace(slot) {
+      previous.close();
+    }
   }
 
-  pub fn decoder_without_limit(&self) -> FrameDecoder {
-    FrameDecoder::new(&self.options.delimiter, None)
+  /// Stops accepting at once; existing connections stay open (v9's `server.stop()`).
+  pub fn stop_listening(&self) {
+    if let Some(slot) = locked(&self.listener).take() {
+      slot.close();
+    }
   }
 
-  /// v9 reads `config.rawBuffer` live on every receive; JS forwards changes here.
-  pub fn set_raw(&self, raw: bool) {
-    self.raw.store(raw, Ordering::Relaxed);
+  /// Takes over a connection that Node's cluster module accepted.
+  pub fn adopt(&self, stream: Stream, courier: &Courier) {
+    server::adopt(&self.registry, stream, courier);
   }
 
-  pub fn is_raw(&self) -> bool {
-    self.raw.load(Ordering::Relaxed)
+  /// A client connection (see `client::connect`).
+  pub fn connect(&self, target: ConnectTarget, courier: Courier) -> ConnId {
+    crate::client::connect(&self.registry, target, courier)
   }
 
-  pub fn set_max_connections(&self, max: u32) {
-    self.max_connections.store(max, Ordering::Relaxed);
+  /// Binds a UDP socket in the background (see [`udp::bind_udp`]); a previous one is closed.
+  pub fn bind_udp(&self, target: UdpTarget, courier: Courier) {
+    let slot = udp::bind_udp(&self.registry, target, courier);
+    if let Some(previous) = locked(&self.udp).replace(slot) {
+      previous.close();
+    }
   }
 
-  pub(crate) fn at_capacity(&self) -> bool {
-    self.connection_count() >= self.max_connections.load(Ordering::Relaxed) as usize
+  /// Queues a datagram; false once the UDP socket is closed.
+  pub fn send_udp(&self, host: String, port: u16, data: bytes::Bytes) -> bool {
+    locked(&self.udp).as_ref().is_some_and(|slot| slot.send(host, port, data))
   }
 
-  pub fn connection_count(&self) -> usize {
-    self.conns.lock().unwrap().len()
-  }
-
-  /// A new connection whose write queue exists before its stream does.
-  pub(crate) fn register(self: &Arc<Self>, courier: &Courier) -> Arc<Live> {
-    let id = self.next_id.fetch_add(1, Ordering::Relaxed);
-    let shared = Arc::new(ConnShared::new(id, self.options.write_high_water));
-    self.conns.lock().unwrap().insert(id, shared.clone());
-    Arc::new(Live::new(shared, self.clone(), courier.clone()))
-  }
-
-  pub fn shut_down_signal(&self) -> &Cancel {
-    &self.shut_down
-  }
-
-  pub fn hands_off_plain_streams(&self) -> bool {
-    self.options.hand_off_plain_streams
-  }
-
-  /// Removes a closed connection; its id is never used again.
-  pub fn forget(&self, id: ConnId) {
-    self.conns.lock().unwrap().remove(&id);
-  }
-
-  /// The shared state of a live connection.
-  pub fn conn(&self, id: ConnId) -> Option<Arc<ConnShared>> {
-    self.conns.lock().unwrap().get(&id).cloned()
+  pub fn close_udp(&self) {
+    if let Some(slot) = locked(&self.udp).take() {
+      slot.close();
+    }
   }
 
   /// Stops everything at once: the listener, the UDP socket and every connection,
   /// without flushing (the owner is going away, as when a Worker's environment ends).
   pub fn shutdown(&self) {
-    self.shut_down.fire();
+    self.registry.shut_down();
     self.stop_listening();
     self.close_udp();
-    let conns: Vec<_> = self.conns.lock().unwrap().values().cloned().collect();
-    for conn in conns {
-      conn.destroy();
-    }
-  }
-
-  /// Queues bytes for one connection and returns the bytes now pending for it. `None`: the
-  /// connection is gone or closing, and the bytes are dropped (as v9 drops writes to a
-  /// destroyed socket).
-  pub fn write(&self, id: ConnId, data: Bytes) -> Option<usize> {
-    self.conn(id)?.out.push(data)
-  }
-
-  /// As [`Endpoint::write`], copying only what the socket does not take at once.
-  pub fn write_slice(&self, id: ConnId, data: &[u8]) -> Option<usize> {
-    self.conn(id)?.out.push_slice(data)
-  }
-
-  /// Queues the same bytes for every connection; the buffer is shared, not copied.
-  pub fn write_all(&self, data: Bytes) {
-    let conns: Vec<_> = self.conns.lock().unwrap().values().cloned().collect();
-    for conn in conns {
-      conn.out.push_queued(data.clone());
-    }
-  }
-
-  pub fn end(&self, id: ConnId) {
-    if let Some(conn) = self.conn(id) {
-      conn.end();
-    }
-  }
-
-  pub fn destroy(&self, id: ConnId) {
-    if let Some(conn) = self.conn(id) {
-      conn.destroy();
-    }
   }
 }

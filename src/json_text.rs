@@ -9,6 +9,10 @@
 //! string values out of a frame so that JS parses a small skeleton and gets the strings
 //! as they are (see `lib/message.js`, `parseFrame`).
 
+/// String values this long are written by the core when sent, and lifted out of large
+/// frames when received (lib/message.js reads it through the binding's `contract()`).
+pub const LARGE_STRING: usize = 64 * 1024;
+
 /// True when the bytes hold a character `JSON.stringify` escapes: `"`, `\` or a control
 /// character below U+0020. Written as a branch-free fold over fixed blocks so that it
 /// compiles to vector code: it runs over every byte of every large string.

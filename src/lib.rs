@@ -2,30 +2,51 @@
 //!
 //! The core knows nothing of Node: transport tasks report [`mailbox::Event`]s through a
 //! [`mailbox::Courier`], and callers drive an [`endpoint::Endpoint`] by connection id.
-//! The napi binding (`binding`) only converts types.
+//! The napi binding (`binding`) converts types and owns the JS thread's handles.
+//!
+//! The modules, each depending only on those above it (a test checks it):
+//!
+//! | layer | modules |
+//! |---|---|
+//! | bytes and signals | [`codec`] framing, [`frame_runs`] frames as JS gets them, [`json_text`] large-string JSON, [`read_buffer`], [`outgoing`] write queue, [`cancel`] |
+//! | errors and events | [`tls`] rustls settings, [`errors`] Node-style failures, [`lookup`] host names, [`mailbox`] events to the consumer |
+//! | connections | [`registry`] connections by id, `ready_io` and `unix_stream` shared streams, [`tcp_connect`], [`transport`] opening streams, [`connection`] tokio tasks, [`polled`] driven by readiness |
+//! | endpoints | `server` (listen, accept), `client` (connect), [`udp`], [`endpoint`] what one JS object drives |
+//! | Node | `binding` (napi, libuv handles on the JS thread) |
+//!
+//! ARCHITECTURE.md has the threads, the path of a message and the reasons.
+
+#![warn(clippy::undocumented_unsafe_blocks)]
 
 pub mod cancel;
 pub mod codec;
-pub mod connection;
-pub mod endpoint;
-pub mod errors;
+pub mod frame_runs;
 pub mod json_text;
+pub mod outgoing;
+pub mod read_buffer;
+
+pub mod errors;
 pub mod lookup;
 pub mod mailbox;
-pub mod outgoing;
-pub mod polled;
-pub mod read_buffer;
-pub mod tcp_connect;
 pub mod tls;
+
+pub mod connection;
+pub mod polled;
+mod ready_io;
+pub mod registry;
+pub mod tcp_connect;
 pub mod transport;
-pub mod udp;
-pub mod unix_stream;
+mod unix_stream;
 
 mod client;
+pub mod endpoint;
 mod server;
+pub mod udp;
 
 #[cfg(feature = "node")]
 mod binding;
 
+#[cfg(test)]
+mod layering_tests;
 #[cfg(test)]
 mod transport_tests;

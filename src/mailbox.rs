@@ -1,4 +1,5 @@
-//! Batched delivery of transport events to the JavaScript thread (SPEC D3).
+//! Batched delivery of transport events to the JavaScript thread (ARCHITECTURE.md,
+//! "Batching across the boundary").
 //!
 //! Every endpoint (a server and all its connections, or one client connection) owns one
 //! [`Mailbox`]. Transport tasks push events; the first push into an empty mailbox wakes the
@@ -42,8 +43,9 @@ pub struct TlsPeer {
 
 #[derive(Debug, PartialEq, Eq)]
 pub enum Event {
-  /// A server is accepting connections.
-  Listening,
+  /// A server is accepting connections (or a UDP socket is bound); `local` is the address
+  /// it is bound to, for TCP and UDP.
+  Listening { local: Option<std::net::SocketAddr> },
   /// A server stopped listening (after `close`, or after a listen error).
   ServerClosed,
   /// A new connection: accepted by a server, or established by a client.
@@ -239,7 +241,7 @@ impl Courier {
     }
   }
 
-  /// Appends received payload for `conn` (see [`Mailbox::append`]) and wakes the consumer.
+  /// Appends received payload for `conn` (merged with the previous event when it is the same kind for the same connection) and wakes the consumer.
   pub fn append<R>(&self, conn: ConnId, raw: bool, fill: impl FnOnce(&mut Vec<u8>) -> R) -> R {
     let (result, wake) = self.mailbox.append(conn, raw, fill);
     if wake {
@@ -326,17 +328,17 @@ mod tests {
   #[test]
   fn wakes_once_per_batch_and_keeps_order() {
     let (c, courier) = Collector::new(1 << 20);
-    courier.send(Event::Listening);
+    courier.send(Event::Listening { local: None });
     courier.send(Event::Drain { conn: 1 });
     assert_eq!(c.waker.wakes.load(Ordering::SeqCst), 1);
-    assert_eq!(c.mailbox.take(), vec![Event::Listening, Event::Drain { conn: 1 }]);
+    assert_eq!(c.mailbox.take(), vec![Event::Listening { local: None }, Event::Drain { conn: 1 }]);
     // Until the consumer re-arms, new events wait without another wake-up...
     courier.send(Event::ServerClosed);
     assert_eq!(c.waker.wakes.load(Ordering::SeqCst), 1);
     assert_eq!(c.mailbox.rearm(), Some(vec![Event::ServerClosed]));
     assert_eq!(c.mailbox.rearm(), None);
     // ...and once it has, the next event wakes it.
-    courier.send(Event::Listening);
+    courier.send(Event::Listening { local: None });
     assert_eq!(c.waker.wakes.load(Ordering::SeqCst), 2);
   }
 

@@ -1,9 +1,9 @@
 //! The write queue of one connection.
 //!
 //! JS corks the emits of one tick into a single chunk; the writer task takes everything
-//! queued at once and writes it with as few syscalls as it can (SPEC D3). Writes made
+//! queued at once and writes it with as few syscalls as it can. Writes made
 //! before the connection exists simply wait here (v9 buffered them in `net.Socket`, and
-//! real code depends on that: SPEC §5.2).
+//! real code depends on that: it emits right after `connectTo`).
 
 use std::collections::VecDeque;
 use std::sync::Mutex;

@@ -8,10 +8,10 @@
 //! libuv poll handle) and calls [`Polled::readable`] or [`Polled::writable`] when it is
 //! ready. Both report what happened as [`Event`]s, the same ones the mailbox carries, and
 //! [`Polled::interest`] says what to watch for next. Writes arrive through the connection's
-//! [`Outgoing`] queue like every other connection's, straight to the socket from the caller
+//! [`Outgoing`](crate::outgoing::Outgoing) queue like every other connection's, straight to the socket from the caller
 //! while the queue is empty.
 //!
-//! Everything here runs on one thread; the queue's lock only matters to the endpoint's
+//! Everything here runs on one thread; the queue's lock only matters to the registry's
 //! bookkeeping.
 
 use std::collections::VecDeque;
@@ -23,12 +23,11 @@ use bytes::{Buf, Bytes};
 use socket2::Socket;
 
 use crate::codec::FrameDecoder;
-use crate::connection::ConnShared;
-use crate::endpoint::Endpoint;
 use crate::errors::IoFailure;
 use crate::mailbox::{put_frame, ConnId, Event};
 use crate::outgoing::{Closing, Next};
 use crate::read_buffer::ReadBuffer;
+use crate::registry::{ConnShared, Registry};
 
 /// Bytes read per readiness event at most, so that one busy peer cannot hold the thread:
 /// the rest waits for the next turn of the loop (the poll is level-triggered). Also about
@@ -46,7 +45,7 @@ pub struct Interest {
 
 pub struct Polled {
   shared: Arc<ConnShared>,
-  endpoint: Arc<Endpoint>,
+  registry: Arc<Registry>,
   /// Shared with the queue's direct writer until the connection closes.
   socket: Arc<Socket>,
   decoder: FrameDecoder,
@@ -63,16 +62,16 @@ pub struct Polled {
 }
 
 impl Polled {
-  /// Takes over an established connection registered with `endpoint`. The socket must be
+  /// Takes over an established connection registered in `registry`. The socket must be
   /// non-blocking.
-  pub fn new(socket: Socket, shared: Arc<ConnShared>, endpoint: Arc<Endpoint>) -> Polled {
+  pub fn new(socket: Socket, shared: Arc<ConnShared>, registry: Arc<Registry>) -> Polled {
     let socket = Arc::new(socket);
     let direct = socket.clone();
     shared.out.set_direct(Box::new(move |bytes| (&*direct).write(bytes)));
     Polled {
-      decoder: endpoint.decoder(),
+      decoder: registry.decoder(),
       shared,
-      endpoint,
+      registry,
       socket,
       read: ReadBuffer::default(),
       unsent: VecDeque::new(),
@@ -109,14 +108,14 @@ impl Polled {
     (self.finished || self.shared.out.closing() == Closing::Destroy).then(|| self.shared.had_error())
   }
 
-  /// Reads what the socket holds, up to [`READ_BUDGET`], and reports the frames (or raw
+  /// Reads what the socket holds, up to 256 KiB, and reports the frames (or raw
   /// bytes) as one event, followed by what ended the reading, if anything.
   pub fn readable(&mut self, out: &mut Vec<Event>) {
     if self.finished().is_some() || self.read_closed {
       return;
     }
     let conn = self.shared.id;
-    let raw = self.endpoint.is_raw();
+    let raw = self.registry.is_raw();
     let mut data = Vec::new();
     let mut budget = READ_BUDGET;
     let stop = loop {
@@ -243,11 +242,11 @@ impl Polled {
 
 impl Drop for Polled {
   /// The connection is over: later writes are dropped, the direct writer lets go of the
-  /// socket (which closes with this), and the endpoint forgets the id.
+  /// socket (which closes with this), and the registry forgets the id.
   fn drop(&mut self) {
     self.shared.destroy();
     self.shared.out.clear_direct();
-    self.endpoint.forget(self.shared.id);
+    self.registry.forget(self.shared.id);
   }
 }
 
@@ -285,27 +284,23 @@ fn write_some(socket: &Socket, unsent: &mut VecDeque<Bytes>) -> io::Result<bool>
 #[cfg(test)]
 mod tests {
   use super::*;
-  use crate::endpoint::EndpointOptions;
-  use crate::mailbox::testing::Collector;
+  use crate::registry::EndpointOptions;
   use std::io::Read;
   use std::os::unix::net::UnixStream;
 
   struct Fixture {
-    endpoint: Arc<Endpoint>,
+    registry: Arc<Registry>,
     polled: Polled,
     peer: UnixStream,
   }
 
   fn fixture(options: EndpointOptions) -> Fixture {
-    let endpoint = Endpoint::new(options);
-    let (_collector, courier) = Collector::new(1 << 20);
-    let live = endpoint.register(&courier);
-    live.hand_off();
+    let registry = Registry::new(options);
     let (ours, peer) = UnixStream::pair().unwrap();
     ours.set_nonblocking(true).unwrap();
     let polled =
-      Polled::new(Socket::from(std::os::fd::OwnedFd::from(ours)), live.shared.clone(), endpoint.clone());
-    Fixture { endpoint, polled, peer }
+      Polled::new(Socket::from(std::os::fd::OwnedFd::from(ours)), registry.add(), registry.clone());
+    Fixture { registry, polled, peer }
   }
 
   fn frames(events: &[Event]) -> Vec<Vec<u8>> {
@@ -369,12 +364,12 @@ mod tests {
       "the end is to be carried out"
     );
     // The consumer handles "last" before the end is applied: its reply goes out.
-    assert_eq!(f.endpoint.write(id, Bytes::from_static(b"reply\x0c")), Some(0));
+    assert_eq!(f.registry.write(id, Bytes::from_static(b"reply\x0c")), Some(0));
     f.polled.writable(&mut events);
     assert_eq!(f.polled.finished(), Some(false));
-    assert_eq!(f.endpoint.write(id, Bytes::from_static(b"late")), None, "closed: writes are dropped");
+    assert_eq!(f.registry.write(id, Bytes::from_static(b"late")), None, "closed: writes are dropped");
     drop(f.polled);
-    assert_eq!(f.endpoint.connection_count(), 0, "forgotten once dropped");
+    assert_eq!(f.registry.connection_count(), 0, "forgotten once dropped");
     let mut rest = Vec::new();
     f.peer.read_to_end(&mut rest).unwrap();
     assert_eq!(rest, b"reply\x0c");
@@ -395,7 +390,7 @@ mod tests {
   #[test]
   fn writes_go_straight_out_while_the_queue_is_empty() {
     let mut f = fixture(EndpointOptions::default());
-    assert_eq!(f.endpoint.write(f.polled.id(), Bytes::from_static(b"hi\x0c")), Some(0));
+    assert_eq!(f.registry.write(f.polled.id(), Bytes::from_static(b"hi\x0c")), Some(0));
     assert!(!f.polled.interest().writable, "nothing queued");
     let mut got = [0u8; 8];
     let n = f.peer.read(&mut got).unwrap();
@@ -411,13 +406,13 @@ mod tests {
     let mut sent = Vec::new();
     // Until the kernel buffer is full, and then some: those bytes wait in the queue.
     for _ in 0..64 {
-      f.endpoint.write(id, Bytes::from(chunk.clone())).unwrap();
+      f.registry.write(id, Bytes::from(chunk.clone())).unwrap();
       sent.extend_from_slice(&chunk);
       if f.polled.interest().writable {
         break;
       }
     }
-    f.endpoint.write(id, Bytes::from(chunk.clone())).unwrap();
+    f.registry.write(id, Bytes::from(chunk.clone())).unwrap();
     sent.extend_from_slice(&chunk);
     assert!(f.polled.interest().writable, "the rest waits for room");
 
@@ -448,9 +443,9 @@ mod tests {
   fn destroy_finishes_at_once_and_drops_what_is_queued() {
     let mut f = fixture(EndpointOptions::default());
     let id = f.polled.id();
-    f.endpoint.destroy(id);
+    f.registry.destroy(id);
     assert_eq!(f.polled.finished(), Some(false));
-    assert_eq!(f.endpoint.write(id, Bytes::from_static(b"x")), None);
+    assert_eq!(f.registry.write(id, Bytes::from_static(b"x")), None);
     let mut events = Vec::new();
     f.polled.readable(&mut events);
     f.polled.writable(&mut events);
@@ -459,16 +454,12 @@ mod tests {
 
   #[test]
   fn a_reset_tcp_peer_is_a_read_error() {
-    let endpoint = Endpoint::new(EndpointOptions::default());
-    let (_collector, courier) = Collector::new(1 << 20);
-    let live = endpoint.register(&courier);
-    live.hand_off();
+    let registry = Registry::new(EndpointOptions::default());
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let ours = std::net::TcpStream::connect(listener.local_addr().unwrap()).unwrap();
     let (mut peer, _) = listener.accept().unwrap();
     ours.set_nonblocking(true).unwrap();
-    let mut polled =
-      Polled::new(Socket::from(std::os::fd::OwnedFd::from(ours)), live.shared.clone(), endpoint);
+    let mut polled = Polled::new(Socket::from(std::os::fd::OwnedFd::from(ours)), registry.add(), registry);
     // Closing with unread data makes the kernel reset the connection.
     polled.shared().out.push(Bytes::from_static(b"unread\x0c")).unwrap();
     peer.write_all(b"x").unwrap();

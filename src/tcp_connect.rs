@@ -2,13 +2,23 @@
 //! tried and in what order, each attempt's local bind, and the errors Node would report.
 
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::net::{TcpSocket, TcpStream};
 
 use crate::errors::IoFailure;
 use crate::lookup::lookup;
-use crate::transport::TcpConnectOptions;
+use crate::tls::ClientTls;
+
+#[derive(Clone, Default)]
+pub struct TcpConnectOptions {
+  pub local_address: Option<String>,
+  pub local_port: Option<u16>,
+  /// 4 or 6 restricts the address family, as Node's `family` option.
+  pub family: Option<u8>,
+  pub tls: Option<Arc<ClientTls>>,
+}
 
 /// Node 20's `autoSelectFamilyAttemptTimeout` default: with several addresses to try, an
 /// attempt still pending after this long is given up for the next (all but the last).

@@ -1,4 +1,4 @@
-//! TLS on rustls with Node's semantics (SPEC D7): verification on unless
+//! TLS on rustls with Node's semantics (README, "TLS"): verification on unless
 //! `rejectUnauthorized` is false, hostname checks against the host connected to, a
 //! self-signed certificate trusted when it is listed in `ca`, and `authorized` /
 //! `authorizationError` worked out per connection after the handshake.

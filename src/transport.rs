@@ -9,15 +9,13 @@ use tokio::net::{TcpListener, TcpStream, UnixListener, UnixStream};
 use tokio_rustls::rustls::pki_types::CertificateDer;
 use tokio_rustls::{TlsAcceptor, TlsConnector};
 
-use crate::connection::{self, Live};
 use crate::errors::IoFailure;
 use crate::lookup::lookup;
 pub use crate::mailbox::PeerInfo;
 use crate::mailbox::TlsPeer;
-use crate::mailbox::{Event, HandedOffSocket};
 use crate::tcp_connect::connect_host;
+pub use crate::tcp_connect::TcpConnectOptions;
 use crate::tls::{handshake_failure, ClientTls, ServerTls};
-use crate::unix_stream::UnixConn;
 
 /// Node's default `handshakeTimeout`.
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(120);
@@ -26,15 +24,6 @@ const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(120);
 pub enum ListenTarget {
   Unix { path: String, readable_all: bool, writable_all: bool },
   Tcp { host: String, port: u16, tls: Option<Arc<ServerTls>> },
-}
-
-#[derive(Clone, Default)]
-pub struct TcpConnectOptions {
-  pub local_address: Option<String>,
-  pub local_port: Option<u16>,
-  /// 4 or 6 restricts the address family, as Node's `family` option.
-  pub family: Option<u8>,
-  pub tls: Option<Arc<ClientTls>>,
 }
 
 #[derive(Clone)]
@@ -50,7 +39,7 @@ pub enum Listener {
 
 pub enum Stream {
   /// Non-blocking and not registered with tokio yet: it is either handed off or wrapped
-  /// in a [`UnixConn`] when it starts.
+  /// in a `UnixConn` when it starts.
   Unix(std::os::unix::net::UnixStream),
   Tcp(TcpStream),
   TlsServer(Box<tokio_rustls::server::TlsStream<TcpStream>>),
@@ -112,6 +101,14 @@ impl Listener {
         let peer = tcp_peer(&stream);
         (Stream::Tcp(stream), peer)
       }),
+    }
+  }
+
+  /// The address a TCP listener is bound to (the port the OS chose for port 0).
+  pub fn local_addr(&self) -> Option<std::net::SocketAddr> {
+    match self {
+      Listener::Tcp(listener, _) => listener.local_addr().ok(),
+      Listener::Unix(..) => None,
     }
   }
 
@@ -231,162 +228,27 @@ fn tcp_peer(stream: &TcpStream) -> PeerInfo {
 }
 
 impl Stream {
-  /// Adopts a connected Unix socket accepted elsewhere (Node's cluster accept path, D6).
-  pub fn from_unix_fd(fd: std::os::fd::OwnedFd) -> std::io::Result<Stream> {
-    let stream = std::os::unix::net::UnixStream::from(fd);
+  /// A duplicate of the connected Unix stream socket numbered `fd` (one Node's cluster
+  /// module accepted). Any integer is safe to pass: one that is not an open descriptor, or
+  /// not a connected Unix stream socket, is an error.
+  pub fn from_unix_fd_number(fd: i32) -> std::io::Result<Stream> {
+    use std::os::fd::FromRawFd;
+    // SAFETY: fcntl(F_DUPFD_CLOEXEC) accepts any integer; one that is not an open
+    // descriptor gives EBADF, and nothing is closed or borrowed.
+    let dup = unsafe { libc::fcntl(fd, libc::F_DUPFD_CLOEXEC, 0) };
+    if dup < 0 {
+      return Err(std::io::Error::last_os_error());
+    }
+    // SAFETY: `dup` is a new descriptor that nothing else owns.
+    let owned = unsafe { std::os::fd::OwnedFd::from_raw_fd(dup) };
+    let socket = socket2::SockRef::from(&owned);
+    let is_unix_stream = socket.r#type()? == socket2::Type::STREAM && socket.local_addr()?.is_unix();
+    if !is_unix_stream {
+      return Err(std::io::Error::new(std::io::ErrorKind::InvalidInput, "not a Unix stream socket"));
+    }
+    let stream = std::os::unix::net::UnixStream::from(owned);
+    stream.peer_addr()?;
     stream.set_nonblocking(true)?;
     Ok(Stream::Unix(stream))
   }
-
-  /// Announces the connection and starts its tasks, or hands a plain stream to the
-  /// endpoint's consumer when it drives those itself.
-  pub fn start(self, live: Arc<Live>, peer: PeerInfo) {
-    if live.endpoint.shut_down_signal().is_fired() {
-      // Its owner is gone (a Worker that ended): close it unannounced.
-      return live.shared.destroy();
-    }
-    let conn = live.shared.id;
-    let hand_off = live.endpoint.hands_off_plain_streams();
-    let socket = match self {
-      Stream::Unix(s) if hand_off => Ok(socket2::Socket::from(std::os::fd::OwnedFd::from(s))),
-      Stream::Tcp(s) if hand_off => {
-        s.into_std().map(|s| socket2::Socket::from(std::os::fd::OwnedFd::from(s)))
-      }
-      stream => return stream.spawn(live, peer),
-    };
-    match socket {
-      Ok(socket) => {
-        live.hand_off();
-        live.courier.send(Event::HandedOff { conn, peer, socket: HandedOffSocket(socket) });
-      }
-      Err(err) => live.report_error(IoFailure::new(&err, "read", None, None)),
-    }
-  }
-
-  fn spawn(self, live: Arc<Live>, peer: PeerInfo) {
-    live.courier.send(Event::Connected { conn: live.shared.id, peer });
-    match self {
-      Stream::Unix(s) => match UnixConn::from_std(s) {
-        Ok(s) => start_shared(live, Arc::new(s)),
-        Err(err) => live.report_error(IoFailure::new(&err, "read", None, None)),
-      },
-      Stream::Tcp(s) => start_shared(live, Arc::new(s)),
-      Stream::TlsServer(s) => {
-        let (r, w) = tokio::io::split(*s);
-        connection::spawn(live, r, w)
-      }
-      Stream::TlsClient(s) => {
-        let (r, w) = tokio::io::split(*s);
-        connection::spawn(live, r, w)
-      }
-    }
-  }
-}
-
-/// Reads and writes through `&self`, so that a reader task, a writer task and direct
-/// writes from the JS thread can share one stream.
-pub trait ReadyIo: Send + Sync + std::os::fd::AsFd + 'static {
-  fn poll_read(
-    &self,
-    cx: &mut std::task::Context<'_>,
-    buf: &mut [u8],
-  ) -> std::task::Poll<std::io::Result<usize>>;
-  fn poll_write(
-    &self,
-    cx: &mut std::task::Context<'_>,
-    buf: &[u8],
-  ) -> std::task::Poll<std::io::Result<usize>>;
-  fn try_write(&self, buf: &[u8]) -> std::io::Result<usize>;
-}
-
-impl ReadyIo for TcpStream {
-  fn poll_read(
-    &self,
-    cx: &mut std::task::Context<'_>,
-    buf: &mut [u8],
-  ) -> std::task::Poll<std::io::Result<usize>> {
-    loop {
-      std::task::ready!(self.poll_read_ready(cx))?;
-      match self.try_read(buf) {
-        Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => continue,
-        result => return std::task::Poll::Ready(result),
-      }
-    }
-  }
-
-  fn poll_write(
-    &self,
-    cx: &mut std::task::Context<'_>,
-    buf: &[u8],
-  ) -> std::task::Poll<std::io::Result<usize>> {
-    loop {
-      std::task::ready!(self.poll_write_ready(cx))?;
-      match TcpStream::try_write(self, buf) {
-        Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => continue,
-        result => return std::task::Poll::Ready(result),
-      }
-    }
-  }
-
-  fn try_write(&self, buf: &[u8]) -> std::io::Result<usize> {
-    TcpStream::try_write(self, buf)
-  }
-}
-
-/// One stream shared by its reader task, its writer task and direct writes from the JS
-/// thread (see `Outgoing::push`).
-struct Shared<S>(Arc<S>);
-
-impl<S: ReadyIo> tokio::io::AsyncRead for Shared<S> {
-  fn poll_read(
-    self: std::pin::Pin<&mut Self>,
-    cx: &mut std::task::Context<'_>,
-    buf: &mut tokio::io::ReadBuf<'_>,
-  ) -> std::task::Poll<std::io::Result<()>> {
-    // Read into the uninitialised tail, as tokio's own streams do: zeroing it first
-    // would touch every connection's whole buffer (10,000 idle clients: 640 MB).
-    // Safety: read(2) only writes the bytes it reports, and only those are marked filled.
-    let unfilled = unsafe { &mut *(buf.unfilled_mut() as *mut [std::mem::MaybeUninit<u8>] as *mut [u8]) };
-    let n = std::task::ready!(self.0.poll_read(cx, unfilled))?;
-    unsafe { buf.assume_init(n) };
-    buf.advance(n);
-    std::task::Poll::Ready(Ok(()))
-  }
-}
-
-impl<S: ReadyIo> tokio::io::AsyncWrite for Shared<S> {
-  fn poll_write(
-    self: std::pin::Pin<&mut Self>,
-    cx: &mut std::task::Context<'_>,
-    buf: &[u8],
-  ) -> std::task::Poll<std::io::Result<usize>> {
-    self.0.poll_write(cx, buf)
-  }
-
-  fn poll_flush(
-    self: std::pin::Pin<&mut Self>,
-    _: &mut std::task::Context<'_>,
-  ) -> std::task::Poll<std::io::Result<()>> {
-    std::task::Poll::Ready(Ok(()))
-  }
-
-  fn poll_shutdown(
-    self: std::pin::Pin<&mut Self>,
-    _: &mut std::task::Context<'_>,
-  ) -> std::task::Poll<std::io::Result<()>> {
-    let result = socket2::SockRef::from(&*self.0).shutdown(std::net::Shutdown::Write);
-    std::task::Poll::Ready(result.or_else(|e| {
-      if e.kind() == std::io::ErrorKind::NotConnected {
-        Ok(())
-      } else {
-        Err(e)
-      }
-    }))
-  }
-}
-
-fn start_shared<S: ReadyIo>(live: Arc<Live>, stream: Arc<S>) {
-  let direct = stream.clone();
-  live.shared.out.set_direct(Box::new(move |bytes| direct.try_write(bytes)));
-  connection::spawn(live, Shared(stream.clone()), Shared(stream));
 }

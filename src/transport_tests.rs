@@ -67,7 +67,7 @@ async fn unix_pair(options: EndpointOptions) -> Pair {
   let server = Endpoint::new(options.clone());
   let (mut server_events, courier) = Collector::new(1 << 20);
   server.listen(ListenTarget::Unix { path: path.clone(), readable_all: false, writable_all: false }, courier);
-  server_events.until(|e| e.contains(&Event::Listening)).await;
+  server_events.until(|e| e.iter().any(|e| matches!(e, Event::Listening { .. }))).await;
   let client = Endpoint::new(options);
   let (mut client_events, courier) = Collector::new(1 << 20);
   let client_conn = client.connect(ConnectTarget::Unix { path }, courier);
@@ -99,7 +99,7 @@ async fn writes_queued_before_the_connection_exists_are_delivered() {
   let server = Endpoint::new(EndpointOptions::default());
   let (mut server_events, courier) = Collector::new(1 << 20);
   server.listen(ListenTarget::Unix { path: path.clone(), readable_all: false, writable_all: false }, courier);
-  server_events.until(|e| e.contains(&Event::Listening)).await;
+  server_events.until(|e| e.iter().any(|e| matches!(e, Event::Listening { .. }))).await;
   let client = Endpoint::new(EndpointOptions::default());
   let (_client_events, courier) = Collector::new(1 << 20);
   let conn = client.connect(ConnectTarget::Unix { path }, courier);
@@ -166,7 +166,7 @@ async fn tcp_exchange_and_max_connections() {
   server.set_max_connections(1);
   let (mut server_events, courier) = Collector::new(1 << 20);
   server.listen(ListenTarget::Tcp { host: "127.0.0.1".into(), port, tls: None }, courier);
-  server_events.until(|e| e.contains(&Event::Listening)).await;
+  server_events.until(|e| e.iter().any(|e| matches!(e, Event::Listening { .. }))).await;
 
   let target = ConnectTarget::Tcp {
     host: "localhost".into(),
@@ -235,7 +235,7 @@ async fn listen_errors_are_reported_and_stop_removes_the_socket_file() {
     ListenTarget::Unix { path: sock.to_string_lossy().into_owned(), readable_all: true, writable_all: true },
     courier,
   );
-  events.until(|e| e.contains(&Event::Listening)).await;
+  events.until(|e| e.iter().any(|e| matches!(e, Event::Listening { .. }))).await;
   use std::os::unix::fs::PermissionsExt;
   assert_eq!(std::fs::metadata(&sock).unwrap().permissions().mode() & 0o777, 0o777);
   server.stop_listening();
@@ -277,7 +277,7 @@ async fn tls_mutual_authentication_and_failed_handshakes() {
   let (mut server_events, courier) = Collector::new(1 << 20);
   let tls = Some(Arc::new(ServerTls::new(&server_options).unwrap()));
   server.listen(ListenTarget::Tcp { host: "127.0.0.1".into(), port, tls }, courier);
-  server_events.until(|e| e.contains(&Event::Listening)).await;
+  server_events.until(|e| e.iter().any(|e| matches!(e, Event::Listening { .. }))).await;
 
   // A client that does not trust the server's self-signed certificate.
   let stranger = Endpoint::new(EndpointOptions::default());
@@ -331,7 +331,7 @@ async fn udp_datagrams_carry_whole_frames_and_send_errors_are_events() {
   server.bind_udp(UdpTarget { host: "127.0.0.1".into(), port, ipv6: false }, courier);
   // Queued before the bind completes, as v9's start callback does.
   assert!(server.send_udp("no-such-host.invalid".into(), 9, Bytes::from_static(b"x")));
-  events.until(|e| e.contains(&Event::Listening)).await;
+  events.until(|e| e.iter().any(|e| matches!(e, Event::Listening { .. }))).await;
 
   let peer = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
   peer.send_to(b"one\x0ctwo\x0cthree-cut", ("127.0.0.1", port)).unwrap();
@@ -393,7 +393,7 @@ async fn plain_streams_are_handed_off_and_drive_as_polled_connections() {
     let server = Endpoint::new(options.clone());
     let (mut server_events, courier) = Collector::new(1 << 20);
     server.listen(listen, courier);
-    server_events.until(|e| e.contains(&Event::Listening)).await;
+    server_events.until(|e| e.iter().any(|e| matches!(e, Event::Listening { .. }))).await;
     let client = Endpoint::new(options.clone());
     let (mut client_events, courier) = Collector::new(1 << 20);
     let client_conn = client.connect(connect, courier);
@@ -404,9 +404,9 @@ async fn plain_streams_are_handed_off_and_drive_as_polled_connections() {
     assert!(connected_id(&client_events.events).is_none(), "a handed-off connection is not announced twice");
     let (conn, socket) = handed_off(&mut client_events.events).unwrap();
     assert_eq!(conn, client_conn);
-    let mut ours = Polled::new(socket, client.conn(conn).unwrap(), client.clone());
+    let mut ours = Polled::new(socket, client.conn(conn).unwrap(), client.registry().clone());
     let (server_conn, socket) = handed_off(&mut server_events.events).unwrap();
-    let mut theirs = Polled::new(socket, server.conn(server_conn).unwrap(), server.clone());
+    let mut theirs = Polled::new(socket, server.conn(server_conn).unwrap(), server.registry().clone());
 
     // The queued write goes out once the new owner finds the socket writable.
     let mut events = Vec::new();
@@ -427,4 +427,21 @@ async fn plain_streams_are_handed_off_and_drive_as_polled_connections() {
     assert!(!closed(&client_events.events, client_conn), "the core reports no close of its own");
     server.stop_listening();
   }
+}
+
+#[test]
+fn adopting_a_descriptor_by_number_accepts_only_a_connected_unix_stream() {
+  use crate::transport::Stream;
+  use std::os::fd::AsRawFd;
+  let (ours, _peer) = std::os::unix::net::UnixStream::pair().unwrap();
+  assert!(matches!(Stream::from_unix_fd_number(ours.as_raw_fd()), Ok(Stream::Unix(_))));
+  assert!(Stream::from_unix_fd_number(-1).is_err());
+  assert!(Stream::from_unix_fd_number(i32::MAX).is_err(), "not an open descriptor");
+  let file = tempfile::tempfile().unwrap();
+  assert!(Stream::from_unix_fd_number(file.as_raw_fd()).is_err(), "a file");
+  let tcp = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+  assert!(Stream::from_unix_fd_number(tcp.as_raw_fd()).is_err(), "a TCP socket");
+  let listener =
+    std::os::unix::net::UnixListener::bind(tempfile::tempdir().unwrap().path().join("l")).unwrap();
+  assert!(Stream::from_unix_fd_number(listener.as_raw_fd()).is_err(), "a listening socket");
 }

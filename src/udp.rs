@@ -1,4 +1,4 @@
-//! UDP (udp4/udp6): the one transport without connections (SPEC §4.4, §6.6). Each
+//! UDP (udp4/udp6): the one transport without connections (v9's UDP servers and clients). Each
 //! datagram carries whole frames; a frame cut at the end of a datagram is dropped, as in
 //! v9. Sends queue from the moment `bind` is called, so emits made in the `start`
 //! callback (which v9 fires before the bind completes) go out once it has.
@@ -11,9 +11,9 @@ use tokio::net::UdpSocket;
 use tokio::sync::mpsc;
 
 use crate::cancel::Cancel;
-use crate::endpoint::Endpoint;
 use crate::errors::IoFailure;
 use crate::mailbox::{put_frame, Courier, Event};
+use crate::registry::Registry;
 
 /// The largest datagram payload IPv4/IPv6 can carry; reads use a buffer this large.
 const MAX_DATAGRAM: usize = 65_535;
@@ -31,58 +31,48 @@ struct Outgoing {
   data: Bytes,
 }
 
-pub(crate) struct UdpSlot {
+/// A bound (or binding) UDP socket, as its owner holds it.
+pub struct UdpSlot {
   sends: mpsc::UnboundedSender<Outgoing>,
   cancel: Arc<Cancel>,
 }
 
 impl UdpSlot {
-  fn close(&self) {
+  pub fn close(&self) {
     self.cancel.fire();
-  }
-}
-
-impl Endpoint {
-  /// Binds in the background: `Listening`, or `Error` then `ServerClosed`.
-  pub fn bind_udp(self: &Arc<Self>, target: UdpTarget, courier: Courier) {
-    let (sends, queue) = mpsc::unbounded_channel();
-    let cancel = Arc::new(Cancel::default());
-    if let Some(previous) = self.udp.lock().unwrap().replace(UdpSlot { sends, cancel: cancel.clone() }) {
-      previous.close();
-    }
-    let endpoint = self.clone();
-    tokio::spawn(async move {
-      let bound = tokio::select! {
-        _ = cancel.fired() => return courier.send(Event::ServerClosed),
-        bound = bind(&target) => bound,
-      };
-      let socket = match bound {
-        Ok(socket) => Arc::new(socket),
-        Err(failure) => {
-          courier.send(Event::Error { conn: None, failure });
-          return courier.send(Event::ServerClosed);
-        }
-      };
-      courier.send(Event::Listening);
-      tokio::spawn(send_loop(socket.clone(), queue, target.ipv6, cancel.clone(), courier.clone()));
-      receive_loop(&socket, &endpoint, &cancel, &courier).await;
-      courier.send(Event::ServerClosed);
-    });
   }
 
   /// Queues a datagram; false once the socket is closed.
-  pub fn send_udp(&self, host: String, port: u16, data: Bytes) -> bool {
-    match &*self.udp.lock().unwrap() {
-      Some(slot) => slot.sends.send(Outgoing { host, port, data }).is_ok(),
-      None => false,
-    }
+  pub fn send(&self, host: String, port: u16, data: Bytes) -> bool {
+    self.sends.send(Outgoing { host, port, data }).is_ok()
   }
+}
 
-  pub fn close_udp(&self) {
-    if let Some(slot) = self.udp.lock().unwrap().take() {
-      slot.close();
-    }
-  }
+/// Binds in the background: `Listening`, or `Error` then `ServerClosed`; `ServerClosed`
+/// again once the slot is closed. Framing and raw mode follow `registry`'s settings.
+pub fn bind_udp(registry: &Arc<Registry>, target: UdpTarget, courier: Courier) -> UdpSlot {
+  let (sends, queue) = mpsc::unbounded_channel();
+  let cancel = Arc::new(Cancel::default());
+  let slot = UdpSlot { sends, cancel: cancel.clone() };
+  let registry = registry.clone();
+  tokio::spawn(async move {
+    let bound = tokio::select! {
+      _ = cancel.fired() => return courier.send(Event::ServerClosed),
+      bound = bind(&target) => bound,
+    };
+    let socket = match bound {
+      Ok(socket) => Arc::new(socket),
+      Err(failure) => {
+        courier.send(Event::Error { conn: None, failure });
+        return courier.send(Event::ServerClosed);
+      }
+    };
+    courier.send(Event::Listening { local: socket.local_addr().ok() });
+    tokio::spawn(send_loop(socket.clone(), queue, target.ipv6, cancel.clone(), courier.clone()));
+    receive_loop(&socket, &registry, &cancel, &courier).await;
+    courier.send(Event::ServerClosed);
+  });
+  slot
 }
 
 async fn bind(target: &UdpTarget) -> Result<UdpSocket, IoFailure> {
@@ -108,7 +98,7 @@ async fn resolve(host: &str, port: u16, ipv6: bool) -> Result<SocketAddr, IoFail
   Ok(addrs[0])
 }
 
-async fn receive_loop(socket: &UdpSocket, endpoint: &Endpoint, cancel: &Cancel, courier: &Courier) {
+async fn receive_loop(socket: &UdpSocket, registry: &Registry, cancel: &Cancel, courier: &Courier) {
   let mut buf = vec![0u8; MAX_DATAGRAM];
   loop {
     let received = tokio::select! {
@@ -117,7 +107,7 @@ async fn receive_loop(socket: &UdpSocket, endpoint: &Endpoint, cancel: &Cancel, 
       received = socket.recv_from(&mut buf) => received,
     };
     match received {
-      Ok((size, from)) => courier.send(datagram(endpoint, &buf[..size], from)),
+      Ok((size, from)) => courier.send(datagram(registry, &buf[..size], from)),
       // ICMP errors (a port unreachable from an earlier send) surface on reads; the
       // socket stays usable, so report and go on.
       Err(err) => {
@@ -127,13 +117,13 @@ async fn receive_loop(socket: &UdpSocket, endpoint: &Endpoint, cancel: &Cancel, 
   }
 }
 
-fn datagram(endpoint: &Endpoint, bytes: &[u8], from: SocketAddr) -> Event {
-  let raw = endpoint.is_raw();
+fn datagram(registry: &Registry, bytes: &[u8], from: SocketAddr) -> Event {
+  let raw = registry.is_raw();
   let data = if raw {
     bytes.to_vec()
   } else {
     let mut frames = Vec::with_capacity(bytes.len() + 16);
-    let mut decoder = endpoint.decoder_without_limit();
+    let mut decoder = registry.decoder_without_limit();
     // A datagram is bounded by the OS, so no frame in it can exceed a limit worth enforcing.
     let _ = decoder.drain(bytes, |frame| put_frame(&mut frames, frame));
     frames
@@ -166,7 +156,7 @@ async fn send_loop(
         .map_err(|err| IoFailure::new(&err, "send", Some(addr.ip().to_string()), Some(port))),
       Err(failure) => Err(failure),
     };
-    // v9 crashed the process here (SPEC §12 #13); an error event is all it takes.
+    // v9 crashed the process here (an unhandled dgram error); an error event is all it takes.
     if let Err(failure) = sent {
       courier.send(Event::Error { conn: None, failure });
     }

@@ -9,18 +9,20 @@
 //! finds the buffer full registers a duplicate of the descriptor for writable events,
 //! until a write goes through.
 
-use std::io::{self, Read, Write};
+use std::io::{self, Write};
+use std::mem::MaybeUninit;
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::os::unix::net::UnixStream;
 use std::sync::Mutex;
 use std::task::{ready, Context, Poll};
 
+use socket2::SockRef;
 use tokio::io::unix::AsyncFd;
 use tokio::io::Interest;
 
-use crate::transport::ReadyIo;
+use crate::ready_io::ReadyIo;
 
-pub struct UnixConn {
+pub(crate) struct UnixConn {
   stream: AsyncFd<UnixStream>,
   /// Registered only while a write waits for room.
   writable: Mutex<Option<AsyncFd<OwnedFd>>>,
@@ -36,10 +38,10 @@ impl UnixConn {
 }
 
 impl ReadyIo for UnixConn {
-  fn poll_read(&self, cx: &mut Context<'_>, buf: &mut [u8]) -> Poll<io::Result<usize>> {
+  fn poll_read(&self, cx: &mut Context<'_>, buf: &mut [MaybeUninit<u8>]) -> Poll<io::Result<usize>> {
     loop {
       let mut guard = ready!(self.stream.poll_read_ready(cx))?;
-      if let Ok(result) = guard.try_io(|s| s.get_ref().read(buf)) {
+      if let Ok(result) = guard.try_io(|s| SockRef::from(s.get_ref()).recv(buf)) {
         return Poll::Ready(result);
       }
     }
@@ -80,6 +82,13 @@ impl AsFd for UnixConn {
 #[cfg(test)]
 mod tests {
   use super::*;
+  use std::io::Read;
+
+  /// The first `n` bytes of a buffer `poll_read` filled.
+  fn filled(buf: &[MaybeUninit<u8>], n: usize) -> Vec<u8> {
+    // SAFETY: poll_read initialised the first `n` bytes.
+    buf[..n].iter().map(|b| unsafe { b.assume_init() }).collect()
+  }
   use std::future::poll_fn;
 
   fn fill(conn: &UnixConn, chunk: &[u8]) -> usize {
@@ -131,13 +140,13 @@ mod tests {
   async fn reads_wait_for_data_and_see_the_end() {
     let (ours, mut peer) = UnixStream::pair().unwrap();
     let ours = UnixConn::from_std(ours).unwrap();
-    let mut buf = [0u8; 16];
+    let mut buf = [MaybeUninit::<u8>::uninit(); 16];
     let mut cx = Context::from_waker(std::task::Waker::noop());
     assert!(ours.poll_read(&mut cx, &mut buf).is_pending());
     peer.write_all(b"hello").unwrap();
     drop(peer);
     let n = poll_fn(|cx| ours.poll_read(cx, &mut buf)).await.unwrap();
-    assert_eq!(&buf[..n], b"hello");
+    assert_eq!(filled(&buf, n), b"hello");
     assert_eq!(poll_fn(|cx| ours.poll_read(cx, &mut buf)).await.unwrap(), 0);
   }
 }

@@ -7,15 +7,31 @@ use napi::bindgen_prelude::*;
 use napi::sys;
 
 use crate::errors::IoFailure;
+use crate::frame_runs::{self, Piece};
 use crate::json_text;
 use crate::mailbox::{Event, PeerInfo};
 
 pub struct JsBatch(pub Vec<Event>);
 
-// Event kinds as index.js's lib/native.js names them.
+/// Event kinds, by the names lib/native.js uses: it reads them from `contract()`.
+pub const KINDS: [(&str, u32); 12] = [
+  ("LISTENING", LISTENING),
+  ("SERVER_CLOSED", SERVER_CLOSED),
+  ("CONNECTED", CONNECTED),
+  ("FRAMES", FRAMES),
+  ("RAW", RAW),
+  ("ERROR", ERROR),
+  ("TOO_LARGE", TOO_LARGE),
+  ("DRAIN", DRAIN),
+  ("CLOSED", CLOSED),
+  ("DATAGRAM", DATAGRAM),
+  ("FRAMES_ASCII", FRAMES_ASCII),
+  ("ONE_FRAME", ONE_FRAME),
+];
 const LISTENING: u32 = 0;
 const SERVER_CLOSED: u32 = 1;
 const CONNECTED: u32 = 2;
+/// Small frames, length-prefixed, in a Buffer (`frame_runs::Piece::Run`).
 const FRAMES: u32 = 3;
 const RAW: u32 = 4;
 const ERROR: u32 = 5;
@@ -23,36 +39,11 @@ const TOO_LARGE: u32 = 6;
 const DRAIN: u32 = 7;
 const CLOSED: u32 = 8;
 const DATAGRAM: u32 = 9;
-/// Frames that are all ASCII: JS may decode them as Latin-1, a plain copy, which is
-/// several times faster than UTF-8 decoding and gives the same string.
+/// As FRAMES, all ASCII: JS may decode them as Latin-1.
 const FRAMES_ASCII: u32 = 10;
-/// One frame, as a string; or, for a frame of at least LARGE_FRAME bytes whose large
+/// One frame (`frame_runs::Piece::One`), as a string; or, for a large frame whose large
 /// strings were taken out (`json_text::extract_large_strings`), `[skeleton, ...strings]`.
-/// A read that brought a single small frame sends it this way too: making the string here
-/// costs less than a Buffer for JS to slice.
 const ONE_FRAME: u32 = 11;
-
-/// Frames this large go to JS as strings made here rather than in a Buffer to decode:
-/// one copy less, and room to take their large strings out.
-const LARGE_FRAME: usize = 64 * 1024;
-/// String values this long are taken out of large frames; lib/message.js sends strings
-/// this long without JSON.stringify.
-const LARGE_STRING: usize = 64 * 1024;
-/// V8's longest string (`String::kMaxLength` on 64-bit). A longer frame goes to JS as a
-/// Buffer, as small frames do, and decoding it fails there for that frame alone.
-const MAX_JS_STRING: usize = (1 << 29) - 24;
-
-fn frames_are_ascii(mut data: &[u8]) -> bool {
-  while data.len() >= 4 {
-    let len = u32::from_le_bytes([data[0], data[1], data[2], data[3]]) as usize;
-    let Some(frame) = data.get(4..4 + len) else { return false };
-    if !frame.is_ascii() {
-      return false;
-    }
-    data = &data[4 + len..];
-  }
-  true
-}
 
 /// Receives each converted event.
 type Sink<'s> = dyn FnMut(u32, u32, sys::napi_value) -> Result<()> + 's;
@@ -69,45 +60,38 @@ impl Out<'_, '_> {
     (self.sink)(kind, conn, arg)
   }
 
-  /// FRAMES events hold length-prefixed frames; runs of small ones go as one Buffer, each
-  /// large one on its own, and a lone small one as a string.
+  /// FRAMES events hold length-prefixed frames, handed over as `frame_runs` plans.
   fn push_frames(&mut self, conn: u32, data: &[u8]) -> Result<()> {
-    if let Some(prefix) = data.get(..4) {
-      let len = u32::from_le_bytes([prefix[0], prefix[1], prefix[2], prefix[3]]) as usize;
-      if 4 + len == data.len() && len < LARGE_FRAME {
-        let frame = js_string(self.env, &data[4..])?;
-        return self.push(ONE_FRAME, conn, JsRaw(frame));
+    for piece in frame_runs::pieces(data) {
+      match piece {
+        Piece::One(frame) if frame.len() >= frame_runs::LARGE_FRAME => {
+          let frame = large_frame(self.env, frame)?;
+          self.push(ONE_FRAME, conn, JsRaw(frame))?
+        }
+        Piece::One(frame) => {
+          let frame = js_string(self.env, frame)?;
+          self.push(ONE_FRAME, conn, JsRaw(frame))?
+        }
+        Piece::Run { frames, ascii } => {
+          let buffer = BufferSlice::copy_from(self.env, frames)?;
+          self.push(if ascii { FRAMES_ASCII } else { FRAMES }, conn, buffer)?
+        }
       }
     }
-    let mut run = 0;
-    let mut at = 0;
-    while let Some(prefix) = data.get(at..at + 4) {
-      let len = u32::from_le_bytes([prefix[0], prefix[1], prefix[2], prefix[3]]) as usize;
-      let end = at + 4 + len;
-      if (LARGE_FRAME..=MAX_JS_STRING).contains(&len) {
-        self.push_small_frames(conn, &data[run..at])?;
-        let frame = large_frame(self.env, &data[at + 4..end])?;
-        self.push(ONE_FRAME, conn, JsRaw(frame))?;
-        run = end;
-      }
-      at = end;
-    }
-    self.push_small_frames(conn, &data[run..])
-  }
-
-  fn push_small_frames(&mut self, conn: u32, frames: &[u8]) -> Result<()> {
-    if frames.is_empty() {
-      return Ok(());
-    }
-    let kind = if frames_are_ascii(frames) { FRAMES_ASCII } else { FRAMES };
-    let buffer = BufferSlice::copy_from(self.env, frames)?;
-    self.push(kind, conn, buffer)
+    Ok(())
   }
 
   fn push_event(&mut self, event: Event) -> Result<()> {
     let env = self.env;
     match event {
-      Event::Listening => self.push(LISTENING, 0, ()),
+      Event::Listening { local: None } => self.push(LISTENING, 0, ()),
+      Event::Listening { local: Some(local) } => {
+        let mut o = Object::new(env)?;
+        o.set("address", local.ip().to_string())?;
+        o.set("family", if local.is_ipv4() { "IPv4" } else { "IPv6" })?;
+        o.set("port", local.port() as u32)?;
+        self.push(LISTENING, 0, o)
+      }
       Event::ServerClosed => self.push(SERVER_CLOSED, 0, ()),
       Event::Connected { conn, peer } => self.push(CONNECTED, conn, peer_object(env, peer)?),
       // Turned into `Connected` on the JS thread before conversion (js_thread.rs); one
@@ -150,7 +134,7 @@ pub fn convert(env: &Env, events: Vec<Event>, sink: &mut Sink<'_>) -> Result<()>
 
 fn large_frame(env: &Env, frame: &[u8]) -> Result<sys::napi_value> {
   let Some(extracted) =
-    json_text::extract_large_strings(frame, json_text::process_mark().as_bytes(), LARGE_STRING)
+    json_text::extract_large_strings(frame, json_text::process_mark().as_bytes(), json_text::LARGE_STRING)
   else {
     return js_string(env, frame);
   };
@@ -159,6 +143,7 @@ fn large_frame(env: &Env, frame: &[u8]) -> Result<sys::napi_value> {
   for (n, text) in extracted.strings.iter().enumerate() {
     array.set(n as u32 + 1, JsRaw(js_string(env, text.as_bytes())?))?;
   }
+  // SAFETY: an array made in this env, on its thread.
   unsafe { Array::to_napi_value(env.raw(), array) }
 }
 
@@ -166,6 +151,7 @@ fn large_frame(env: &Env, frame: &[u8]) -> Result<sys::napi_value> {
 /// become U+FFFD, as Buffer#toString makes them.
 fn js_string(env: &Env, bytes: &[u8]) -> Result<sys::napi_value> {
   let mut value = std::ptr::null_mut();
+  // SAFETY: on the env's thread; V8 copies `bytes.len()` bytes from a live slice.
   let status = unsafe {
     if bytes.is_ascii() {
       sys::napi_create_string_latin1(env.raw(), bytes.as_ptr().cast(), bytes.len() as isize, &mut value)
@@ -198,6 +184,7 @@ impl ToNapiValue for JsBatch {
       len += 3;
       Ok(())
     })?;
+    // SAFETY: an array made in this env, on its thread.
     unsafe { Array::to_napi_value(raw_env, array) }
   }
 }

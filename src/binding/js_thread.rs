@@ -299,13 +299,21 @@ impl JsSide {
     self: &Rc<Self>,
     conn: ConnId,
     socket: socket2::Socket,
-    shared: Arc<crate::connection::ConnShared>,
+    shared: Arc<crate::registry::ConnShared>,
     refed: bool,
   ) -> std::io::Result<()> {
     let context =
       self.open_direct_calls().ok_or_else(|| std::io::Error::other("the endpoint's callback is gone"))?;
     let owner: Rc<dyn PollOwner> = self.clone();
-    match PollConn::start(owner, context, self.uv_loop, socket, shared, self.endpoint.clone(), refed) {
+    match PollConn::start(
+      owner,
+      context,
+      self.uv_loop,
+      socket,
+      shared,
+      self.endpoint.registry().clone(),
+      refed,
+    ) {
       Ok(polled) => {
         self.life.borrow_mut().polled.insert(conn, polled.clone());
         polled.sync();

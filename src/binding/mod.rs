@@ -26,7 +26,7 @@ use batch::JsBatch;
 use js_thread::JsSide;
 use text::{JsonFrame, Utf8Text};
 
-/// Queued payload above which readers pause until JS has taken the batch (SPEC D3).
+/// Queued payload above which readers pause until JS has taken the batch (ARCHITECTURE.md, "Batching across the boundary").
 const READ_HIGH_WATER: usize = 2 << 20;
 
 /// Plain Unix and TCP connections are read and written on the JS thread
@@ -51,13 +51,7 @@ impl NativeEndpoint {
   /// later turn of its event loop; connections read on the JS thread call the function
   /// given to `setDirect` with `(kind, connId, arg)`.
   #[napi(constructor)]
-  pub fn new(
-    env: &Env,
-    delimiter: &[u8],
-    max_message_size: f64,
-    raw: bool,
-    write_high_water: f64,
-  ) -> Result<Self> {
+  pub fn new(env: &Env, delimiter: &[u8], max_message_size: f64, raw: bool) -> Result<Self> {
     if delimiter.is_empty() {
       return Err(Error::new(Status::InvalidArg, "delimiter must not be empty"));
     }
@@ -67,8 +61,8 @@ impl NativeEndpoint {
       delimiter: delimiter.to_vec(),
       max_message_size,
       raw,
-      write_high_water: write_high_water.max(0.0) as usize,
       hand_off_plain_streams: plain_streams_on_js_thread(),
+      ..EndpointOptions::default()
     };
     let side = JsSide::new(env, Endpoint::new(options), Mailbox::new(READ_HIGH_WATER))?;
     Ok(Self { side })
@@ -161,19 +155,13 @@ impl NativeEndpoint {
   /// Takes over a Unix socket accepted by Node's cluster module; the caller closes its copy.
   #[napi]
   pub fn adopt_fd(&self, on_events: Function<JsBatch, ()>, fd: i32) -> Result<()> {
-    use std::os::fd::BorrowedFd;
-    if fd < 0 {
-      return Err(Error::new(Status::InvalidArg, "invalid file descriptor"));
-    }
-    // Duplicate, so that Node closing its handle leaves ours open.
-    let owned = unsafe { BorrowedFd::borrow_raw(fd) }.try_clone_to_owned()?;
+    // Our own duplicate, so that Node closing its handle leaves ours open.
+    let stream =
+      Stream::from_unix_fd_number(fd).map_err(|err| Error::new(Status::InvalidArg, err.to_string()))?;
     let courier = self.side.courier(&on_events)?;
     self.side.update_keep_alive();
-    within_runtime_if_available(|| -> Result<()> {
-      let stream = Stream::from_unix_fd(owned)?;
-      self.endpoint().adopt(stream, &courier);
-      Ok(())
-    })
+    within_runtime_if_available(|| self.endpoint().adopt(stream, &courier));
+    Ok(())
   }
 
   #[napi]
@@ -232,7 +220,7 @@ impl NativeEndpoint {
   pub fn write_json(&self, conn: u32, frame: JsonFrame) -> f64 {
     match frame.0 {
       Some(bytes) => pending_or_dropped(self.side.write(conn, Bytes::from(bytes))),
-      None => -2.0,
+      None => USE_JSON_STRINGIFY,
     }
   }
 
@@ -336,7 +324,7 @@ impl From<JsTlsOptions> for TlsOptions {
 }
 
 fn pending_or_dropped(pending: Option<usize>) -> f64 {
-  pending.map_or(-1.0, |p| p as f64)
+  pending.map_or(WRITE_DROPPED, |p| p as f64)
 }
 
 fn tls_error(failure: TlsFailure) -> Error {
@@ -351,11 +339,33 @@ pub fn flush_pending() {
   js_thread::flush_all_now();
 }
 
-/// See `json_text::process_mark`; lib/message.js reads it once.
+/// What `write` returns when the connection is gone and the bytes were dropped.
+const WRITE_DROPPED: f64 = -1.0;
+/// What `writeJson` returns when the shim must use `JSON.stringify` instead.
+const USE_JSON_STRINGIFY: f64 = -2.0;
+
+/// Every value lib/ shares with the core, from its one definition here: the event kinds
+/// (`batch.rs`), the named results of the write calls, the limits and thresholds. lib/
+/// reads it once, when it first loads the addon.
 #[allow(dead_code)] // called from JS only (napi-derive registers it in the addon build)
-#[napi]
-pub fn large_string_mark() -> &'static str {
-  crate::json_text::process_mark()
+#[napi(
+  ts_return_type = "{ kinds: Record<string, number>, writeDropped: number, useJsonStringify: number, largeString: number, defaultMaxMessageSize: number, writeHighWater: number, largeStringMark: string }"
+)]
+pub fn contract(env: &Env) -> Result<Object<'_>> {
+  let mut kinds = Object::new(env)?;
+  for (name, kind) in batch::KINDS {
+    kinds.set(name, kind)?;
+  }
+  let mut contract = Object::new(env)?;
+  contract.set("kinds", kinds)?;
+  contract.set("writeDropped", WRITE_DROPPED)?;
+  contract.set("useJsonStringify", USE_JSON_STRINGIFY)?;
+  contract.set("largeString", crate::json_text::LARGE_STRING as f64)?;
+  contract.set("defaultMaxMessageSize", crate::registry::DEFAULT_MAX_MESSAGE_SIZE as f64)?;
+  contract.set("writeHighWater", crate::registry::WRITE_HIGH_WATER as f64)?;
+  // See `json_text::process_mark`.
+  contract.set("largeStringMark", crate::json_text::process_mark())?;
+  Ok(contract)
 }
 
 /// One tokio worker thread: the JS thread already does the direct writes and the JS

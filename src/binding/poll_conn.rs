@@ -18,11 +18,11 @@ use socket2::Socket;
 
 use super::teardown::{self, guard};
 use super::uv::{self, HandleBox, Kind};
-use crate::connection::{ConnShared, END_FLUSH_TIMEOUT};
-use crate::endpoint::Endpoint;
+use crate::connection::END_FLUSH_TIMEOUT;
 use crate::mailbox::{ConnId, Event};
 use crate::outgoing::Closing;
 use crate::polled::Polled;
+use crate::registry::{ConnShared, Registry};
 
 /// Whoever a connection reports to: it delivers events to JS in the connection's async
 /// context, and hears of the close once libuv has let go of the connection's handles.
@@ -59,11 +59,11 @@ impl PollConn {
     uv_loop: *mut uv::Loop,
     socket: Socket,
     shared: Arc<ConnShared>,
-    endpoint: Arc<Endpoint>,
+    registry: Arc<Registry>,
     refed: bool,
   ) -> std::io::Result<Rc<Self>> {
     let conn = shared.id;
-    let polled = Polled::new(socket, shared, endpoint);
+    let polled = Polled::new(socket, shared, registry);
     // SAFETY: this thread's running loop; the fd stays open until the handle is closed
     // (`close` closes the handle before it drops the `Polled` that owns the fd).
     let poll = unsafe { HandleBox::poll(uv_loop, polled.as_raw_fd()) }?;

@@ -35,8 +35,8 @@ pub(super) fn watch_env(env: sys::napi_env, on_cleanup: fn()) -> Result<()> {
       return Ok(());
     }
     let mut handle = std::ptr::null_mut();
-    // SAFETY: a valid env on its own thread; the hook is a plain function with no data.
     check_status!(
+      // SAFETY: a valid env on its own thread; the hook is a plain function with no data.
       unsafe {
         sys::napi_add_async_cleanup_hook(env, Some(on_env_cleanup), std::ptr::null_mut(), &mut handle)
       },

@@ -18,6 +18,7 @@ const SLACK: usize = 64 * 1024;
 fn utf16_units(env: sys::napi_env, value: sys::napi_value) -> Result<usize> {
   let mut units = 0;
   check_status!(
+    // SAFETY: a value of this env, on its thread; with no buffer V8 only reports the length.
     unsafe { sys::napi_get_value_string_utf16(env, value, std::ptr::null_mut(), 0, &mut units) },
     "expected a string"
   )?;
@@ -30,6 +31,8 @@ fn append_utf8(env: sys::napi_env, value: sys::napi_value, units: usize, out: &m
   out.reserve(room);
   let mut written = 0;
   check_status!(
+    // SAFETY: `out` has `room` bytes of spare capacity after its length; V8 writes at most
+    // that many.
     unsafe {
       sys::napi_get_value_string_utf8(env, value, out.as_mut_ptr().add(out.len()).cast(), room, &mut written)
     },
@@ -91,6 +94,7 @@ impl ValidateNapiValue for JsonFrame {}
 impl FromNapiValue for JsonFrame {
   unsafe fn from_napi_value(env: sys::napi_env, value: sys::napi_value) -> Result<Self> {
     let mut length = 0;
+    // SAFETY: a value of this env, on its thread (napi checks that it is an array).
     check_status!(unsafe { sys::napi_get_array_length(env, value, &mut length) }, "expected an array")?;
     if length % 2 == 0 {
       return Err(Error::new(Status::InvalidArg, "a JSON frame has an odd number of pieces"));
@@ -100,6 +104,7 @@ impl FromNapiValue for JsonFrame {
     for index in 0..length {
       let mut piece = std::ptr::null_mut();
       check_status!(
+        // SAFETY: an array of this env, on its thread, read within its length.
         unsafe { sys::napi_get_element(env, value, index, &mut piece) },
         "reading a frame piece"
       )?;

@@ -142,5 +142,5 @@ unsafe fn utf8_into(
 }
 
 fn pending(queued: Option<usize>) -> f64 {
-  queued.map_or(-1.0, |pending| pending as f64)
+  super::pending_or_dropped(queued)
 }

@@ -1,0 +1,12 @@
+#!/usr/bin/env bash
+# Format and lint checks, as CI runs them: Rust (rustfmt, clippy on the crate and the fuzz
+# crate, rustdoc), JS (Biome's formatter and recommended lint rules, biome.json), and no
+# citation of a document outside the repository.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+cargo fmt --check
+cargo clippy --locked --all-targets -- -D warnings
+(cd fuzz && cargo fmt --check && cargo clippy --locked --all-targets -- -D warnings)
+RUSTDOCFLAGS=-Dwarnings cargo doc --locked --no-deps
+npx biome ci .
+bash scripts/check-citations.sh
