@@ -94,4 +94,13 @@ export interface JsTlsOptions {
   servername?: string
   minVersion?: string
   maxVersion?: string
+  /** Milliseconds. */
+  handshakeTimeout?: number
 }
+
+/**
+ * Panics when NODE_IPC_RS_PANIC_TEST is set in the environment, and does nothing otherwise:
+ * a test's way to show that a panic in a call from JS reaches JS as an error (every export
+ * catches them) instead of aborting Node.
+ */
+export declare function panicCheck(): void

@@ -838,3 +838,4 @@ module.exports = nativeBinding
 module.exports.NativeEndpoint = nativeBinding.NativeEndpoint
 module.exports.contract = nativeBinding.contract
 module.exports.flushPending = nativeBinding.flushPending
+module.exports.panicCheck = nativeBinding.panicCheck

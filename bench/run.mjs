@@ -18,6 +18,7 @@
 // orchestrator only coordinates over the fork() channel; it is idle while a sample runs.
 // A sample that exceeds its timeout has all its children SIGKILLed and is recorded as failed.
 
+import { RATIO_GOALS, RESOURCE_GOALS, RSS_GOAL_MB, SWITCH_GOALS, meets } from './targets.mjs'
 import { fork } from 'node:child_process'
 import { cpSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs'
 import net from 'node:net'
@@ -631,23 +632,11 @@ async function main() {
 
     // Targets (issue #5), only when the floor ran.
     if (impls.includes('floor')) {
-      // Ratios to the floor by case and metric (the request/reply cases added after the
-      // issue: p50 only); CPU and peak RSS for the issue's five cases; the latency case's
-      // context switches per round trip (all threads of both processes), an absolute bound.
-      const goals = {
-        throughput: { msgsPerSec: ['>=', 1.5] },
-        latency: { p50us: ['<=', 1.0], p99us: ['<=', 1.0] },
-        large: { MBps: ['>=', 1.5] },
-        fanout: { deliveriesPerSec: ['>=', 2.0] },
-        raw: { msgsPerSec: ['>=', 1.0] },
-        sync: { p50us: ['<=', 1.0] },
-        clients8: { p50us: ['<=', 1.0] },
-        inflight64: { p50us: ['<=', 1.0] },
-      }
-      const resourceGoals = ['throughput', 'latency', 'large', 'fanout', 'raw']
-      const switchGoals = { latency: 2.2 }
+      const goals = RATIO_GOALS
+      const resourceGoals = RESOURCE_GOALS
+      const switchGoals = SWITCH_GOALS
       const trows = []
-      const check = (value, op, bound) => (Number.isFinite(value) ? (op === '>=' ? value >= bound : value <= bound) : false)
+      const check = meets
       for (const r of ratios) {
         const goal = goals[r.case][r.metric]
         if (!goal) {
@@ -678,9 +667,9 @@ async function main() {
           trows.push([
             kase,
             transport,
-            'peak RSS <= floor + 20 MB',
+            `peak RSS <= floor + ${RSS_GOAL_MB} MB`,
             Number.isFinite(worst) ? `${worst >= 0 ? '+' : ''}${worst.toFixed(1)} MB` : '-',
-            check(worst, '<=', 20) ? 'met' : 'MISSED',
+            check(worst, '<=', RSS_GOAL_MB) ? 'met' : 'MISSED',
           ])
         }
       }

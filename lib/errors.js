@@ -102,11 +102,22 @@ function safeErrorName(errno) {
   }
 }
 
-function messageTooLarge({ size, limit }) {
-  const err = new Error(`message of at least ${size} bytes exceeds maxMessageSize (${limit} bytes); connection closed`)
+// `datagram`: the frame came in a UDP datagram; it is dropped and the socket stays open.
+function messageTooLarge({ size, limit }, datagram = false) {
+  const outcome = datagram ? 'frame dropped' : 'connection closed'
+  const err = new Error(`message of at least ${size} bytes exceeds maxMessageSize (${limit} bytes); ${outcome}`)
   err.code = 'ERR_IPC_MESSAGE_TOO_LARGE'
   err.size = size
   err.limit = limit
+  return err
+}
+
+// The kernel dropped datagrams of a UDP server while JS was behind (Linux counts them).
+function datagramsDropped(dropped, total) {
+  const err = new Error(`${dropped} datagrams dropped: the server was too busy to take them (${total} in all)`)
+  err.code = 'ERR_IPC_DATAGRAMS_DROPPED'
+  err.dropped = dropped
+  err.total = total
   return err
 }
 
@@ -116,4 +127,4 @@ function unsupported(what) {
   return err
 }
 
-module.exports = { systemError, messageTooLarge, unsupported }
+module.exports = { systemError, messageTooLarge, datagramsDropped, unsupported }

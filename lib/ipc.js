@@ -4,6 +4,7 @@ const Defaults = require('./defaults')
 const Client = require('./client')
 const Server = require('./server')
 const log = require('./log')
+const { loadBinding } = require('./native')
 
 // The IPC class with node-ipc v9's members and argument overloading.
 class IPC {
@@ -40,6 +41,8 @@ function disconnect(id) {
 }
 
 function serve(path, callback) {
+  // A missing native addon throws here, synchronously (ERR_IPC_NATIVE_BINARY_MISSING).
+  loadBinding()
   if (typeof path == 'function') {
     callback = path
     path = false
@@ -60,6 +63,8 @@ function serve(path, callback) {
 }
 
 function serveNet(host, port, UDPType, callback) {
+  // A missing native addon throws here, synchronously (ERR_IPC_NATIVE_BINARY_MISSING).
+  loadBinding()
   if (typeof host == 'number') {
     callback = UDPType
     UDPType = port
@@ -130,6 +135,8 @@ function reuseOrRetire(ipc, id, callback) {
 }
 
 function connect(id, path, callback) {
+  // A missing native addon throws here, synchronously (ERR_IPC_NATIVE_BINARY_MISSING).
+  loadBinding()
   if (typeof path == 'function') {
     callback = path
     path = false
@@ -161,6 +168,8 @@ function connect(id, path, callback) {
 }
 
 function connectNet(id, host, port, callback) {
+  // A missing native addon throws here, synchronously (ERR_IPC_NATIVE_BINARY_MISSING).
+  loadBinding()
   if (!id) {
     this.log(
       'Service id required',

@@ -12,9 +12,43 @@ const KIND = {}
 let binding
 let contract
 
+// The platform package napi-rs publishes for this machine (package.json's napi targets).
+function platformPackage() {
+  let abi = ''
+  if (process.platform === 'linux') {
+    const header = process.report && process.report.getReport().header
+    abi = header && header.glibcVersionRuntime ? '-gnu' : '-musl'
+  } else if (process.platform === 'win32') {
+    abi = '-msvc'
+  }
+  return `node-ipc-rs-${process.platform}-${process.arch}${abi}`
+}
+
+// A missing addon fails where a server or client is made, synchronously, with a way out;
+// require('node-ipc') itself works anywhere (v9 was pure JS).
+function missingBinary(cause) {
+  const pkg = platformPackage()
+  const err = new Error(
+    `node-ipc-rs has no native binary for ${process.platform}-${process.arch}: the package ${pkg}, ` +
+      'which npm installs with node-ipc-rs as an optional dependency, is not installed or does not load. ' +
+      `Install it (npm install ${pkg}), or reinstall without --omit=optional / --no-optional. ` +
+      `Cause: ${cause && cause.message}`,
+  )
+  err.code = 'ERR_IPC_NATIVE_BINARY_MISSING'
+  err.package = pkg
+  err.cause = cause
+  return err
+}
+
+// Throws ERR_IPC_NATIVE_BINARY_MISSING when the addon cannot be loaded.
 function loadBinding() {
   if (!binding) {
-    const loaded = require('../binding.js')
+    let loaded
+    try {
+      loaded = require('../binding.js')
+    } catch (cause) {
+      throw missingBinary(cause)
+    }
     contract = loaded.contract()
     Object.assign(KIND, contract.kinds)
     Object.freeze(KIND)
@@ -178,4 +212,4 @@ function flushPending() {
   }
 }
 
-module.exports = { KIND, createEndpoint, eachFrame, flushPending, shared }
+module.exports = { KIND, createEndpoint, eachFrame, flushPending, loadBinding, shared }

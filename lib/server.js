@@ -6,9 +6,9 @@ const cluster = require('cluster')
 const net = require('net')
 const PubSub = require('./pubsub')
 const { Socket, flushCorked } = require('./socket')
-const { KIND, createEndpoint, eachFrame } = require('./native')
+const { KIND, createEndpoint, eachFrame, loadBinding } = require('./native')
 const { formatFrame, formatLargeFrame, joinLargeFrame, parseFrame, rawFrame } = require('./message')
-const { systemError, messageTooLarge, unsupported } = require('./errors')
+const { systemError, messageTooLarge, datagramsDropped, unsupported } = require('./errors')
 const { resolveTls, tlsConfigError } = require('./tls-options')
 
 // `ipc.server`: a Unix-socket or TCP server over the Rust core.
@@ -28,6 +28,12 @@ class Server extends PubSub {
       broadcast: broadcast,
     })
     Object.defineProperties(this, {
+      _stopRequested: { value: false, writable: true },
+      // UDP: datagrams the kernel dropped so far, and how many of them 'error' has reported.
+      _dropped: { value: 0, writable: true },
+      _droppedReported: { value: 0, writable: true },
+      _dropReport: { value: null, writable: true },
+      _lastDropReport: { value: 0, writable: true },
       _delimiter: { value: config.delimiter },
       _native: { value: null, writable: true },
       _byConn: { value: new Map() },
@@ -40,11 +46,20 @@ class Server extends PubSub {
   }
 
   // Stops accepting; open connections stay (v9 semantics).
+  // Before start() has got as far as creating the server handle, the stop cancels the
+  // start (v9 threw a TypeError there).
   stop() {
+    if (!this.server) {
+      this._stopRequested = true
+      return
+    }
     this.server.close()
   }
 
   start() {
+    // A missing native addon throws here, synchronously (ERR_IPC_NATIVE_BINARY_MISSING).
+    loadBinding()
+    this._stopRequested = false
     if (!this.path) {
       this.log('Socket Server Path not specified, refusing to start')
       return
@@ -67,6 +82,22 @@ class Server extends PubSub {
       return
     }
     process.nextTick(() => startServer.call(this))
+  }
+
+  // UDP servers: datagrams the kernel dropped because the server fell behind (Linux counts
+  // them; 0 elsewhere). Reported as 'error' (ERR_IPC_DATAGRAMS_DROPPED) at most once a second.
+  get droppedDatagrams() {
+    return this._dropped
+  }
+
+  _reportDrops() {
+    this._dropReport = null
+    const dropped = this._dropped - this._droppedReported
+    if (dropped > 0) {
+      this._droppedReported = this._dropped
+      this._lastDropReport = Date.now()
+      this.publish('error', datagramsDropped(dropped, this._dropped))
+    }
   }
 
   _isUdp() {
@@ -92,17 +123,36 @@ class Server extends PubSub {
           this.publish('connect', this.server)
           break
         }
+        if (!this.server._binding) {
+          // Stopped while binding: the listener is already closed again; no 'start'.
+          break
+        }
+        this.server._binding = false
         this.server._address = this.port ? arg : String(this.path)
         this.server.listening = true
         this.onStart()
         break
       }
       case KIND.SERVER_CLOSED: {
+        this.server._binding = false
         const wasListening = this.server.listening
         this.server._closed()
         if (this._isUdp() && wasListening) {
           // dgram's 'close' reached v9's close handler: 'socket.disconnected'(socket, false), 'close'.
           this.publish('close', undefined)
+        }
+        break
+      }
+      case KIND.DATAGRAMS_DROPPED: {
+        this._dropped = arg
+        if (this._dropReport === null) {
+          const wait = Math.max(0, this._lastDropReport + 1000 - Date.now())
+          if (wait === 0) {
+            this._reportDrops()
+          } else {
+            this._dropReport = setTimeout(() => this._reportDrops(), wait)
+            this._dropReport.unref()
+          }
         }
         break
       }
@@ -153,9 +203,14 @@ class Server extends PubSub {
         break
       }
       case KIND.TOO_LARGE: {
-        const err = messageTooLarge(arg)
+        // conn 0: a frame in a UDP datagram (dropped; the socket stays open).
+        const err = messageTooLarge(arg, conn === 0)
         this.log('server socket error', err)
-        this.publish('error', err, this._socketFor(conn))
+        if (conn === 0) {
+          this.publish('error', err)
+        } else {
+          this.publish('error', err, this._socketFor(conn))
+        }
         break
       }
       case KIND.DRAIN: {
@@ -278,6 +333,11 @@ function serverClosed() {
 }
 
 function startServer() {
+  if (this._stopRequested) {
+    this._stopRequested = false
+    this.log('server stopped before it started')
+    return
+  }
   this.log('starting server on ', this.path, this.port ? `:${this.port}` : '')
   const config = this.config
   try {
@@ -302,6 +362,7 @@ function startServer() {
       listenInClusterWorker.call(this)
       return
     }
+    this.server._binding = true
     native.listenUnix(String(this.path), !!config.readableAll, !!config.writableAll)
     return
   }
@@ -315,6 +376,7 @@ function startServer() {
   }
   try {
     const tls = config.tls ? resolveTls(config.tls, 'server', this.log.bind(this)) : undefined
+    this.server._binding = true
     native.listenTcp(String(this.path), port, tls)
   } catch (err) {
     this.publish('error', tlsConfigError(err))
@@ -373,6 +435,8 @@ class ServerHandle extends EventEmitter {
       _node: { value: null, writable: true },
       _maxConnections: { value: Infinity, writable: true },
       _address: { value: null, writable: true },
+      // A listen was asked of the core and has not reported back yet.
+      _binding: { value: false, writable: true },
     })
     this.listening = false
   }
@@ -408,6 +472,12 @@ class ServerHandle extends EventEmitter {
       return this
     }
     if (!this.listening) {
+      // Closing while the bind is still in progress cancels it, as net.Server#close does
+      // between listen() and 'listening': the server never listens.
+      if (this._binding) {
+        this._binding = false
+        this._native.stopListening()
+      }
       if (typeof callback === 'function') {
         const err = new Error('Server is not running.')
         err.code = 'ERR_SERVER_NOT_RUNNING'

@@ -4,8 +4,8 @@ const fs = require('fs')
 const path = require('path')
 
 // Turns `ipc.config.tls` into what the core takes (README, "TLS"), without mutating it:
-// v9 wrote key/cert/ca/dhparam back into config.tls, which broke restarting a TLS server
-//  Files are re-read on every connect and start, as v9 did.
+// v9 wrote key/cert/ca/dhparam back into config.tls, which broke restarting a TLS server.
+// Files are re-read on every connect and start, as v9 did.
 
 const PACKAGE_CERTS = path.join(__dirname, '..', 'local-node-ipc-certs')
 const SUPPORTED = new Set([
@@ -21,6 +21,8 @@ const SUPPORTED = new Set([
   'servername',
   'minVersion',
   'maxVersion',
+  // Node's tls.Server option: how long a connection may take to finish its handshake.
+  'handshakeTimeout',
 ])
 // v9 itself wrote these into config.tls on every connect; finding them there is normal.
 const WRITTEN_BY_V9 = new Set(['host', 'port'])
@@ -100,6 +102,7 @@ function resolveTls(tls, side, log) {
     servername: tls.servername ? String(tls.servername) : undefined,
     minVersion: tls.minVersion ? String(tls.minVersion) : undefined,
     maxVersion: tls.maxVersion ? String(tls.maxVersion) : undefined,
+    handshakeTimeout: tls.handshakeTimeout === undefined || tls.handshakeTimeout === null ? undefined : Number(tls.handshakeTimeout),
   }
 }
 

@@ -9,4 +9,5 @@ cargo clippy --locked --all-targets -- -D warnings
 (cd fuzz && cargo fmt --check && cargo clippy --locked --all-targets -- -D warnings)
 RUSTDOCFLAGS=-Dwarnings cargo doc --locked --no-deps
 npx biome ci .
+node scripts/check-ffi.mjs
 bash scripts/check-citations.sh

@@ -77,6 +77,18 @@ impl FrameDecoder {
     }
   }
 
+  pub fn delimiter_len(&self) -> usize {
+    self.delimiter_len
+  }
+
+  /// After [`FrameTooLarge`] for a buffer that holds whole messages (a datagram): the bytes
+  /// to skip to the end of the oversized frame and its delimiter, or `None` when it has no
+  /// delimiter (it runs to the end). Scanning starts afresh after it.
+  pub fn skip_frame(&mut self, buf: &[u8]) -> Option<usize> {
+    self.scanned = 0;
+    self.finder.find(buf).map(|pos| pos + self.delimiter_len)
+  }
+
   /// Calls `on_frame` for every complete frame at the front of `buf`, in order, and
   /// returns how many bytes those frames (with their delimiters) took. Nothing is copied.
   pub fn drain<F: FnMut(&[u8])>(&mut self, buf: &[u8], mut on_frame: F) -> Result<usize, FrameTooLarge> {

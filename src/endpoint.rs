@@ -2,8 +2,9 @@
 //! [`Registry`]), its listener and its UDP socket. Calls from JS address connections by id.
 
 use std::ops::Deref;
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Mutex};
 
+use crate::locked::Locked;
 use crate::mailbox::{ConnId, Courier};
 pub use crate::registry::EndpointOptions;
 use crate::registry::Registry;
@@ -26,11 +27,6 @@ impl Deref for Endpoint {
   }
 }
 
-/// A panic elsewhere while a slot was locked leaves it valid: take it as it is.
-fn locked<T>(slot: &Mutex<T>) -> MutexGuard<'_, T> {
-  slot.lock().unwrap_or_else(PoisonError::into_inner)
-}
-
 impl Endpoint {
   pub fn registry(&self) -> &Arc<Registry> {
     &self.registry
@@ -44,14 +40,14 @@ impl Endpoint {
   /// closed.
   pub fn listen(&self, target: ListenTarget, courier: Courier) {
     let slot = server::listen(&self.registry, target, courier);
-    if let Some(previous) = locked(&self.listener).replace(slot) {
+    if let Some(previous) = self.listener.locked().replace(slot) {
       previous.close();
     }
   }
 
   /// Stops accepting at once; existing connections stay open (v9's `server.stop()`).
   pub fn stop_listening(&self) {
-    if let Some(slot) = locked(&self.listener).take() {
+    if let Some(slot) = self.listener.locked().take() {
       slot.close();
     }
   }
@@ -69,18 +65,18 @@ impl Endpoint {
   /// Binds a UDP socket in the background (see [`udp::bind_udp`]); a previous one is closed.
   pub fn bind_udp(&self, target: UdpTarget, courier: Courier) {
     let slot = udp::bind_udp(&self.registry, target, courier);
-    if let Some(previous) = locked(&self.udp).replace(slot) {
+    if let Some(previous) = self.udp.locked().replace(slot) {
       previous.close();
     }
   }
 
   /// Queues a datagram; false once the UDP socket is closed.
   pub fn send_udp(&self, host: String, port: u16, data: bytes::Bytes) -> bool {
-    locked(&self.udp).as_ref().is_some_and(|slot| slot.send(host, port, data))
+    self.udp.locked().as_ref().is_some_and(|slot| slot.send(host, port, data))
   }
 
   pub fn close_udp(&self) {
-    if let Some(slot) = locked(&self.udp).take() {
+    if let Some(slot) = self.udp.locked().take() {
       slot.close();
     }
   }

@@ -8,7 +8,7 @@
 //!
 //! | layer | modules |
 //! |---|---|
-//! | bytes and signals | [`codec`] framing, [`frame_runs`] frames as JS gets them, [`json_text`] large-string JSON, [`read_buffer`], [`outgoing`] write queue, [`cancel`] |
+//! | bytes and signals | [`locked`] poison-free locks, [`codec`] framing, [`frame_runs`] frames as JS gets them, [`json_text`] large-string JSON, [`read_buffer`], [`outgoing`] write queue, [`cancel`] |
 //! | errors and events | [`tls`] rustls settings, [`errors`] Node-style failures, [`lookup`] host names, [`mailbox`] events to the consumer |
 //! | connections | [`registry`] connections by id, `ready_io` and `unix_stream` shared streams, [`tcp_connect`], [`transport`] opening streams, [`connection`] tokio tasks, [`polled`] driven by readiness |
 //! | endpoints | `server` (listen, accept), `client` (connect), [`udp`], [`endpoint`] what one JS object drives |
@@ -22,6 +22,7 @@ pub mod cancel;
 pub mod codec;
 pub mod frame_runs;
 pub mod json_text;
+pub mod locked;
 pub mod outgoing;
 pub mod read_buffer;
 

@@ -13,6 +13,7 @@ use std::sync::{Arc, Mutex};
 use tokio::sync::Notify;
 
 use crate::errors::IoFailure;
+use crate::locked::Locked;
 
 /// Payload per event and per batch handed to JS, roughly.
 const BATCH_BYTES: usize = 256 * 1024;
@@ -67,6 +68,9 @@ pub enum Event {
   Drain { conn: ConnId },
   /// The connection is fully closed; nothing more will come for it.
   Closed { conn: ConnId, had_error: bool },
+  /// The kernel has dropped `total` datagrams of a UDP socket so far (its receive queue was
+  /// full while JS was behind).
+  DatagramsDropped { total: u32 },
   /// One UDP datagram: frames (length-prefixed, as in `Frames`) or, raw, its bytes.
   Datagram { raw: bool, data: Vec<u8>, from: std::net::SocketAddr, size: usize },
 }
@@ -123,7 +127,7 @@ impl Mailbox {
   /// is woken again at once, for as long as data streams in, never gets to do anything
   /// else (Node runs up to 1000 queued threadsafe calls in one go, starving its timers).
   pub fn take(&self) -> Vec<Event> {
-    let events = Self::take_batch(&mut self.queue.lock().unwrap());
+    let events = Self::take_batch(&mut self.queue.locked());
     self.room.notify_waiters();
     events
   }
@@ -151,7 +155,7 @@ impl Mailbox {
   /// consumer keeps pulling), or `None`, and then the next event wakes it again.
   pub fn rearm(&self) -> Option<Vec<Event>> {
     let events = {
-      let mut q = self.queue.lock().unwrap();
+      let mut q = self.queue.locked();
       if q.events.is_empty() {
         q.scheduled = false;
         return None;
@@ -164,7 +168,7 @@ impl Mailbox {
 
   /// Queues an event; returns true when the consumer must be woken.
   fn push(&self, event: Event) -> bool {
-    let mut q = self.queue.lock().unwrap();
+    let mut q = self.queue.locked();
     q.payload += event.payload_len();
     q.events.push(event);
     !std::mem::replace(&mut q.scheduled, true)
@@ -173,7 +177,7 @@ impl Mailbox {
   /// Appends payload bytes for `conn`, merging with the previous event when it is the same
   /// kind for the same connection, so a burst of reads becomes one JS-side buffer.
   fn append<R>(&self, conn: ConnId, raw: bool, fill: impl FnOnce(&mut Vec<u8>) -> R) -> (R, bool) {
-    let mut q = self.queue.lock().unwrap();
+    let mut q = self.queue.locked();
     let merge = matches!(
       (q.events.last(), raw),
       (Some(Event::Frames { conn: c, data }), false) | (Some(Event::Raw { conn: c, data }), true)
@@ -204,7 +208,7 @@ impl Mailbox {
   }
 
   fn is_over_high_water(&self) -> bool {
-    self.queue.lock().unwrap().payload > self.high_water
+    self.queue.locked().payload > self.high_water
   }
 
   /// Waits until the consumer has taken the queue below the high-water mark.

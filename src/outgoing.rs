@@ -8,6 +8,7 @@
 use std::collections::VecDeque;
 use std::sync::Mutex;
 
+use crate::locked::Locked;
 use bytes::{Buf, Bytes};
 use tokio::sync::Notify;
 
@@ -112,7 +113,7 @@ impl Outgoing {
 
   fn push_with(&self, chunk: Chunk<'_>, direct: bool) -> Option<usize> {
     let pending = {
-      let mut s = self.state.lock().unwrap();
+      let mut s = self.state.locked();
       if s.closing != Closing::Open {
         return None;
       }
@@ -144,7 +145,7 @@ impl Outgoing {
   /// Asks the writer to finish; a stronger request overrides a weaker one.
   pub fn close(&self, how: Closing) {
     {
-      let mut s = self.state.lock().unwrap();
+      let mut s = self.state.locked();
       if how <= s.closing {
         return;
       }
@@ -159,28 +160,28 @@ impl Outgoing {
 
   /// Enables direct writes once the stream exists (Unix and TCP; TLS needs its task).
   pub fn set_direct(&self, direct: DirectWrite) {
-    self.state.lock().unwrap().direct = Some(direct);
+    self.state.locked().direct = Some(direct);
   }
 
   /// Drops the direct writer, and with it its share of the stream, so that the socket
   /// closes when its owner lets go (see `polled`).
   pub fn clear_direct(&self) {
-    self.state.lock().unwrap().direct = None;
+    self.state.locked().direct = None;
   }
 
   /// Something for the writer to do: queued bytes, or a close to carry out.
   pub fn has_work(&self) -> bool {
-    let s = self.state.lock().unwrap();
+    let s = self.state.locked();
     !s.chunks.is_empty() || s.closing != Closing::Open
   }
 
   pub fn closing(&self) -> Closing {
-    self.state.lock().unwrap().closing
+    self.state.locked().closing
   }
 
   /// The writer's next step. Queued data goes out before an `End` is honoured.
   pub fn next(&self) -> Next {
-    let mut s = self.state.lock().unwrap();
+    let mut s = self.state.locked();
     if s.closing == Closing::Destroy {
       return Next::Finish(Closing::Destroy);
     }
@@ -196,7 +197,7 @@ impl Outgoing {
 
   /// Records that `written` bytes left; returns true when a drain event is due.
   pub fn written(&self, written: usize) -> bool {
-    let mut s = self.state.lock().unwrap();
+    let mut s = self.state.locked();
     s.writing = false;
     s.pending = s.pending.saturating_sub(written);
     if s.pending == 0 && s.chunks.is_empty() && s.over_high_water {

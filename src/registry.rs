@@ -10,6 +10,7 @@ use bytes::Bytes;
 
 use crate::cancel::Cancel;
 use crate::codec::FrameDecoder;
+use crate::locked::Locked;
 use crate::mailbox::ConnId;
 #[cfg(doc)]
 use crate::mailbox::Event;
@@ -92,6 +93,8 @@ pub struct Registry {
   next_id: AtomicU32,
   /// `u32::MAX` means unlimited.
   max_connections: AtomicU32,
+  /// Accepted connections still in their TLS handshake: they count toward the limit.
+  handshaking: AtomicU32,
   /// Fired by `shut_down`: connections still being set up (a TLS handshake, a stream on
   /// its way to start) are dropped instead of started.
   shut_down: Cancel,
@@ -105,21 +108,17 @@ impl Registry {
       conns: Mutex::new(HashMap::new()),
       next_id: AtomicU32::new(1),
       max_connections: AtomicU32::new(u32::MAX),
+      handshaking: AtomicU32::new(0),
       shut_down: Cancel::default(),
     })
   }
 
   fn conns(&self) -> std::sync::MutexGuard<'_, HashMap<ConnId, Arc<ConnShared>>> {
-    // A panic elsewhere while the map was locked leaves it consistent: take it as it is.
-    self.conns.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    self.conns.locked()
   }
 
   pub fn decoder(&self) -> FrameDecoder {
     FrameDecoder::new(&self.options.delimiter, self.options.max_message_size)
-  }
-
-  pub fn decoder_without_limit(&self) -> FrameDecoder {
-    FrameDecoder::new(&self.options.delimiter, None)
   }
 
   /// v9 reads `config.rawBuffer` live on every receive; JS forwards changes here.
@@ -139,8 +138,17 @@ impl Registry {
     self.max_connections.store(max, Ordering::Relaxed);
   }
 
+  /// Connections, and accepted ones still in their handshake, fill `maxConnections`.
   pub fn at_capacity(&self) -> bool {
-    self.connection_count() >= self.max_connections.load(Ordering::Relaxed) as usize
+    let open = self.connection_count() + self.handshaking.load(Ordering::SeqCst) as usize;
+    open >= self.max_connections.load(Ordering::Relaxed) as usize
+  }
+
+  /// An accepted connection begins its handshake; it counts until the returned guard drops
+  /// (once it is registered, or has failed).
+  pub fn handshake_started(self: &Arc<Self>) -> Handshaking {
+    self.handshaking.fetch_add(1, Ordering::SeqCst);
+    Handshaking(self.clone())
   }
 
   pub fn connection_count(&self) -> usize {
@@ -215,6 +223,15 @@ impl Registry {
   }
 }
 
+/// See [`Registry::handshake_started`].
+pub struct Handshaking(Arc<Registry>);
+
+impl Drop for Handshaking {
+  fn drop(&mut self) {
+    self.0.handshaking.fetch_sub(1, Ordering::SeqCst);
+  }
+}
+
 #[cfg(test)]
 mod tests {
   use super::*;
@@ -230,6 +247,11 @@ mod tests {
     assert!(!registry.at_capacity());
     let c = registry.add();
     assert!(c.id > b.id, "ids only grow");
+    registry.forget(c.id);
+    let handshake = registry.handshake_started();
+    assert!(registry.at_capacity(), "a connection in its handshake counts");
+    drop(handshake);
+    assert!(!registry.at_capacity());
   }
 
   #[test]

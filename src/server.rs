@@ -6,6 +6,7 @@ use std::task::Poll;
 
 use crate::cancel::Cancel;
 use crate::connection::{self, Live};
+use crate::locked::Locked;
 use crate::mailbox::{Courier, Event, PeerInfo};
 use crate::registry::Registry;
 use crate::transport::{ListenTarget, Listener, Stream};
@@ -36,8 +37,7 @@ impl ListenerSlot {
 
   /// Stores the bound listener, unless the slot was closed while binding.
   fn state(&self) -> std::sync::MutexGuard<'_, SlotState> {
-    // A panic elsewhere while this was locked leaves a valid state: take it as it is.
-    self.state.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    self.state.locked()
   }
 
   fn install(&self, listener: Listener) -> bool {
@@ -105,7 +105,10 @@ pub fn listen(registry: &Arc<Registry>, target: ListenTarget, courier: Courier) 
           None => connection::start(stream, Live::register(&registry, &courier), peer),
           Some(tls) => {
             let (registry, courier) = (registry.clone(), courier.clone());
+            // It counts toward maxConnections from accept, through its handshake.
+            let handshaking = registry.handshake_started();
             tokio::spawn(async move {
+              let _handshaking = handshaking;
               let accepted = tokio::select! {
                 _ = registry.shut_down_signal().fired() => return,
                 accepted = crate::transport::accept_tls(stream, peer, tls) => accepted,

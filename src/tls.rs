@@ -5,6 +5,7 @@
 
 use std::sync::Arc;
 
+use crate::locked::Locked;
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::client::WebPkiServerVerifier;
 use rustls::crypto::CryptoProvider;
@@ -27,7 +28,13 @@ pub struct TlsOptions {
   pub servername: Option<String>,
   pub min_version: Option<String>,
   pub max_version: Option<String>,
+  /// How long a server waits for a client to finish its handshake (Node's
+  /// `handshakeTimeout`); `None`: Node's default.
+  pub handshake_timeout: Option<std::time::Duration>,
 }
+
+/// Node's default `handshakeTimeout`.
+pub const HANDSHAKE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(120);
 
 /// A TLS failure in Node's terms.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -214,7 +221,7 @@ impl ServerCertVerifier for ServerVerifier {
     match self.inner.verify_server_cert(end_entity, intermediates, server_name, ocsp, now) {
       Err(_) if !self.enforce => Ok(ServerCertVerified::assertion()),
       Err(err) => {
-        *self.rejected.lock().unwrap() = Some(end_entity.clone().into_owned());
+        *self.rejected.locked() = Some(end_entity.clone().into_owned());
         Err(err)
       }
       ok => ok,
@@ -297,7 +304,7 @@ impl ClientTls {
 
   /// Names a failed handshake of this client.
   pub fn failure(&self, err: &std::io::Error) -> TlsFailure {
-    handshake_failure(err, self.checker.rejected.lock().unwrap().as_ref())
+    handshake_failure(err, self.checker.rejected.locked().as_ref())
   }
 
   /// `authorizationError` for the certificates the server presented, if any.
@@ -316,6 +323,8 @@ impl ClientTls {
 pub struct ServerTls {
   pub config: Arc<rustls::ServerConfig>,
   client_verifier: Option<Arc<dyn ClientCertVerifier>>,
+  /// A connection still in its handshake after this is closed (and counts no more).
+  pub handshake_timeout: std::time::Duration,
 }
 
 impl ServerTls {
@@ -339,7 +348,8 @@ impl ServerTls {
     let config = builder
       .with_single_cert(certs(cert)?, key(key_pem)?)
       .map_err(|e| TlsFailure::config(format!("unusable certificate or key: {e}")))?;
-    Ok(Self { config: Arc::new(config), client_verifier })
+    let handshake_timeout = options.handshake_timeout.unwrap_or(HANDSHAKE_TIMEOUT);
+    Ok(Self { config: Arc::new(config), client_verifier, handshake_timeout })
   }
 
   /// Node's `authorized` for a server socket: false unless a requested client

@@ -3,7 +3,6 @@
 
 use std::os::unix::fs::PermissionsExt;
 use std::sync::Arc;
-use std::time::Duration;
 
 use tokio::net::{TcpListener, TcpStream, UnixListener, UnixStream};
 use tokio_rustls::rustls::pki_types::CertificateDer;
@@ -15,10 +14,7 @@ pub use crate::mailbox::PeerInfo;
 use crate::mailbox::TlsPeer;
 use crate::tcp_connect::connect_host;
 pub use crate::tcp_connect::TcpConnectOptions;
-use crate::tls::{handshake_failure, ClientTls, ServerTls};
-
-/// Node's default `handshakeTimeout`.
-const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(120);
+use crate::tls::{handshake_failure, ClientTls, ServerTls, HANDSHAKE_TIMEOUT};
 
 #[derive(Clone)]
 pub enum ListenTarget {
@@ -179,7 +175,7 @@ pub async fn accept_tls(
   let remote = (peer.remote_address.clone(), peer.remote_port);
   let fail = |f| IoFailure::tls(f, remote.0.clone(), remote.1);
   let accepting = TlsAcceptor::from(tls.config.clone()).accept(stream);
-  let stream = match tokio::time::timeout(HANDSHAKE_TIMEOUT, accepting).await {
+  let stream = match tokio::time::timeout(tls.handshake_timeout, accepting).await {
     Ok(Ok(stream)) => stream,
     Ok(Err(err)) => return Err(fail(handshake_failure(&err, None))),
     Err(_) => return Err(fail(timed_out())),

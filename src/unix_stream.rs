@@ -20,6 +20,7 @@ use socket2::SockRef;
 use tokio::io::unix::AsyncFd;
 use tokio::io::Interest;
 
+use crate::locked::Locked;
 use crate::ready_io::ReadyIo;
 
 pub(crate) struct UnixConn {
@@ -52,7 +53,7 @@ impl ReadyIo for UnixConn {
   }
 
   fn poll_write(&self, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
-    let mut slot = self.writable.lock().unwrap();
+    let mut slot = self.writable.locked();
     loop {
       match self.try_write(buf) {
         Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}

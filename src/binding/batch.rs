@@ -14,7 +14,7 @@ use crate::mailbox::{Event, PeerInfo};
 pub struct JsBatch(pub Vec<Event>);
 
 /// Event kinds, by the names lib/native.js uses: it reads them from `contract()`.
-pub const KINDS: [(&str, u32); 12] = [
+pub const KINDS: [(&str, u32); 13] = [
   ("LISTENING", LISTENING),
   ("SERVER_CLOSED", SERVER_CLOSED),
   ("CONNECTED", CONNECTED),
@@ -27,6 +27,7 @@ pub const KINDS: [(&str, u32); 12] = [
   ("DATAGRAM", DATAGRAM),
   ("FRAMES_ASCII", FRAMES_ASCII),
   ("ONE_FRAME", ONE_FRAME),
+  ("DATAGRAMS_DROPPED", DATAGRAMS_DROPPED),
 ];
 const LISTENING: u32 = 0;
 const SERVER_CLOSED: u32 = 1;
@@ -44,6 +45,8 @@ const FRAMES_ASCII: u32 = 10;
 /// One frame (`frame_runs::Piece::One`), as a string; or, for a large frame whose large
 /// strings were taken out (`json_text::extract_large_strings`), `[skeleton, ...strings]`.
 const ONE_FRAME: u32 = 11;
+/// The kernel's count of a UDP socket's dropped datagrams so far.
+const DATAGRAMS_DROPPED: u32 = 12;
 
 /// Receives each converted event.
 type Sink<'s> = dyn FnMut(u32, u32, sys::napi_value) -> Result<()> + 's;
@@ -107,6 +110,7 @@ impl Out<'_, '_> {
         self.push(TOO_LARGE, conn, o)
       }
       Event::Drain { conn } => self.push(DRAIN, conn, ()),
+      Event::DatagramsDropped { total } => self.push(DATAGRAMS_DROPPED, 0, total),
       Event::Closed { conn, had_error } => self.push(CLOSED, conn, had_error),
       Event::Datagram { raw, data, from, size } => {
         // v9 hands UDP handlers a plain rinfo object: {address, family, port, size}.

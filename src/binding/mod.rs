@@ -50,7 +50,7 @@ impl NativeEndpoint {
   /// flat arrays `[kind, connId, arg, ...]`, after each of which JS calls `rearm()` from a
   /// later turn of its event loop; connections read on the JS thread call the function
   /// given to `setDirect` with `(kind, connId, arg)`.
-  #[napi(constructor)]
+  #[napi(catch_unwind, constructor)]
   pub fn new(env: &Env, delimiter: &[u8], max_message_size: f64, raw: bool) -> Result<Self> {
     if delimiter.is_empty() {
       return Err(Error::new(Status::InvalidArg, "delimiter must not be empty"));
@@ -70,7 +70,7 @@ impl NativeEndpoint {
 
   /// The function connections read on the JS thread call; held weakly, so it must stay
   /// reachable from the endpoint's owner.
-  #[napi(ts_args_type = "onEvent: (kind: number, conn: number, arg: unknown) => void")]
+  #[napi(catch_unwind, ts_args_type = "onEvent: (kind: number, conn: number, arg: unknown) => void")]
   pub fn set_direct(&self, on_event: Function<(u32, u32, Unknown), ()>) -> Result<()> {
     self.side.set_direct_callback(&on_event)
   }
@@ -81,12 +81,12 @@ impl NativeEndpoint {
 
   /// JS is ready for more events: the ones queued since the last batch, or null (and the
   /// next event will call `onEvents` again).
-  #[napi]
+  #[napi(catch_unwind)]
   pub fn rearm(&self) -> Option<JsBatch> {
     self.side.mailbox().rearm().map(|events| self.side.absorb(events))
   }
 
-  #[napi]
+  #[napi(catch_unwind)]
   pub fn listen_unix(
     &self,
     on_events: Function<JsBatch, ()>,
@@ -103,7 +103,7 @@ impl NativeEndpoint {
   }
 
   /// With `tls`, a TLS server; an unusable TLS configuration throws with `code` set.
-  #[napi]
+  #[napi(catch_unwind)]
   pub fn listen_tcp(
     &self,
     on_events: Function<JsBatch, ()>,
@@ -122,7 +122,7 @@ impl NativeEndpoint {
   }
 
   /// A UDP socket (`udp4`, or `udp6` when `ipv6`); see `src/udp.rs`.
-  #[napi]
+  #[napi(catch_unwind)]
   pub fn bind_udp(
     &self,
     on_events: Function<JsBatch, ()>,
@@ -137,23 +137,23 @@ impl NativeEndpoint {
   }
 
   /// Queues one datagram; false once the UDP socket is closed.
-  #[napi]
+  #[napi(catch_unwind)]
   pub fn send_udp(&self, host: String, port: u16, data: &[u8]) -> bool {
     self.endpoint().send_udp(host, port, Bytes::copy_from_slice(data))
   }
 
-  #[napi]
+  #[napi(catch_unwind)]
   pub fn close_udp(&self) {
     within_runtime_if_available(|| self.endpoint().close_udp());
   }
 
-  #[napi]
+  #[napi(catch_unwind)]
   pub fn stop_listening(&self) {
     within_runtime_if_available(|| self.endpoint().stop_listening());
   }
 
   /// Takes over a Unix socket accepted by Node's cluster module; the caller closes its copy.
-  #[napi]
+  #[napi(catch_unwind)]
   pub fn adopt_fd(&self, on_events: Function<JsBatch, ()>, fd: i32) -> Result<()> {
     // Our own duplicate, so that Node closing its handle leaves ours open.
     let stream =
@@ -164,7 +164,7 @@ impl NativeEndpoint {
     Ok(())
   }
 
-  #[napi]
+  #[napi(catch_unwind)]
   pub fn connect_unix(&self, on_events: Function<JsBatch, ()>, path: String) -> Result<u32> {
     let courier = self.side.courier(&on_events)?;
     let conn = within_runtime_if_available(|| self.endpoint().connect(ConnectTarget::Unix { path }, courier));
@@ -172,7 +172,7 @@ impl NativeEndpoint {
     Ok(conn)
   }
 
-  #[napi]
+  #[napi(catch_unwind)]
   #[allow(clippy::too_many_arguments)]
   pub fn connect_tcp(
     &self,
@@ -200,7 +200,7 @@ impl NativeEndpoint {
   /// A function `(conn, text) => pending` that queues a string (JSON frames) for one
   /// connection and returns the bytes now pending for it, or -1 when the connection is
   /// gone and the bytes were dropped (see `writer.rs` for why it is not a method).
-  #[napi(ts_return_type = "(conn: number, text: string) => number")]
+  #[napi(catch_unwind, ts_return_type = "(conn: number, text: string) => number")]
   pub fn text_writer(&self, env: &Env) -> Result<Unknown<'_>> {
     // SAFETY: this endpoint's env, on its thread.
     unsafe {
@@ -209,14 +209,14 @@ impl NativeEndpoint {
     }
   }
 
-  #[napi]
+  #[napi(catch_unwind)]
   pub fn write_buffer(&self, conn: u32, data: &[u8]) -> f64 {
     pending_or_dropped(self.side.write_slice(conn, data))
   }
 
   /// A frame whose large strings the core writes as JSON literals (`text::JsonFrame`).
   /// Returns what `write` returns, or -2 when the shim must use `JSON.stringify` instead.
-  #[napi]
+  #[napi(catch_unwind)]
   pub fn write_json(&self, conn: u32, frame: JsonFrame) -> f64 {
     match frame.0 {
       Some(bytes) => pending_or_dropped(self.side.write(conn, Bytes::from(bytes))),
@@ -225,7 +225,7 @@ impl NativeEndpoint {
   }
 
   /// `broadcast` for a `text::JsonFrame`; false when the shim must use `JSON.stringify`.
-  #[napi]
+  #[napi(catch_unwind)]
   pub fn broadcast_json(&self, frame: JsonFrame) -> bool {
     match frame.0 {
       Some(bytes) => {
@@ -237,12 +237,12 @@ impl NativeEndpoint {
   }
 
   /// Queues the same string for every connection, serialised and copied once.
-  #[napi]
+  #[napi(catch_unwind)]
   pub fn broadcast(&self, data: Utf8Text) {
     self.broadcast_bytes(Bytes::from(data.0));
   }
 
-  #[napi]
+  #[napi(catch_unwind)]
   pub fn broadcast_buffer(&self, data: &[u8]) {
     self.broadcast_bytes(Bytes::copy_from_slice(data));
   }
@@ -255,40 +255,40 @@ impl NativeEndpoint {
   }
 
   /// Flushes what is queued, then closes.
-  #[napi]
+  #[napi(catch_unwind)]
   pub fn end(&self, conn: u32) {
     self.endpoint().end(conn);
     self.side.sync_conn(conn);
   }
 
   /// What is queued goes out as far as the socket takes it now; the rest is dropped.
-  #[napi]
+  #[napi(catch_unwind)]
   pub fn destroy(&self, conn: u32) {
     self.side.flush_now(conn);
     self.endpoint().destroy(conn);
     self.side.sync_conn(conn);
   }
 
-  #[napi]
+  #[napi(catch_unwind)]
   pub fn set_raw(&self, raw: bool) {
     self.endpoint().set_raw(raw);
   }
 
   /// `max` is clamped to u32 (Infinity or negative means unlimited).
-  #[napi]
+  #[napi(catch_unwind)]
   pub fn set_max_connections(&self, max: f64) {
     let max = if max.is_finite() && max >= 0.0 { max.min(u32::MAX as f64) as u32 } else { u32::MAX };
     self.endpoint().set_max_connections(max);
   }
 
   /// `server.ref()`/`unref()`: the listener or UDP socket only, as in Node.
-  #[napi]
+  #[napi(catch_unwind)]
   pub fn ref_server(&self, refed: bool) {
     self.side.set_server_ref(refed);
   }
 
   /// `socket.ref()`/`unref()` for one connection.
-  #[napi]
+  #[napi(catch_unwind)]
   pub fn ref_conn(&self, conn: u32, refed: bool) {
     self.side.set_conn_ref(conn, refed);
   }
@@ -305,6 +305,8 @@ pub struct JsTlsOptions {
   pub servername: Option<String>,
   pub min_version: Option<String>,
   pub max_version: Option<String>,
+  /// Milliseconds.
+  pub handshake_timeout: Option<f64>,
 }
 
 impl From<JsTlsOptions> for TlsOptions {
@@ -319,6 +321,10 @@ impl From<JsTlsOptions> for TlsOptions {
       servername: js.servername,
       min_version: js.min_version,
       max_version: js.max_version,
+      handshake_timeout: js
+        .handshake_timeout
+        .filter(|ms| ms.is_finite() && *ms >= 0.0)
+        .map(|ms| std::time::Duration::from_millis(ms as u64)),
     }
   }
 }
@@ -334,9 +340,20 @@ fn tls_error(failure: TlsFailure) -> Error {
 /// Writes what every connection of this thread has queued, as far as the sockets take it
 /// now: lib/socket.js calls it on `process.exit()`, which runs no further turn of the loop.
 #[allow(dead_code)] // called from JS only (napi-derive registers it in the addon build)
-#[napi]
+#[napi(catch_unwind)]
 pub fn flush_pending() {
   js_thread::flush_all_now();
+}
+
+/// Panics when NODE_IPC_RS_PANIC_TEST is set in the environment, and does nothing otherwise:
+/// a test's way to show that a panic in a call from JS reaches JS as an error (every export
+/// catches them) instead of aborting Node.
+#[allow(dead_code)] // called from JS only (napi-derive registers it in the addon build)
+#[napi(catch_unwind)]
+pub fn panic_check() {
+  if std::env::var_os("NODE_IPC_RS_PANIC_TEST").is_some() {
+    panic!("node-ipc-rs: the panic test");
+  }
 }
 
 /// What `write` returns when the connection is gone and the bytes were dropped.
@@ -349,6 +366,7 @@ const USE_JSON_STRINGIFY: f64 = -2.0;
 /// reads it once, when it first loads the addon.
 #[allow(dead_code)] // called from JS only (napi-derive registers it in the addon build)
 #[napi(
+  catch_unwind,
   ts_return_type = "{ kinds: Record<string, number>, writeDropped: number, useJsonStringify: number, largeString: number, defaultMaxMessageSize: number, writeHighWater: number, largeStringMark: string }"
 )]
 pub fn contract(env: &Env) -> Result<Object<'_>> {

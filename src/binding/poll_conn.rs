@@ -232,11 +232,11 @@ unsafe extern "C" fn on_flush_timeout(handle: *mut uv::Handle) {
 }
 
 unsafe extern "C" fn on_poll_closed(handle: *mut uv::Handle) {
-  closed(handle, Kind::Poll);
+  guard("poll close callback", || closed(handle, Kind::Poll));
 }
 
 unsafe extern "C" fn on_timer_closed(handle: *mut uv::Handle) {
-  closed(handle, Kind::Timer);
+  guard("timer close callback", || closed(handle, Kind::Timer));
 }
 
 /// A handle of a connection is closed: its memory and its count of the Rc are given back
@@ -251,5 +251,5 @@ fn closed(handle: *mut uv::Handle, kind: Kind) {
     conn
   };
   teardown::handles_closed(1);
-  guard("close callback", || conn.handle_closed());
+  conn.handle_closed();
 }
