@@ -1,14 +1,17 @@
-// Cluster scenario (SPEC §6.7, decision D6): the README / example/clusterUnixSocket pattern.
+// Cluster scenario: the README / example/clusterUnixSocket pattern (README, "Cluster"), which
+// works in v9 because cluster workers that listen on one path share one listening socket.
 // A cluster master unlinks the socket path and forks 2 workers; each worker serves the same
 // path with unlink=false. A client connects 8 times in a row, each time emitting one message
-// on 'connect' and immediately calling ipc.disconnect('world') (emit-then-disconnect, SPEC
-// §5.7). Every message must arrive, and the connections must be spread over both workers.
+// on 'connect' and immediately calling ipc.disconnect('world') (emit-then-disconnect, which
+// flushes before it closes). Every message must arrive, and the connections must be spread
+// over both workers.
 import test from 'ava'
 import fsp from 'node:fs/promises'
 import os from 'node:os'
 import path from 'node:path'
 import { IMPLS } from './helpers/impl.mjs'
-import { FIXTURES, Proc, pidAlive, waitListening, waitPidsGone } from './helpers/examples.mjs'
+import { FIXTURES, pidAlive, waitListening, waitPidsGone } from './helpers/examples.mjs'
+import { spawnNode } from './helpers/proc.mjs'
 
 const ROUNDS = 8
 const WORKERS = 2
@@ -23,7 +26,7 @@ async function cluster (t, impl) {
   const procs = []
   let workerPids = []
   try {
-    const master = new Proc(`cluster-server.js [${impl}]`, [path.join(DIR, 'cluster-server.js')], { cwd: tmp, env })
+    const master = spawnNode(path.join(DIR, 'cluster-server.js'), { cwd: tmp, env, label: `cluster-server.js [${impl}]` })
     procs.push(master)
     const forked = await master.waitFor(/^master \d+ forked worker \d+$/, { timeout: TIMEOUT, count: WORKERS })
     workerPids = forked.map((l) => Number(/worker (\d+)$/.exec(l.text)[1]))
@@ -38,7 +41,7 @@ async function cluster (t, impl) {
     t.true((await fsp.stat(socketPath)).isSocket(), 'the shared path is a socket')
     await waitListening({ path: socketPath }, { proc: master, timeout: TIMEOUT })
 
-    const client = new Proc(`cluster-client.js [${impl}]`, [path.join(DIR, 'cluster-client.js')], { cwd: tmp, env })
+    const client = spawnNode(path.join(DIR, 'cluster-client.js'), { cwd: tmp, env, label: `cluster-client.js [${impl}]` })
     procs.push(client)
     await client.waitFor(/^client done after \d+ rounds$/, { timeout: TIMEOUT })
     const got = await master.waitFor(/^pid \d+ got: round-\d+ /, { timeout: TIMEOUT, count: ROUNDS })
@@ -62,7 +65,7 @@ async function cluster (t, impl) {
     const orphans = await waitPidsGone(workerPids, { timeout: TIMEOUT })
     t.deepEqual(orphans, [], 'no worker outlives the master')
   } catch (err) {
-    for (const p of procs) t.log(p.tail(80))
+    for (const p of procs) t.log(p.describe())
     throw err
   } finally {
     await Promise.all(procs.map((p) => p.stop()))

@@ -41,8 +41,7 @@ async function serverAndClient(t, impl, transport, mode) {
   await assertLoaded(t, server, impl)
   await server.waitJson((o) => o.ev === 'listening', LINE_TIMEOUT)
   const client = await rawClient(t, ep)
-  const closed = new Promise((resolve) => client.socket.once('close', resolve))
-  return { server, client, closed, ep }
+  return { server, client, closed: client.closed, ep }
 }
 
 const closedWithin = (closed, label) => withTimeout(closed, WAIT, label)

@@ -1,12 +1,12 @@
 // The seven original TLSSocket example programs, unchanged (the registry copy shipped in
-// @node-ipc/compat@9.2.5, SPEC §10), run as child processes against each implementation,
+// @node-ipc/compat@9.2.5), run as child processes against each implementation,
 // with the project's development certificates (local-node-ipc-certs/ at the package root:
 // self-signed, SAN localhost/127.0.0.1/::1, valid) laid out where the examples look for
 // them: `<example>/../../../local-node-ipc-certs/...`.
 //
 // Expectations were taken from what the v9 reference does with the same certificates.
 // `basic-local-only` configures no certificate: its server falls back to the package's own
-// bundled ones (SPEC §12 #34; the reference's are its expired 2016 certs, ours the project's),
+// bundled ones, as v9's does (the reference's are its expired 2016 certs, ours the project's),
 // so for that example no certificates are laid out at all. With the project's certificates,
 // `basic-most-secure` and `rawBuffer-only-works-with-most-secure` do mutual TLS with
 // verification on both sides. A last pair of tests lays out node-ipc's original (expired)
@@ -21,7 +21,9 @@ import fs from 'node:fs'
 import fsp from 'node:fs/promises'
 import path from 'node:path'
 import { IMPLS, ROOT } from './helpers/impl.mjs'
-import { COMPAT_EXAMPLES, LINE_TIMEOUT, TCP_WORLD, assertRunning, exampleTests, hexPort, isListening, observe,
+import { delay } from './helpers/behav-util.mjs'
+import { hexPort } from './helpers/net.mjs'
+import { COMPAT_EXAMPLES, LINE_TIMEOUT, TCP_WORLD, assertRunning, exampleTests, isListening,
   checkBasic, checkBasicSync, checkMultiClientBroadcast, checkRawExchange } from './helpers/examples.mjs'
 
 // The examples' client retry interval (ipc.config.retry = 1500 in every TLS example).
@@ -86,7 +88,8 @@ exampleTests('TLSSocket/rawBuffer-only-works-with-most-secure',
 // Control: basic-most-secure with node-ipc's original certificates (expired 2017, CN
 // DigiNow, no SAN) laid out instead. Verification is on at both ends, so nothing gets
 // through. v9 prints "## connected to world ##" on every attempt (connect fires before the
-// handshake, §12 #32, and resets the retry count); ours never reports a connection.
+// handshake, and resets the retry count); ours fires it after the handshake (README,
+// "Differences from node-ipc v9") and so never reports a connection.
 exampleTests('TLSSocket/basic-most-secure', async (t, { impl, start, startServer }) => {
   const server = await startServer('world-server.js', TCP_WORLD)
   const client = start('hello-client.js')
@@ -95,7 +98,7 @@ exampleTests('TLSSocket/basic-most-secure', async (t, { impl, start, startServer
     await client.waitFor(/## connected to world ##/, { timeout: EXAMPLE_RETRY + LINE_TIMEOUT, count: 2 })
   } else {
     // watch three retry intervals: at least two failed attempts
-    await observe(3 * EXAMPLE_RETRY)
+    await delay(3 * EXAMPLE_RETRY)
     t.is(client.match(/## connected to world ##/).length, 0, 'connect never fires for a failed handshake')
   }
   assertRunning(t, [server, client])

@@ -1,5 +1,5 @@
 // The original node-ipc UDPSocket example programs, unchanged (the registry copy shipped in
-// @node-ipc/compat@9.2.5, SPEC §10), run as child processes against each implementation.
+// @node-ipc/compat@9.2.5), run as child processes against each implementation.
 //
 // Expectations are what the v9 reference does with this copy (run first and observed):
 // only lines that the example code itself logs are matched (through ipc.log, so ANSI colors
@@ -11,31 +11,23 @@
 // UDP has no connection: a client's first datagram is lost if world is not bound yet, so
 // each client starts only once /proc/net/udp shows world's port. Every exchange is a single
 // loopback datagram (a few ms); retry settings are unused by UDP.
-import fs from 'node:fs'
-import { LINE_TIMEOUT, WINDOW, assertRunning, exampleTests, hexPort, observe } from './helpers/examples.mjs'
+import { delay } from './helpers/behav-util.mjs'
+import { LINE_TIMEOUT, WINDOW, assertRunning, exampleTests } from './helpers/examples.mjs'
+import { udpBound } from './helpers/net.mjs'
 
 const PORTS = { world: 8000, hello: 8001, goodbye: 8002 }
 
-/** Is a udp4 socket bound on `port` (any address)? Read from /proc/net/udp: no probe datagram. */
-function udpBound (port) {
-  const want = ':' + hexPort(port)
-  return fs.readFileSync('/proc/net/udp', 'utf8').split('\n').slice(1).some((line) => {
-    const f = line.trim().split(/\s+/)
-    return f.length > 2 && f[1].endsWith(want)
-  })
-}
-
 const OPTIONS = {
-  probe: { up: udpBound, name: (port) => `udp4 port ${port}` },
+  probe: { up: (port) => udpBound('udp4', port), name: (port) => `udp4 port ${port}` },
   after: (t) => {
-    for (const port of Object.values(PORTS)) t.false(udpBound(port), `udp4 port ${port} is free again after the kill`)
+    for (const port of Object.values(PORTS)) t.false(udpBound('udp4', port), `udp4 port ${port} is free again after the kill`)
   },
   lockWait: 240000
 }
 
 async function killed (t, p) {
   const exit = await p.stop()
-  t.is(exit.signal, 'SIGTERM', `${p.name} ended by our SIGTERM, not by itself: ${JSON.stringify(exit)}`)
+  t.is(exit.signal, 'SIGTERM', `${p.label} ended by our SIGTERM, not by itself: ${JSON.stringify(exit)}`)
 }
 
 /**
@@ -50,7 +42,7 @@ const oneDatagramEachWay = ({ worldFile, worldGot, helloGot, gotData }) => async
   await world.waitFor(worldGot, { timeout: LINE_TIMEOUT })
   await hello.waitFor(helloGot, { timeout: LINE_TIMEOUT })
 
-  await observe(WINDOW)
+  await delay(WINDOW)
   assertRunning(t, [world, hello])
   t.is(world.match(/got a message/).length, 1, 'world got exactly one datagram')
   if (gotData) t.is(hello.match(gotData).length, 1, 'hello got exactly one message')
@@ -59,7 +51,7 @@ const oneDatagramEachWay = ({ worldFile, worldGot, helloGot, gotData }) => async
 
   // no connection: killing hello is invisible to world
   await killed(t, hello)
-  await observe(WINDOW)
+  await delay(WINDOW)
   assertRunning(t, [world])
   t.is(world.match(/got a message/).length, 1, 'world saw nothing more')
   await killed(t, world)
@@ -75,8 +67,9 @@ exampleTests('UDPSocket/basic', oneDatagramEachWay({
 
 // Multi-Client-Broadcast: hello (:8001) and goodbye (:8002) each send their id; world replies
 // to each, and once it has seen both it calls server.broadcast(...), which is a no-op over
-// UDP (SPEC §6.6, §12 #12): nobody receives "Everybody Loves The World!". The registry copy's
-// UDP clients do send an id, so (unlike the stream Multi examples) world does broadcast.
+// UDP (UDP servers record no peers, in v9 and here): nobody receives "Everybody Loves The
+// World!". The registry copy's UDP clients do send an id, so (unlike the stream Multi
+// examples) world does broadcast.
 
 exampleTests('UDPSocket/Multi-Client-Broadcast', async (t, { startServer }) => {
   const world = await startServer('world-server.js', PORTS.world)
@@ -90,16 +83,16 @@ exampleTests('UDPSocket/Multi-Client-Broadcast', async (t, { startServer }) => {
   await world.waitFor(/got a message from\s+goodbye\s+:\s+Goodbye$/, { timeout: LINE_TIMEOUT })
   await world.waitFor(/got all required events, telling evryone how muchg I am loved!$/, { timeout: LINE_TIMEOUT })
 
-  await observe(WINDOW) // the broadcast would take a few ms to arrive
+  await delay(WINDOW) // the broadcast would take a few ms to arrive
   assertRunning(t, [world, hello, goodbye])
   t.is(world.match(/^123$/).length, 1, "world's start callback ran once")
   t.is(world.match(/got a message from/).length, 2, 'world got exactly two messages')
   t.is(world.match(/got all required events/).length, 1, 'world decided to broadcast once')
   for (const [c, reply] of [[hello, 'Hello world!'], [goodbye, 'Goodbye world!']]) {
-    t.is(c.match(/^got Data$/).length, 1, `${c.name}: exactly one message`)
+    t.is(c.match(/^got Data$/).length, 1, `${c.label}: exactly one message`)
     t.deepEqual(c.match(/got a message from/).map((l) => l.text.replace(/^.*got a message from\s+world\s+:\s+/, '')), [reply],
-      `${c.name}: only its own reply`)
-    t.is(c.match(/Everybody Loves The World/).length, 0, `${c.name}: the broadcast reached nobody`)
+      `${c.label}: only its own reply`)
+    t.is(c.match(/Everybody Loves The World/).length, 0, `${c.label}: the broadcast reached nobody`)
   }
 
   await Promise.all([killed(t, hello), killed(t, goodbye)])

@@ -1,16 +1,18 @@
 // The original node-ipc example programs, unchanged (the registry copy shipped in
-// @node-ipc/compat@9.2.5, SPEC §10), run as child processes against each implementation.
+// @node-ipc/compat@9.2.5), run as child processes against each implementation.
 //
-// Expectations were taken from what the v9 reference does with this copy (see the SPEC §10
-// note: its Multi-Client-Broadcast clients send no `id`, so kill.connection is never
-// broadcast; its TCPSocket/rawBuffer server uses `ipc.server.of` and crashes). Only lines
+// Expectations were taken from what the v9 reference does with this copy, which was edited
+// in places after node-ipc's own release: its Multi-Client-Broadcast clients send no `id`,
+// so kill.connection is never broadcast; its TCPSocket/rawBuffer server uses
+// `ipc.server.of` and crashes. Only lines
 // that the example code itself logs are matched (through ipc.log, so ANSI colors are
 // stripped and the spacing of ipc.log's join is matched loosely), plus exit behaviour.
 //
 // The examples bind the fixed endpoints /tmp/app.world and 127.0.0.1:8000, so every test is
 // serial, holds the cross-process fixed-endpoint lock (helpers/fixed-endpoints.mjs), and
 // awaits the exit of all its processes before the next one starts (helpers/examples.mjs).
-import { LINE_TIMEOUT, TCP_WORLD, UNIX_WORLD, WINDOW, assertRunning, exampleTests, observe,
+import { delay } from './helpers/behav-util.mjs'
+import { LINE_TIMEOUT, TCP_WORLD, UNIX_WORLD, WINDOW, assertRunning, exampleTests,
   checkBasic, checkBasicSync, checkMultiClientBroadcast, checkRawExchange } from './helpers/examples.mjs'
 
 const WORLDS = { unixWindowsSocket: UNIX_WORLD, TCPSocket: TCP_WORLD }
@@ -40,7 +42,7 @@ exampleTests('TCPSocket/rawBuffer', async (t, { start, startServer }) => {
   )
   t.true(server.match(/ipc\.server\.of\.rawBufferClient|world\.server\.js:\d+/, 'stderr').length > 0, 'the stack points into the example')
 
-  await observe(WINDOW)
+  await delay(WINDOW)
   assertRunning(t, [client])
   t.is(server.match(/got a message/).length, 0, 'server never got data')
   t.is(client.match(/got a message from world/).length, 0, 'client never got data')

@@ -1,6 +1,10 @@
-// Limits and faults: SPEC D8 (maxMessageSize, back-pressure, emit never throws), D3 (a slow
-// JS consumer stops the reader), Part B §5.4 (retry after a server restart), §12 #24
-// (emit-then-disconnect delivers), README "Deliberate differences" #7, #9, #14.
+// Limits and faults: maxMessageSize, back-pressure (emit returns false, then 'drain') and
+// emit never throwing for a closed or slow peer; a slow JS consumer stops the reader
+// (ARCHITECTURE.md: delivery to JS is batched, with back-pressure); retry after a server
+// restart (v9's retry rules); emit-then-disconnect delivers; what start() does to whatever
+// sits at a Unix socket path, and the socket file's mode. The additions and fixes are in
+// README, "Differences from node-ipc v9" (maxMessageSize, back-pressure, flush before
+// ipc.disconnect, start() unlinks only sockets).
 //
 // maxMessageSize, 'drain' and emit's `false` are additions of ours: those tests run on ours
 // only (one test shows the reference ignores maxMessageSize). Kill/restart and "emit after
@@ -9,89 +13,25 @@
 // connect and emit-before-connect (retry.spec).
 import test from 'ava'
 import fs from 'node:fs'
-import net from 'node:net'
-import tls from 'node:tls'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import {
-  newIpc, track, endpoint, startServer, connectClient, Recorder, ByteSink, once, withTimeout, frame,
-  rawPing, wellBehaved,
+  newIpc, track, endpoint, startServer, startOutcome, connectClient, Recorder, once, withTimeout, frame,
+  rawPing, wellBehaved, rawClient, rawServer, frameOfSize, dataLen, delay, until, SERVER_TLS, CLIENT_TLS,
 } from './helpers/behav-util.mjs'
-import { spawnNode } from './helpers/proc.mjs'
-import { freePort, tmpSocketDir, rmDir } from './helpers/net.mjs'
-import { ROOT, IMPLS } from './helpers/impl.mjs'
-import { execFile } from 'node:child_process'
+import { spawnNode, runToEnd } from './helpers/proc.mjs'
+import { tmpDir, tmpSocketDir, rmDir } from './helpers/net.mjs'
 
 const WAIT = 5000
 const MiB = 1024 * 1024
-const HIGH_WATER = 16 * MiB // README #14
+const HIGH_WATER = 16 * MiB // README, "Back-pressure"
 const FIX = path.join(path.dirname(fileURLToPath(import.meta.url)), 'fixtures', 'reliability')
-const CERTS = path.join(ROOT, 'local-node-ipc-certs')
-const SRV_TLS = { public: path.join(CERTS, 'server.pub'), private: path.join(CERTS, 'private', 'server.key') }
-const CLI_TLS = { trustedConnections: [path.join(CERTS, 'server.pub')] }
 
 // ----------------------------------------------------------------------------- helpers
 
-// {path} (unix), {port} (tcp) or {port, tls: true}.
-async function ep3(t, tr) {
-  if (tr === 'tls') return { port: await freePort(), tls: true }
-  return endpoint(t, tr)
-}
-
-const tlsCfg = (ep, side) => (ep.tls ? { tls: side === 'server' ? SRV_TLS : CLI_TLS } : {})
-
-// A raw peer (node:net, or node:tls without verification) connected to ep.
-async function rawConnect(t, ep) {
-  const sink = new ByteSink()
-  const socket = ep.tls
-    ? tls.connect({ host: '127.0.0.1', port: ep.port, rejectUnauthorized: false })
-    : net.connect(ep.path ? { path: ep.path } : { port: ep.port, host: '127.0.0.1' })
-  socket.on('data', (d) => sink.add(d))
-  socket.on('error', () => {})
-  const closed = new Promise((resolve) => socket.on('close', resolve))
-  t.teardown(() => socket.destroy())
-  await withTimeout(new Promise((resolve, reject) => {
-    socket.once(ep.tls ? 'secureConnect' : 'connect', resolve)
-    socket.once('error', reject)
-  }), WAIT, 'raw connect')
-  return { socket, sink, closed }
-}
-
-// A raw server (node:net, or node:tls with the bundled certificates) on ep.
-async function rawListen(t, ep, onConn = () => {}) {
-  const conns = []
-  const rec = new Recorder()
-  const handler = (socket) => {
-    const c = { socket, sink: new ByteSink() }
-    c.closed = new Promise((resolve) => socket.on('close', resolve))
-    socket.on('data', (d) => c.sink.add(d))
-    socket.on('error', () => {})
-    conns.push(c)
-    onConn(c)
-    rec.push('connection', [c])
-  }
-  const server = ep.tls
-    ? tls.createServer({ key: fs.readFileSync(SRV_TLS.private), cert: fs.readFileSync(SRV_TLS.public) }, handler)
-    : net.createServer(handler)
-  await new Promise((resolve, reject) => {
-    server.once('error', reject)
-    if (ep.path) server.listen(ep.path, resolve)
-    else server.listen(ep.port, '127.0.0.1', resolve)
-  })
-  t.teardown(() => { for (const c of conns) c.socket.destroy(); server.close() })
-  return { server, conns, rec, waitConn: (n) => rec.waitCount('connection', n, WAIT).then(() => conns[n - 1]) }
-}
+const tlsCfg = (ep, side) => (ep.tls ? { tls: side === 'server' ? SERVER_TLS : CLIENT_TLS } : {})
 
 const writeAll = (socket, data) => new Promise((resolve) => socket.write(data, resolve))
-
-// A JSON frame of exactly `bytes` bytes (without the delimiter).
-function frameOfSize(type, bytes) {
-  const empty = JSON.stringify({ type, data: '' }).length
-  const s = JSON.stringify({ type, data: 'x'.repeat(bytes - empty) })
-  if (Buffer.byteLength(s) !== bytes) throw new Error('frameOfSize')
-  return s
-}
-const dataLen = (type, bytes) => bytes - JSON.stringify({ type, data: '' }).length
 
 function tooLarge(t, err, limit) {
   t.true(err instanceof Error, String(err))
@@ -114,19 +54,19 @@ function childEnv(ep) {
   return ep.path ? { SOCK_PATH: ep.path } : { PORT: String(ep.port) }
 }
 
-// ----------------------------------------------------------------------------- maxMessageSize (D8)
+// ----------------------------------------------------------------------------- maxMessageSize
 
 const L = 100000 // spans two 64 KiB reads
 
 for (const tr of ['unix', 'tcp', 'tls']) {
   test(`[ours] ${tr}: server maxMessageSize=${L}: L-1 and L bytes pass (complete, and L incomplete then completed); L+1 fails (complete and incomplete) with ERR_IPC_MESSAGE_TOO_LARGE and only that connection closes`, async (t) => {
-    const ep = await ep3(t, tr)
+    const ep = await endpoint(t, tr)
     const ipc = track(t, newIpc('ours', { maxMessageSize: L, ...tlsCfg(ep, 'server') }))
     const server = await startServer(ipc, ep)
     server.on('ping', (data, socket) => server.emit(socket, 'pong', data))
     const rec = new Recorder().attach(server, ['connect', 'error', 'fit', 'close'])
-    const a = await rawConnect(t, ep)
-    const b = await rawConnect(t, ep)
+    const a = await rawClient(t, ep)
+    const b = await rawClient(t, ep)
     a.socket.write(frameOfSize('fit', L - 1) + '\f' + frameOfSize('fit', L) + '\f')
     await rec.waitCount('fit', 2, WAIT)
     t.deepEqual(rec.of('fit').map((e) => e.args[0].length), [dataLen('fit', L - 1), dataLen('fit', L)])
@@ -138,13 +78,13 @@ for (const tr of ['unix', 'tcp', 'tls']) {
     await rec.waitCount('fit', 3, WAIT)
     t.is(rec.of('fit')[2].args[0].length, dataLen('fit', L))
     // L+1, complete
-    const c = await rawConnect(t, ep)
+    const c = await rawClient(t, ep)
     c.socket.write(frameOfSize('fit', L + 1) + '\f')
     await rec.waitCount('error', 1, WAIT)
     tooLarge(t, rec.of('error')[0].args[0], L)
     await withTimeout(c.closed, WAIT, 'the L+1 connection closed')
     // L+1, incomplete (no delimiter ever)
-    const d = await rawConnect(t, ep)
+    const d = await rawClient(t, ep)
     d.socket.write(frameOfSize('fit', L + 1).slice(0, L + 1))
     await rec.waitCount('error', 2, WAIT)
     tooLarge(t, rec.of('error')[1].args[0], L)
@@ -157,8 +97,8 @@ for (const tr of ['unix', 'tcp', 'tls']) {
   })
 
   test(`[ours] ${tr}: client maxMessageSize=${L}: L-1 and L bytes pass (complete, and L incomplete then completed); L+1 fails (complete, then incomplete after the reconnect): error, disconnect, reconnect`, async (t) => {
-    const ep = await ep3(t, tr)
-    const srv = await rawListen(t, ep)
+    const ep = await endpoint(t, tr)
+    const srv = await rawServer(t, ep)
     const ipc = track(t, newIpc('ours', { maxMessageSize: L, retry: 50, maxRetries: 5, ...tlsCfg(ep, 'client') }))
     const c = connectClient(ipc, 'lim', ep)
     const rec = new Recorder().attach(c, ['connect', 'error', 'disconnect', 'destroy', 'fit'])
@@ -192,20 +132,20 @@ for (const tr of ['unix', 'tcp', 'tls']) {
   })
 
   test(`[ours] ${tr}: maxMessageSize=Infinity disables the limit on both sides (a frame of 4x${L} bytes passes)`, async (t) => {
-    const ep = await ep3(t, tr)
+    const ep = await endpoint(t, tr)
     const big = frameOfSize('big', 4 * L)
     // server side
     const ipc = track(t, newIpc('ours', { maxMessageSize: Infinity, ...tlsCfg(ep, 'server') }))
     const server = await startServer(ipc, ep)
     const rec = new Recorder().attach(server, ['error', 'big'])
-    const a = await rawConnect(t, ep)
+    const a = await rawClient(t, ep)
     a.socket.write(big + '\f')
     await rec.waitCount('big', 1, WAIT)
     t.is(rec.of('big')[0].args[0].length, dataLen('big', 4 * L))
     t.is(rec.count('error'), 0)
     // client side, against a raw server on a second endpoint
-    const ep2 = await ep3(t, tr)
-    const srv = await rawListen(t, ep2, (conn) => conn.socket.write(big + '\f'))
+    const ep2 = await endpoint(t, tr)
+    const srv = await rawServer(t, ep2, (conn) => conn.socket.write(big + '\f'))
     const cli = track(t, newIpc('ours', { maxMessageSize: Infinity, stopRetrying: true, ...tlsCfg(ep2, 'client') }))
     const c = connectClient(cli, 'inf', ep2)
     const crec = new Recorder().attach(c, ['error', 'big', 'disconnect'])
@@ -217,11 +157,11 @@ for (const tr of ['unix', 'tcp', 'tls']) {
 }
 
 test('[ref] maxMessageSize is not a v9 option: a frame far above it is delivered', async (t) => {
-  const ep = await ep3(t, 'unix')
+  const ep = await endpoint(t, 'unix')
   const ipc = track(t, newIpc('ref', { maxMessageSize: 1024 }))
   const server = await startServer(ipc, ep)
   const rec = new Recorder().attach(server, ['error', 'big'])
-  const a = await rawConnect(t, ep)
+  const a = await rawClient(t, ep)
   a.socket.write(frameOfSize('big', 4 * L) + '\f')
   await rec.waitCount('big', 1, WAIT)
   t.is(rec.count('error'), 0)
@@ -361,7 +301,7 @@ for (const tr of ['unix', 'tcp']) {
       const rec = new Recorder().attach(c, ['disconnect', 'destroy'])
       c.on('connect', () => { c.emit('big', payload(n, i)); ipc.disconnect(`c${i}`) })
       await rec.waitCount('destroy', 1, WAIT)
-      await withTimeout((async () => { while (got.length < i + 1) await new Promise((r) => setTimeout(r, 5)) })(), WAIT, `size ${n}`)
+      await until(() => got.length >= i + 1, WAIT, 5, `size ${n}`)
       t.is(got[i].length, n)
       t.is(got[i], payload(n, i))
     }
@@ -370,14 +310,14 @@ for (const tr of ['unix', 'tcp']) {
     const ipc = track(t, newIpc('ours', { stopRetrying: true }))
     const c = connectClient(ipc, 'all', ep)
     c.on('connect', () => { for (const [i, n] of sizes.entries()) c.emit('big', payload(n, i)); ipc.disconnect('all') })
-    await withTimeout((async () => { while (got.length < sizes.length) await new Promise((r) => setTimeout(r, 5)) })(), WAIT, 'all sizes')
+    await until(() => got.length >= sizes.length, WAIT, 5, 'all sizes')
     t.deepEqual(got.map((s) => s.length), sizes)
     t.true(got.every((s, i) => s === payload(sizes[i], i)))
   })
 
   test.serial(`[ours] ${tr}: client emit returns false above 16 MiB pending, keeps queueing, 'drain' follows; nothing is dropped`, async (t) => {
     const ep = await endpoint(t, tr)
-    const srv = await rawListen(t, ep, (conn) => conn.socket.pause())
+    const srv = await rawServer(t, ep, (conn) => conn.socket.pause())
     const ipc = track(t, newIpc('ours', { stopRetrying: true }))
     const c = connectClient(ipc, 'd', ep)
     const rec = new Recorder().attach(c, ['connect', 'drain', 'error', 'disconnect'])
@@ -404,7 +344,7 @@ for (const tr of ['unix', 'tcp']) {
     // kernel buffer autotunes up to net.ipv4.tcp_rmem's maximum (32 MiB on this machine),
     // which can swallow the whole queue, and then 'drain' is right.
     if (tr === 'unix') {
-      await new Promise((r) => setTimeout(r, 300))
+      await delay(300)
       t.is(rec.count('drain'), 0)
     }
     conn.socket.resume()
@@ -425,7 +365,7 @@ for (const tr of ['unix', 'tcp']) {
     const ipc = track(t, newIpc('ours'))
     const server = await startServer(ipc, ep)
     const rec = new Recorder().attach(server, ['connect', 'drain', 'error'])
-    const raw = await rawConnectPaused(t, ep)
+    const raw = await rawClientPaused(t, ep)
     await rec.waitCount('connect', 1, WAIT)
     const sock = rec.of('connect')[0].args[0]
     const F = MiB
@@ -443,7 +383,7 @@ for (const tr of ['unix', 'tcp']) {
     t.true(firstFalse > 0 && (n - 1) * (F + 1) <= HIGH_WATER && n * (F + 1) > HIGH_WATER, JSON.stringify(returns))
     t.deepEqual(returns.slice(firstFalse), [false, false])
     if (tr === 'unix') { // see the client test above
-      await new Promise((r) => setTimeout(r, 300))
+      await delay(300)
       t.is(rec.count('drain'), 0)
     }
     raw.socket.resume()
@@ -458,8 +398,8 @@ for (const tr of ['unix', 'tcp']) {
 }
 
 // A raw client that reads nothing until resumed.
-async function rawConnectPaused(t, ep) {
-  const raw = await rawConnect(t, ep)
+async function rawClientPaused(t, ep) {
+  const raw = await rawClient(t, ep)
   raw.socket.pause()
   return raw
 }
@@ -468,7 +408,8 @@ async function rawConnectPaused(t, ep) {
 // busy-loops 2 ms per 256 KiB message, a client that floods it and obeys back-pressure
 // (emit() === false, then 'drain'). The test samples the server's RSS from /proc; the server
 // prints every handled message and, from a 100 ms setInterval, its RSS.
-// Ours only: v9 holds every frame back until a read ends on a delimiter (§12 #2), which a
+// Ours only: v9 holds every frame back until a read ends on a delimiter (fixed here: README,
+// "Differences from node-ipc v9"), which a
 // continuous flood rarely does, and then scans the whole held buffer per read (O(n²)): with
 // 256 KiB messages its client managed 32 MiB in 5 s and the final delivery took > 30 s.
 // (fixtures/reliability/flood-client.cjs still supports ref, through the net.Socket's
@@ -544,21 +485,11 @@ for (const impl of ['ours']) {
   })
 }
 
-// ----------------------------------------------------------------------------- local socket safety (D8, §12 #26, #40)
+// ----------------------------------------------------------------------------- local socket safety
 
-// Start a server on p and report the first of 'start' / 'error'.
-async function startOutcome(t, impl, p, cfg = {}) {
-  const ipc = track(t, newIpc(impl, cfg))
-  ipc.serve(p)
-  return withTimeout(new Promise((resolve) => {
-    let done = false
-    ipc.server.on('start', () => { if (!done) { done = true; resolve({ event: 'start' }) } })
-    ipc.server.on('error', (err) => { if (!done) { done = true; resolve({ event: 'error', err }) } })
-    ipc.server.start()
-  }), WAIT, 'start or error')
-}
-
-// What sits at the socket path before start(); `check` tells what must hold afterwards.
+// start() unlinks only a Unix socket file at the path, never a regular file, a directory or
+// what a symlink points to (v9 unlinks any file there: README, "Differences from node-ipc
+// v9"). What sits at the socket path before start(); `check` tells what must hold afterwards.
 const OCCUPANTS = {
   'a symlink to a regular file': (dir, p) => {
     const target = path.join(dir, 'target.txt')
@@ -587,14 +518,15 @@ for (const impl of ['ref', 'ours']) {
   for (const [what, make] of Object.entries(OCCUPANTS)) {
     const dirCase = what === 'an empty directory'
     const v9Deletes = impl === 'ref' && !dirCase
-    test(`[${impl}] start() on ${what}: ${v9Deletes ? 'v9 unlinks it and listens (#26)' : "'error', it is left untouched"}`, async (t) => {
-      const dir = tmpSocketDir('nipc-occ-')
-      t.teardown(() => rmDir(dir))
+    test(`[${impl}] start() on ${what}: ${v9Deletes ? 'v9 unlinks it and listens' : "'error', it is left untouched"}`, async (t) => {
+      const dir = tmpDir(t, 'nipc-occ-')
       const p = path.join(dir, 's.sock')
       const targetIntact = make(dir, p)
       const before = fs.lstatSync(p)
       const link = before.isSymbolicLink() ? fs.readlinkSync(p) : null
-      const out = await startOutcome(t, impl, p)
+      const ipc = track(t, newIpc(impl))
+      ipc.serve(p)
+      const out = await startOutcome(ipc.server)
       t.true(targetIntact(), 'what the link points to is untouched')
       if (v9Deletes) {
         t.is(out.event, 'start')
@@ -614,23 +546,17 @@ for (const impl of ['ref', 'ours']) {
 
 // The socket file's permission bits under several umasks (node-ipc 9.2.1 semantics: the
 // umask decides, readableAll/writableAll add r/w for everyone as libuv's uv_pipe_chmod does).
-function modesUnder(impl, umask) {
-  const dir = tmpSocketDir('nipc-mode-')
-  return new Promise((resolve, reject) => {
-    execFile('bash', ['-c', `umask ${umask}; exec "$0" "$1"`, process.execPath, path.join(FIX, 'mode.cjs')], {
-      env: { ...process.env, IPC_IMPL: impl, IPC_IMPL_PATH: IMPLS[impl], DIR: dir }, timeout: 20000,
-    }, (err, stdout, stderr) => {
-      rmDir(dir)
-      if (err) return reject(new Error(`${err.message}\n${stderr}`))
-      resolve(stdout.split('\n').filter((l) => l.startsWith('{"ev":"mode"')).map((l) => JSON.parse(l)))
-    })
-  })
+async function modesUnder(t, impl, umask) {
+  const child = spawnNode(path.join(FIX, 'mode.cjs'), { impl, env: { DIR: tmpDir(t, 'nipc-mode-') }, prelude: `umask ${umask}`, t })
+  const end = await runToEnd(child, 20000)
+  if (end.code !== 0) throw new Error(`mode.cjs under umask ${umask}: ${JSON.stringify(end)}\n${child.describe()}`)
+  return child.json().filter((o) => o.ev === 'mode')
 }
 
 test('[both] Unix socket file mode: 0o777 & ~umask, readableAll adds 0o444, writableAll adds 0o222; ours and ref agree (umask 022, 077, 002)', async (t) => {
   for (const umask of ['022', '077', '002']) {
     const u = parseInt(umask, 8)
-    const [ours, ref] = await Promise.all([modesUnder('ours', umask), modesUnder('ref', umask)])
+    const [ours, ref] = await Promise.all([modesUnder(t, 'ours', umask), modesUnder(t, 'ref', umask)])
     t.is(ours.length, 4, JSON.stringify(ours))
     for (const m of ours) {
       const want = (0o777 & ~u) | (m.readableAll ? 0o444 : 0) | (m.writableAll ? 0o222 : 0)

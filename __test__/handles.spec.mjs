@@ -8,12 +8,11 @@
 // Each scenario (fixtures/handles/scenario.cjs) runs in a child process, on both
 // implementations; the peer is a plain node:net socket or server in the test process.
 import test from 'ava'
-import net from 'node:net'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { spawnNode, assertLoaded, assertStaysAlive, assertExitsCleanly } from './helpers/proc.mjs'
+import { spawnScenario, assertLoaded, assertStaysAlive, assertExitsCleanly } from './helpers/proc.mjs'
 import { scenarioEndpoint } from './helpers/net.mjs'
-import { rawClient, withTimeout } from './helpers/behav-util.mjs'
+import { rawClient, rawServer } from './helpers/behav-util.mjs'
 
 const here = path.dirname(fileURLToPath(import.meta.url))
 const SCENARIO = path.join(here, 'fixtures', 'handles', 'scenario.cjs')
@@ -24,11 +23,7 @@ const EXIT_DEADLINE = 5000 // ms: "exits by itself within"
 // because the connection stays up): the window is 15x that interval.
 const ALIVE_WINDOW = 1500
 
-function run(t, impl, scenario, env) {
-  const child = spawnNode(SCENARIO, { impl, env: { ...env, SCENARIO: scenario }, label: `${impl}:${scenario}` })
-  t.teardown(() => child.kill())
-  return child
-}
+const run = (t, impl, scenario, env) => spawnScenario(t, SCENARIO, impl, scenario, env)
 
 const exitLine = (child) => child.json().find((o) => o.ev === 'exit')
 
@@ -40,28 +35,8 @@ async function serverWithPeer(t, impl, scenario, transport) {
   await assertLoaded(t, child, impl)
   await child.waitJson((o) => o.ev === 'listening', LINE_TIMEOUT)
   const peer = await rawClient(t, ep)
-  const closed = new Promise((resolve) => peer.socket.once('close', resolve))
   await child.waitJson((o) => o.ev === 'connect', LINE_TIMEOUT)
-  return { child, peer, closed, ep }
-}
-
-// A node:net server in the test process for the client scenarios.
-async function peerServer(t, ep) {
-  const conns = []
-  const server = net.createServer((socket) => {
-    socket.on('error', () => {})
-    conns.push(socket)
-  })
-  await withTimeout(new Promise((resolve, reject) => {
-    server.once('error', reject)
-    if (ep.path) server.listen(ep.path, resolve)
-    else server.listen(ep.port, '127.0.0.1', resolve)
-  }), LINE_TIMEOUT, 'peer server listen')
-  t.teardown(() => {
-    for (const s of conns) s.destroy()
-    server.close()
-  })
-  return { server, conns }
+  return { child, peer, closed: peer.closed, ep }
 }
 
 for (const impl of ['ours', 'ref']) {
@@ -92,7 +67,7 @@ for (const impl of ['ours', 'ref']) {
 
     test(`[${impl}] ${transport}: client socket.unref() on a connected client with nothing else ref'd -> exits (0) while connected`, async (t) => {
       const { env, ep } = await scenarioEndpoint(t, transport)
-      const peer = await peerServer(t, ep)
+      const peer = await rawServer(t, ep)
       const child = run(t, impl, 'client-unref', env)
       await assertLoaded(t, child, impl)
       await child.waitJson((o) => o.ev === 'connected', LINE_TIMEOUT)
@@ -103,7 +78,7 @@ for (const impl of ['ours', 'ref']) {
 
     test(`[${impl}] ${transport}: a connected client without unref stays alive`, async (t) => {
       const { env, ep } = await scenarioEndpoint(t, transport)
-      await peerServer(t, ep)
+      await rawServer(t, ep)
       const child = run(t, impl, 'client-ref', env)
       await assertLoaded(t, child, impl)
       await child.waitJson((o) => o.ev === 'connected', LINE_TIMEOUT)

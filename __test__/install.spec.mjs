@@ -7,7 +7,8 @@ import os from 'node:os'
 import path from 'node:path'
 import { ROOT } from './helpers/impl.mjs'
 import { freePort } from './helpers/net.mjs'
-import { spawnCommand } from './helpers/proc.mjs'
+import { spawnCommand, runToEnd } from './helpers/proc.mjs'
+import { cannotRun } from './helpers/skip.mjs'
 
 const RUN_TIMEOUT_MS = 90_000
 const USER_PROJECT = path.join(ROOT, '__test__', 'fixtures', 'user-project')
@@ -33,9 +34,8 @@ const builtAddons = fs.readdirSync(ROOT).filter((f) => f.startsWith(`${rootManif
 // the caller asserts.
 async function run(command, args, { timeoutMs = RUN_TIMEOUT_MS, ...opts } = {}) {
   const child = spawnCommand(command, args, opts)
-  const timedOut = await child.waitExit(timeoutMs).then(() => false, () => true)
-  if (timedOut) await child.kill()
-  return { ...child.exit, timedOut, stdout: child.stdout, stderr: child.stderr, output: child.stdout + child.stderr }
+  const end = await runToEnd(child, timeoutMs)
+  return { ...end, stdout: child.stdout, stderr: child.stderr, output: child.stdout + child.stderr }
 }
 
 let work // temp folder for tarballs, projects and every socket of the children (TMPDIR)
@@ -90,13 +90,14 @@ test.after.always(() => {
   if (work) fs.rmSync(work, { recursive: true, force: true })
 })
 
-// Skips loudly where this machine has no platform package of ours (not built for it), and
-// fails where an addon was built here but no npm/ package would carry it.
+// Where this machine has no platform package of ours (not built for it): fails under CI,
+// skips loudly elsewhere (helpers/skip.mjs); and fails wherever an addon was built here but
+// no npm/ package would carry it.
 function platformTest(title, fn) {
   test.serial(title, async (t) => {
     if (!thisPlatform) {
       t.deepEqual(builtAddons, [], `built ${builtAddons} but npm/ has no package for ${process.platform}-${process.arch}`)
-      console.warn(`SKIPPED (${title}): no npm/ platform package for ${process.platform}-${process.arch}`)
+      cannotRun(t, `no npm/ platform package for ${process.platform}-${process.arch}`)
       return
     }
     await fn(t)

@@ -6,7 +6,7 @@ import path from 'node:path'
 import { createRequire } from 'node:module'
 import { fileURLToPath } from 'node:url'
 import { spawnNode, assertLoaded } from './helpers/proc.mjs'
-import { freePort, tmpSocketDir, rmDir } from './helpers/net.mjs'
+import { scenarioEndpoint } from './helpers/net.mjs'
 
 const require = createRequire(import.meta.url)
 const here = path.dirname(fileURLToPath(import.meta.url))
@@ -20,12 +20,6 @@ const PAIRS = [
   { server: 'ref', client: 'ours' },
   { server: 'ref', client: 'ref', control: true },
 ]
-
-async function endpoint(transport) {
-  if (transport === 'tcp') return { env: { TRANSPORT: 'tcp', PORT: String(await freePort()) }, cleanup() {} }
-  const dir = tmpSocketDir()
-  return { env: { TRANSPORT: 'unix', SOCK_PATH: path.join(dir, 'interop.sock') }, cleanup: () => rmDir(dir) }
-}
 
 // Compare a list of received records against [type, data] expectations by type + digest.
 function compareSeq(t, label, got, want) {
@@ -51,8 +45,7 @@ for (const pair of PAIRS) {
     const name = `${pair.control ? '[control] ' : ''}${pair.server} server <-> ${pair.client} client`
 
     test.serial(`json ${transport}: ${name}`, async (t) => {
-      const ep = await endpoint(transport)
-      t.teardown(ep.cleanup)
+      const ep = await scenarioEndpoint(t, transport, 'interop.sock')
       const server = spawnNode(path.join(FIX, 'json-server.cjs'), { impl: pair.server, env: ep.env, label: `server[${pair.server}]` })
       t.teardown(() => server.kill())
       await assertLoaded(t, server, pair.server)
@@ -110,8 +103,7 @@ for (const pair of PAIRS) {
 
     for (const encoding of ['hex', 'latin1']) {
       test.serial(`rawBuffer/${encoding} ${transport}: ${name}`, async (t) => {
-        const ep = await endpoint(transport)
-        t.teardown(ep.cleanup)
+        const ep = await scenarioEndpoint(t, transport, 'interop.sock')
         const env = { ...ep.env, ENCODING: encoding }
         const server = spawnNode(path.join(FIX, 'raw-server.cjs'), { impl: pair.server, env, label: `server[${pair.server}]` })
         t.teardown(() => server.kill())

@@ -1,11 +1,12 @@
-// SPEC D5: a listening server, an open connection or a pending retry keeps Node alive; once
-// every server is stopped and every client is destroyed or disconnected, the process exits
-// by itself (code 0) after delivering the pending events. Each scenario runs in a child
-// process, against both implementations (v9 behaves the same way here).
+// Process lifetime (README, "In test suites"; ARCHITECTURE.md, "Keep-alive, and
+// environments that end"): a listening server, an open connection or a pending retry keeps
+// Node alive; once every server is stopped and every client is destroyed or disconnected,
+// the process exits by itself (code 0) after delivering the pending events. Each scenario
+// runs in a child process, against both implementations (v9 behaves the same way here).
 import test from 'ava'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { spawnNode, assertLoaded, assertStaysAlive } from './helpers/proc.mjs'
+import { spawnScenario, assertLoaded, assertStaysAlive } from './helpers/proc.mjs'
 import { scenarioEndpoint } from './helpers/net.mjs'
 
 const here = path.dirname(fileURLToPath(import.meta.url))
@@ -15,11 +16,7 @@ const ALIVE_WINDOW = 1500 // ms: "still alive after"; no timer in these scenario
 
 const endpoint = async (t, transport) => (await scenarioEndpoint(t, transport, 'life.sock')).env
 
-function run(t, impl, scenario, env) {
-  const child = spawnNode(SCENARIO, { impl, env: { ...env, SCENARIO: scenario }, label: `${impl}:${scenario}` })
-  t.teardown(() => child.kill())
-  return child
-}
+const run = (t, impl, scenario, env) => spawnScenario(t, SCENARIO, impl, scenario, env)
 
 const exitEvents = (child) => {
   const e = child.json().find((o) => o.ev === 'exit')

@@ -1,4 +1,7 @@
-// SPEC D1: all socket I/O is native (Rust/tokio). During a live message exchange,
+// All socket I/O is native: the Rust core opens, reads and writes every socket (README;
+// ARCHITECTURE.md, "Layers"), and Node's net, tls and dgram carry no message data (cluster
+// workers aside: they accept through Node, then hand the socket over). During a live
+// message exchange,
 // process.getActiveResourcesInfo() lists no Node socket handle for node-ipc-rs, over Unix
 // sockets and TCP. The same probe on a plain node:net exchange and on the v9 reference does
 // list them, so the probe is proven able to fail.
@@ -11,8 +14,9 @@
 import test from 'ava'
 import net from 'node:net'
 import path from 'node:path'
-import { freePort, tmpSocketDir, rmDir } from './helpers/net.mjs'
+import { freePort } from './helpers/net.mjs'
 import { loadImpl } from './helpers/impl.mjs'
+import { endpoint, withTimeout } from './helpers/behav-util.mjs'
 
 const SOCKET_HANDLES = ['TCPSocketWrap', 'TCPServerWrap', 'PipeWrap', 'PipeServerWrap', 'TLSWrap']
 
@@ -26,21 +30,6 @@ function grown(base, now) {
   const out = {}
   for (const n of SOCKET_HANDLES) if (now[n] > base[n]) out[n] = now[n] - base[n]
   return out
-}
-
-function withTimeout(p, ms, what) {
-  let timer
-  return Promise.race([
-    p,
-    new Promise((_, rej) => { timer = setTimeout(() => rej(new Error(`timeout ${ms} ms: ${what}`)), ms) }),
-  ]).finally(() => clearTimeout(timer))
-}
-
-async function endpoint(t, transport) {
-  if (transport === 'tcp') return { port: await freePort() }
-  const dir = tmpSocketDir()
-  t.teardown(() => rmDir(dir))
-  return { path: path.join(dir, 'native.sock') }
 }
 
 // node-ipc exchange (server + client in this process). Probes while the server handles the
@@ -135,7 +124,7 @@ for (const transport of ['unix', 'tcp']) {
   })
 }
 
-// UDP (D1 lists udp4/udp6 as native too): two udp4 servers ping/pong; Node's name is 'UDPWrap'.
+// UDP is native too: two udp4 servers ping/pong; Node's name is 'UDPWrap'.
 async function udpExchange(impl) {
   const mod = loadImpl(impl)
   const a = new mod.IPC()

@@ -1,6 +1,7 @@
-// rawBuffer mode (SPEC §4.3) over Unix and TCP: no framing, emit(x) writes
-// Buffer.from(x, encoding), receive publishes 'data' Buffers; §12 #9: ours delivers the
-// received bytes unchanged where v9's decode/re-encode was lossy.
+// rawBuffer mode over Unix and TCP (README, "rawBuffer mode"): no framing, emit(x) writes
+// Buffer.from(x, encoding), receive publishes 'data' Buffers. Ours delivers the received
+// bytes unchanged where v9 decoded them with config.encoding and re-encoded them, which is
+// lossy for utf8 and ascii (README, "Differences from node-ipc v9").
 import test from 'ava'
 import {
   IMPL_NAMES, newIpc, track, endpoint, rawServer, rawClient, startServer, connectClient,
@@ -30,7 +31,7 @@ async function rawServerOf(t, impl, ep, cfg = {}) {
 
 for (const impl of IMPL_NAMES) {
   for (const tr of TRANSPORTS) {
-    test(`[${impl}] §4.3 client emit writes Buffer.from(x, 'utf8'); extra args ignored; number throws (${tr})`, async (t) => {
+    test(`[${impl}] client emit writes Buffer.from(x, 'utf8'); extra args ignored; number throws (${tr})`, async (t) => {
       const ep = await endpoint(t, tr)
       const srv = await rawServer(t, ep)
       const { c } = await rawClientOf(t, impl, ep)
@@ -45,7 +46,7 @@ for (const impl of IMPL_NAMES) {
       t.is(got.toString('hex'), want.toString('hex'))
     })
 
-    test(`[${impl}] §4.3 client emit with encoding 'hex' (${tr})`, async (t) => {
+    test(`[${impl}] client emit with encoding 'hex' (${tr})`, async (t) => {
       const ep = await endpoint(t, tr)
       const srv = await rawServer(t, ep)
       const { c } = await rawClientOf(t, impl, ep, { encoding: 'hex' })
@@ -57,7 +58,7 @@ for (const impl of IMPL_NAMES) {
       t.is(got.toString('hex'), 'abcddead10ff')
     })
 
-    test(`[${impl}] §4.3 server emit(socket, x) and broadcast write raw bytes (${tr})`, async (t) => {
+    test(`[${impl}] server emit(socket, x) and broadcast write raw bytes (${tr})`, async (t) => {
       const ep = await endpoint(t, tr)
       const { server, rec } = await rawServerOf(t, impl, ep)
       const cli = await rawClient(t, ep)
@@ -73,7 +74,7 @@ for (const impl of IMPL_NAMES) {
       t.is(got.toString('hex'), want.toString('hex'))
     })
 
-    test(`[${impl}] #9 client receives invalid UTF-8 ${impl === 'ref' ? 'replaced by U+FFFD (v9)' : 'unchanged'} (${tr})`, async (t) => {
+    test(`[${impl}] client receives invalid UTF-8 ${impl === 'ref' ? 'replaced by U+FFFD (v9)' : 'unchanged'} (${tr})`, async (t) => {
       const ep = await endpoint(t, tr)
       const srv = await rawServer(t, ep)
       const { rec } = await rawClientOf(t, impl, ep)
@@ -88,7 +89,7 @@ for (const impl of IMPL_NAMES) {
       }
     })
 
-    test(`[${impl}] #9 server receives invalid UTF-8 ${impl === 'ref' ? 'replaced by U+FFFD (v9)' : 'unchanged'}; 'data' gets (Buffer, socket) (${tr})`, async (t) => {
+    test(`[${impl}] server receives invalid UTF-8 ${impl === 'ref' ? 'replaced by U+FFFD (v9)' : 'unchanged'}; 'data' gets (Buffer, socket) (${tr})`, async (t) => {
       const ep = await endpoint(t, tr)
       const { server, rec } = await rawServerOf(t, impl, ep)
       const cli = await rawClient(t, ep)
@@ -109,7 +110,7 @@ for (const impl of IMPL_NAMES) {
     })
   }
 
-  test(`[${impl}] #9 encoding 'ascii': ${impl === 'ref' ? 'high bit stripped (v9)' : 'bytes unchanged'}`, async (t) => {
+  test(`[${impl}] encoding 'ascii': ${impl === 'ref' ? 'high bit stripped (v9)' : 'bytes unchanged'}`, async (t) => {
     const ep = await endpoint(t, 'unix')
     const srv = await rawServer(t, ep)
     const { rec } = await rawClientOf(t, impl, ep, { encoding: 'ascii' })
@@ -120,7 +121,7 @@ for (const impl of IMPL_NAMES) {
   })
 
   for (const encoding of ['hex', 'latin1']) {
-    test(`[${impl}] §4.3 encoding '${encoding}' is lossless on receive (both sides)`, async (t) => {
+    test(`[${impl}] encoding '${encoding}' is lossless on receive (both sides)`, async (t) => {
       const ep = await endpoint(t, 'unix')
       const srv = await rawServer(t, ep)
       const { rec } = await rawClientOf(t, impl, ep, { encoding })
@@ -140,7 +141,7 @@ for (const impl of IMPL_NAMES) {
     })
   }
 
-  test(`[${impl}] §4.3 no framing: JSON frames arrive as bytes; 1 MiB arrives intact`, async (t) => {
+  test(`[${impl}] no framing: JSON frames arrive as bytes; 1 MiB arrives intact`, async (t) => {
     const ep = await endpoint(t, 'unix')
     const srv = await rawServer(t, ep)
     const { rec } = await rawClientOf(t, impl, ep)
@@ -161,7 +162,7 @@ for (const impl of IMPL_NAMES) {
     t.true(concatData(rec).equals(big))
   })
 
-  test(`[${impl}] §4.3 several raw emits may coalesce; bytes are never reframed`, async (t) => {
+  test(`[${impl}] several raw emits may coalesce; bytes are never reframed`, async (t) => {
     const ep = await endpoint(t, 'unix')
     const { server, rec } = await rawServerOf(t, impl, ep)
     const ipc = track(t, newIpc(impl, { rawBuffer: true, stopRetrying: true }))

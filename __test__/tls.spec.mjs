@@ -1,7 +1,9 @@
-// TLS (SPEC D7, Part B §7, §12 #32-#34): interop with the v9 reference over TLS in both
-// directions (separate processes), handshake failures, the connect-after-handshake fix,
-// config.tls immutability and restart, sync mode, socket.authorized, the bundled-cert
-// fallback. Ephemeral ports; certificates are generated once per run into a mkdtemp folder
+// TLS (README, "TLS"): interop with the v9 reference over TLS in both directions
+// (separate processes), handshake failures, the connect-after-handshake fix (v9 fires
+// `connect` on the TCP connect), config.tls immutability and restart (v9 writes into
+// config.tls, so a restart with dhparam crashes), sync mode, socket.authorized, the
+// bundled-cert fallback (as v9), the notices for options rustls does not apply.
+// Ephemeral ports; certificates are generated once per run into a mkdtemp folder
 // (helpers/tls-certs.mjs).
 //
 // Expected values were taken from what the reference (Node's tls through
@@ -14,6 +16,7 @@ import path from 'node:path'
 import { createRequire } from 'node:module'
 import { fileURLToPath } from 'node:url'
 import { spawnNode, assertLoaded } from './helpers/proc.mjs'
+import { delay } from './helpers/behav-util.mjs'
 import { freePort } from './helpers/net.mjs'
 import { IMPLS, ROOT } from './helpers/impl.mjs'
 import { makeCerts } from './helpers/tls-certs.mjs'
@@ -148,7 +151,7 @@ for (const pair of PAIRS) {
 // ---------------------------------------------------------------------------------------
 // 2. Handshake failures: the client gets `error` with Node's code and `disconnect`; nothing
 //    crashes; the server keeps serving a good client afterwards. `clientVerdict`: the client
-//    itself rejects the handshake, so (#32) ours never publishes `connect` for it. When the
+//    itself rejects the handshake, so ours never publishes `connect` for it. When the
 //    server rejects the client's certificate, TLS 1.3 has already completed the handshake on
 //    the client, so `connect` is published there by Node and ours alike. The v9 server is silent
 //    about failed handshakes (tlsClientError has no listener); ours publishes `error`.
@@ -247,10 +250,10 @@ for (const [what, f] of Object.entries(FAILURES)) {
         }
         if (f.clientVerdict) {
           // the handshake fails before it completes: v9 has published connect anyway (the TCP
-          // connect, §12 #32); ours publishes connect only after a completed handshake
+          // connect); ours publishes connect only after a completed handshake
           const connects = evs(bad, 'connect').length
           if (impl === 'ref') t.true(connects >= 1, 'v9: connect before the failed handshake')
-          else t.is(connects, 0, 'no connect for a failed handshake (#32)')
+          else t.is(connects, 0, 'no connect for a failed handshake')
         }
         await bad.kill()
 
@@ -310,13 +313,13 @@ for (const impl of ['ref', 'ours']) {
 }
 
 // ---------------------------------------------------------------------------------------
-// 3. §12 #32: the client's `connect` fires after the handshake (fix). v9 fires it on TCP
+// 3. The client's `connect` fires after the handshake (fix). v9 fires it on TCP
 //    connect, so a failing handshake shows connect, error, disconnect, and the retry
 //    counter is reset by every connect (endless retries). Ours: error + disconnect only,
 //    and a failed handshake uses up one attempt of the retry loop. The failure used here is
 //    a self-signed server certificate checked against the default trust store.
 
-test.serial('#32 failed handshake: connect before error, retries never run out [ref]', async (t) => {
+test.serial('failed handshake: connect before error, retries never run out [ref]', async (t) => {
   t.timeout(60000)
   let server, client
   await withDump(t, () => [server, client], async () => {
@@ -331,7 +334,7 @@ test.serial('#32 failed handshake: connect before error, retries never run out [
   })
 })
 
-test.serial('#32 failed handshake: no connect, each failure counts as one attempt [ours]', async (t) => {
+test.serial('failed handshake: no connect, each failure counts as one attempt [ours]', async (t) => {
   t.timeout(60000)
   let server, client
   await withDump(t, () => [server, client], async () => {
@@ -340,7 +343,7 @@ test.serial('#32 failed handshake: no connect, each failure counts as one attemp
     client = startClient(t, 'ours', r.port, {}, { MODE: 'hold', MAX_RETRIES: '2' })
     await client.waitJson((o) => o.ev === 'destroy', 3 * RETRY + LINE_TIMEOUT)
     // nothing more may happen after destroy: watch 3x the retry interval
-    await new Promise((resolve) => setTimeout(resolve, 3 * RETRY))
+    await delay(3 * RETRY)
     const seq = client.json().filter((o) => ['connect', 'error', 'disconnect', 'destroy'].includes(o.ev)).map((o) => o.ev)
     t.deepEqual(seq, ['error', 'disconnect', 'error', 'disconnect', 'error', 'disconnect', 'destroy'],
       'maxRetries 2: three failed attempts (error + disconnect each), then destroy; never connect')
@@ -350,7 +353,7 @@ test.serial('#32 failed handshake: no connect, each failure counts as one attemp
 })
 
 for (const impl of ['ref', 'ours']) {
-  test.serial(`#32 successful handshake: socket.authorized at client connect [${impl}]`, async (t) => {
+  test.serial(`successful handshake: socket.authorized at client connect [${impl}]`, async (t) => {
     let server, client
     await withDump(t, () => [server, client], async () => {
       const r = await startServer(t, impl, srvTls())
@@ -366,9 +369,9 @@ for (const impl of ['ref', 'ours']) {
 }
 
 // ---------------------------------------------------------------------------------------
-// 4. §12 #33: config.tls is not mutated; restarting a TLS server with dhparam works.
+// 4. config.tls is not mutated; restarting a TLS server with dhparam works (v9 crashes).
 
-test.serial('#33 restart of a TLS server with dhparam crashes with ENOENT [ref]', async (t) => {
+test.serial('restart of a TLS server with dhparam crashes with ENOENT [ref]', async (t) => {
   const port = await freePort()
   const tls = { public: C.srv.pub, private: C.srv.key, dhparam: DHPARAM, trustedConnections: C.cli.pub }
   const server = spawnNode(path.join(FIX, 'restart-server.cjs'), { impl: 'ref', env: { PORT: String(port), TLS: JSON.stringify(tls) } })
@@ -385,7 +388,7 @@ test.serial('#33 restart of a TLS server with dhparam crashes with ENOENT [ref]'
   })
 })
 
-test.serial('#33 restart of a TLS server with dhparam works, config.tls untouched [ours]', async (t) => {
+test.serial('restart of a TLS server with dhparam works, config.tls untouched [ours]', async (t) => {
   const port = await freePort()
   const tls = { public: C.srv.pub, private: C.srv.key, dhparam: DHPARAM, trustedConnections: C.cli.pub, requestCert: true }
   const server = spawnNode(path.join(FIX, 'restart-server.cjs'), { impl: 'ours', env: { PORT: String(port), TLS: JSON.stringify(tls) } })
@@ -408,7 +411,7 @@ test.serial('#33 restart of a TLS server with dhparam works, config.tls untouche
 })
 
 for (const impl of ['ref', 'ours']) {
-  test.serial(`#33 client connect ${impl === 'ours' ? 'leaves config.tls untouched' : 'mutates config.tls'} [${impl}]`, async (t) => {
+  test.serial(`client connect ${impl === 'ours' ? 'leaves config.tls untouched' : 'mutates config.tls'} [${impl}]`, async (t) => {
     let server, client
     await withDump(t, () => [server, client], async () => {
       const r = await startServer(t, impl, mtlsServerTls())
@@ -476,7 +479,7 @@ for (const impl of ['ref', 'ours']) {
 }
 
 // ---------------------------------------------------------------------------------------
-// 7. §12 #34: a server without public/private falls back to its package's bundled
+// 7. As in v9, a server without public/private falls back to its package's bundled
 //    local-node-ipc-certs. The reference's are expired (2017); ours are valid, so a client
 //    that trusts the bundled server.pub and verifies succeeds only with ours.
 
@@ -515,7 +518,7 @@ for (const impl of ['ref', 'ours']) {
       await client.kill('SIGKILL')
       await server.waitJson((o) => o.ev === 'socket-disconnected', LINE_TIMEOUT)
       // events of one close are delivered together; watch 500 ms more for a late error
-      await new Promise((resolve) => setTimeout(resolve, 500))
+      await delay(500)
       t.deepEqual(evs(server, 'error'), [], 'no server error for a peer that closed without close_notify')
       t.true(server.alive)
     })
@@ -523,7 +526,8 @@ for (const impl of ['ref', 'ours']) {
 }
 
 // ---------------------------------------------------------------------------------------
-// 9. D7 notices (ours only; v9 hands every option to Node silently): `dhparam` is logged
+// 9. Notices (ours only; v9 hands every option to Node silently; README, "TLS"): rustls
+//    does not apply every option Node's TLS takes, so `dhparam` is logged
 //    once as not applicable, any unsupported option once by name, the bundled-certificate
 //    fallback once; all through ipc.log, so `silent` mutes them.
 
@@ -587,7 +591,7 @@ for (const impl of ['ref', 'ours']) {
       await client.waitJson((o) => o.ev === 'world', LINE_TIMEOUT)
       await server.kill('SIGKILL')
       await client.waitJson((o) => o.ev === 'disconnect', LINE_TIMEOUT)
-      await new Promise((resolve) => setTimeout(resolve, 500))
+      await delay(500)
       t.deepEqual(evs(client, 'error'), [], 'no client error for a server that closed without close_notify')
       t.true(client.alive)
     })
@@ -597,8 +601,8 @@ for (const impl of ['ref', 'ours']) {
 // ---------------------------------------------------------------------------------------
 // 10. Node's own options: key, cert, ca as PEM text (strings; ca as a string or an array).
 //     A v9 client hands them to tls.connect. A v9 server does not honour key/cert: without
-//     public/private it overwrites them with the bundled (expired) certificate; D7 makes
-//     ours honour them.
+//     public/private it overwrites them with the bundled (expired) certificate; ours
+//     honours them (README, "TLS").
 
 const readPem = (p) => fs.readFileSync(p, 'utf8')
 

@@ -1,5 +1,5 @@
 // index.d.ts accepts what compiles against @types/node-ipc 9.2.3, types the additions, and
-// types the ESM entry (SPEC §11, §14.18, D9). Fixtures: __test__/fixtures/types/.
+// types the ESM entry (README, "TypeScript"). Fixtures: __test__/fixtures/types/.
 //
 // The CommonJS fixtures import 'node-ipc'. Each of their checks maps that one specifier, with
 // `paths`, to one declaration file (ours or @types/node-ipc's), so the same unchanged file is
@@ -8,11 +8,11 @@
 // assert which file each import resolved to. Lines ending in `//!` in the
 // negative fixtures must be reported, and no other line.
 import test from 'ava'
-import { execFile } from 'node:child_process'
 import fs from 'node:fs'
 import path from 'node:path'
 import { createRequire } from 'node:module'
 import { ROOT } from './helpers/impl.mjs'
+import { spawnNode, runToEnd } from './helpers/proc.mjs'
 
 const ts = createRequire(import.meta.url)('typescript')
 
@@ -192,12 +192,10 @@ test('wrong ESM code, including a named import index.mjs does not export, is rep
 // The same files through the tsc command line, as a user's build would run it.
 test('tsc --noEmit --strict -p passes over the usage files (tsconfig in the fixtures)', async (t) => {
   const tsc = path.join(ROOT, 'node_modules/typescript/bin/tsc')
-  const result = await new Promise((resolve) => {
-    execFile(process.execPath, [tsc, '--noEmit', '--strict', '-p', fixture('tsconfig.json'), '--listFiles'], { timeout: 60_000 },
-      (err, stdout, stderr) => resolve({ code: err ? err.code ?? 'killed' : 0, stdout, stderr }))
-  })
-  t.is(result.code, 0, result.stdout + result.stderr)
-  const files = result.stdout.split('\n')
+  const child = spawnNode(tsc, { args: ['--noEmit', '--strict', '-p', fixture('tsconfig.json'), '--listFiles'], label: 'tsc', t })
+  const end = await runToEnd(child, 60_000)
+  t.deepEqual(end, { code: 0, signal: null, timedOut: false }, child.stdout + child.stderr)
+  const files = child.lines
   for (const file of [OURS, OURS_ESM, fixture('v9.ts'), fixture('additions.ts'), fixture('esm.mts')]) {
     t.true(files.includes(file), `tsc checked ${file}`)
   }

@@ -1,9 +1,13 @@
-// Wire format (SPEC §4.1, §4.2): byte-exact frames in both directions, parse outcomes,
-// reassembly of split frames, socket identity from payloads, delimiters (§12 #1-#4).
+// Wire format, as v9 writes and reads it: byte-exact frames (JSON.stringify({type, data}) +
+// delimiter, with v9's normalization of data) in both directions, parse outcomes,
+// reassembly of split frames, socket identity from payloads (socket.id from data.id), and
+// delimiters: a custom printable one can collide (v9, kept); v9's bugs fixed here (README,
+// "Differences from node-ipc v9"): complete frames held back until a read ends on a
+// delimiter, multi-character delimiters that never deliver, one delimiter per module.
 //
 // All tests are serial: the v9 reference keeps ONE module-level parser per side whose
-// delimiter is set by the most recently constructed endpoint (§12 #4), so concurrent
-// tests with different delimiters would disturb each other on "ref".
+// delimiter is set by the most recently constructed endpoint, so concurrent tests with
+// different delimiters would disturb each other on "ref".
 import test from 'ava'
 import path from 'node:path'
 import { EventEmitter } from 'node:events'
@@ -17,7 +21,7 @@ const TRANSPORTS = ['unix', 'tcp']
 // Negative windows: a frame over loopback is delivered within a few ms; we wait far longer.
 const NEG_WINDOW = 500
 
-// §4.1 table: [label, type, data, exact frame body (without the delimiter)]
+// The frames v9 writes: [label, type, data, exact frame body (without the delimiter)]
 function frameRows() {
   return [
     ['undefined', 't', undefined, '{"type":"t","data":{}}'],
@@ -57,7 +61,7 @@ function expectedStream() {
 
 for (const impl of IMPL_NAMES) {
   for (const tr of TRANSPORTS) {
-    test.serial(`[${impl}] §4.1 client frames are byte-exact (${tr})`, async (t) => {
+    test.serial(`[${impl}] client frames are byte-exact (${tr})`, async (t) => {
       const { c, conn } = await clientWithRawPeer(t, impl, tr)
       for (const [label, type, data] of frameRows()) {
         t.is(c.emit(type, data), undefined, label)
@@ -71,7 +75,7 @@ for (const impl of IMPL_NAMES) {
       t.true(bytes.equals(Buffer.from(expectedStream(), 'utf8')), 'byte-exact (UTF-8)')
     })
 
-    test.serial(`[${impl}] §4.1 server frames are byte-exact, emit and broadcast (${tr})`, async (t) => {
+    test.serial(`[${impl}] server frames are byte-exact, emit and broadcast (${tr})`, async (t) => {
       const ipc = track(t, newIpc(impl))
       const ep = await endpoint(t, tr)
       const server = await startServer(ipc, ep)
@@ -92,7 +96,7 @@ for (const impl of IMPL_NAMES) {
       t.true(bytes.equals(Buffer.from(want, 'utf8')))
     })
 
-    test.serial(`[${impl}] §4.1 parse outcomes on the client (${tr})`, async (t) => {
+    test.serial(`[${impl}] parse outcomes on the client (${tr})`, async (t) => {
       const ipc = track(t, newIpc(impl, { stopRetrying: true }))
       const ep = await endpoint(t, tr)
       const srv = await rawServer(t, ep)
@@ -111,7 +115,7 @@ for (const impl of IMPL_NAMES) {
       await rec.waitFor((l) => l.some((e) => e.type === 'a' && e.args[0] === 3), 3000, "'a' 3")
     })
 
-    test.serial(`[${impl}] §4.1 parse outcomes on the server (${tr})`, async (t) => {
+    test.serial(`[${impl}] parse outcomes on the server (${tr})`, async (t) => {
       const ipc = track(t, newIpc(impl))
       const ep = await endpoint(t, tr)
       const server = await startServer(ipc, ep)
@@ -131,7 +135,7 @@ for (const impl of IMPL_NAMES) {
   // ------------------------------------------------------------------ reassembly
 
   for (const tr of TRANSPORTS) {
-    test.serial(`[${impl}] §4.1 frames split into 1-byte chunks reassemble, incl. inside UTF-8 (client, ${tr})`, async (t) => {
+    test.serial(`[${impl}] frames split into 1-byte chunks reassemble, incl. inside UTF-8 (client, ${tr})`, async (t) => {
       const ipc = track(t, newIpc(impl, { stopRetrying: true }))
       const ep = await endpoint(t, tr)
       const srv = await rawServer(t, ep)
@@ -151,7 +155,7 @@ for (const impl of IMPL_NAMES) {
       t.is(rec.count('error'), 0)
     })
 
-    test.serial(`[${impl}] §4.1 frames split at random points reassemble in order (server, ${tr})`, async (t) => {
+    test.serial(`[${impl}] frames split at random points reassemble in order (server, ${tr})`, async (t) => {
       const ipc = track(t, newIpc(impl))
       const ep = await endpoint(t, tr)
       const server = await startServer(ipc, ep)
@@ -176,7 +180,7 @@ for (const impl of IMPL_NAMES) {
       t.is(rec.count('error'), 0)
     })
 
-    test.serial(`[${impl}] §4.1 several frames in one chunk are delivered in order (${tr})`, async (t) => {
+    test.serial(`[${impl}] several frames in one chunk are delivered in order (${tr})`, async (t) => {
       const ipc = track(t, newIpc(impl, { stopRetrying: true }))
       const ep = await endpoint(t, tr)
       const srv = await rawServer(t, ep)
@@ -192,9 +196,9 @@ for (const impl of IMPL_NAMES) {
     })
   }
 
-  // ------------------------------------------------------------------ §4.2 socket id
+  // ------------------------------------------------------------------ socket id
 
-  test.serial(`[${impl}] §4.2 socket id taken from payload data.id; socket.disconnected gets it before close`, async (t) => {
+  test.serial(`[${impl}] socket id taken from payload data.id; socket.disconnected gets it before close`, async (t) => {
     const ipc = track(t, newIpc(impl))
     const ep = await endpoint(t, 'unix')
     const server = await startServer(ipc, ep)
@@ -230,7 +234,7 @@ for (const impl of IMPL_NAMES) {
 
   // ------------------------------------------------------------------ delimiters
 
-  test.serial(`[${impl}] #1 keep: custom single-char delimiter collides; default \\f cannot`, async (t) => {
+  test.serial(`[${impl}] custom single-char delimiter collides (v9, kept); default \\f cannot`, async (t) => {
     // default delimiter: a \f inside the payload is escaped and round-trips
     {
       const sipc = track(t, newIpc(impl))
@@ -264,7 +268,7 @@ for (const impl of IMPL_NAMES) {
     }
   })
 
-  test.serial(`[${impl}] #1 custom delimiter is used for outgoing frames`, async (t) => {
+  test.serial(`[${impl}] custom delimiter is used for outgoing frames`, async (t) => {
     const ipc = track(t, newIpc(impl, { delimiter: '|', stopRetrying: true }))
     const ep = await endpoint(t, 'unix')
     const srv = await rawServer(t, ep)
@@ -276,7 +280,7 @@ for (const impl of IMPL_NAMES) {
     t.is(bytes.toString(), '{"type":"m","data":"a|b"}|{"type":"end","data":1}|')
   })
 
-  test.serial(`[${impl}] #3 multi-character delimiter '\\r\\n' (server receive)`, async (t) => {
+  test.serial(`[${impl}] multi-character delimiter '\\r\\n' (server receive)`, async (t) => {
     const ipc = track(t, newIpc(impl, { delimiter: '\r\n' }))
     const ep = await endpoint(t, 'unix')
     const server = await startServer(ipc, ep)
@@ -291,14 +295,14 @@ for (const impl of IMPL_NAMES) {
     await rec.waitCount('a', 2, 3000)
     // a delimiter split across chunks
     cli.socket.write('{"type":"a","data":3}\r')
-    await new Promise((r) => setTimeout(r, 20))
+    await delay(20)
     cli.socket.write('\n{"type":"a","data":"x\\r\\n"}\r\n')
     await rec.waitCount('a', 4, 3000)
     t.deepEqual(rec.of('a').map((e) => e.args[0]), [1, 2, 3, 'x\r\n'])
     t.is(rec.count('error'), 0)
   })
 
-  test.serial(`[${impl}] #3 multi-character delimiter '\\r\\n' (client send + receive)`, async (t) => {
+  test.serial(`[${impl}] multi-character delimiter '\\r\\n' (client send + receive)`, async (t) => {
     const ipc = track(t, newIpc(impl, { delimiter: '\r\n', stopRetrying: true }))
     const ep = await endpoint(t, 'tcp')
     const srv = await rawServer(t, ep)
@@ -323,7 +327,7 @@ for (const impl of IMPL_NAMES) {
     t.deepEqual(rec.of('a').map((e) => e.args[0]), [1, 2])
   })
 
-  test.serial(`[${impl}] #4 delimiter is per endpoint (server side)`, async (t) => {
+  test.serial(`[${impl}] delimiter is per endpoint (server side)`, async (t) => {
     const ipcA = track(t, newIpc(impl))
     const ipcB = track(t, newIpc(impl, { delimiter: '|' }))
     const ep = await endpoint(t, 'unix')
@@ -344,7 +348,7 @@ for (const impl of IMPL_NAMES) {
     t.is(rec.count('error'), 0)
   })
 
-  test.serial(`[${impl}] #4 delimiter is per endpoint (client side)`, async (t) => {
+  test.serial(`[${impl}] delimiter is per endpoint (client side)`, async (t) => {
     const ipcA = track(t, newIpc(impl, { stopRetrying: true }))
     const ipcB = track(t, newIpc(impl, { delimiter: '|', stopRetrying: true }))
     const ep = await endpoint(t, 'unix')
@@ -360,7 +364,7 @@ for (const impl of IMPL_NAMES) {
     t.is(bytes.toString(), want)
   })
 
-  test.serial(`[${impl}] #2 complete frames are delivered before the chunk ends on a delimiter (server)`, async (t) => {
+  test.serial(`[${impl}] complete frames are delivered before the chunk ends on a delimiter (server)`, async (t) => {
     const ipc = track(t, newIpc(impl))
     const ep = await endpoint(t, 'unix')
     const server = await startServer(ipc, ep)
@@ -382,7 +386,7 @@ for (const impl of IMPL_NAMES) {
     t.is(rec.count('error'), 0)
   })
 
-  test.serial(`[${impl}] #2 complete frames are delivered before the chunk ends on a delimiter (client, tcp)`, async (t) => {
+  test.serial(`[${impl}] complete frames are delivered before the chunk ends on a delimiter (client, tcp)`, async (t) => {
     const ipc = track(t, newIpc(impl, { stopRetrying: true }))
     const ep = await endpoint(t, 'tcp')
     const srv = await rawServer(t, ep)

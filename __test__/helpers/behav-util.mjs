@@ -1,14 +1,14 @@
-// Shared plumbing for the behaviour specs (api, wire, retry, sync, raw, fixes).
+// Shared plumbing for the behaviour specs (api, wire, retry, sync, raw, fixes, faults, ...).
 // Everything here waits with explicit timeouts; nothing sleeps and hopes.
 import fs from 'node:fs'
 import net from 'node:net'
-import os from 'node:os'
 import path from 'node:path'
+import tls from 'node:tls'
 import { performance } from 'node:perf_hooks'
-import { loadImpl } from './impl.mjs'
-import { freePort } from './net.mjs'
+import { loadImpl, ROOT } from './impl.mjs'
+import { freePort, tmpDir } from './net.mjs'
 
-export { freePort }
+export { freePort, tmpDir }
 
 export const IMPL_NAMES = ['ref', 'ours']
 
@@ -21,23 +21,23 @@ export function newIpc(name, cfg = {}) {
   return ipc
 }
 
+// The one sleep of the test suite: only for a stated observation window (a negative
+// assertion: "nothing more happens within ..."), as the step of a bounded poll, or to let
+// two writes reach the peer as separate reads.
 export const delay = (ms) => new Promise((resolve) => setTimeout(resolve, ms))
 export const now = () => performance.now()
 
-// Resolves with the result of `fn` (or rejects) unless `ms` passes first.
-export function withTimeout(promise, ms, label = 'operation') {
+// Resolves with the result of `promise` (or rejects) unless `ms` passes first. `detail()`
+// adds to the timeout's message what was seen by then.
+export function withTimeout(promise, ms, label = 'operation', detail = () => '') {
   let timer
   const timeout = new Promise((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`timeout after ${ms} ms waiting for ${label}`)), ms)
+    timer = setTimeout(() => {
+      const more = detail()
+      reject(new Error(`timeout after ${ms} ms waiting for ${label}${more ? `; ${more}` : ''}`))
+    }, ms)
   })
   return Promise.race([promise, timeout]).finally(() => clearTimeout(timer))
-}
-
-// A fresh temp folder (socket paths stay well below the 108-byte limit).
-export function tmpDir(t) {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'behav-'))
-  if (t) t.teardown(() => fs.rmSync(dir, { recursive: true, force: true }))
-  return dir
 }
 
 // Records events from any emitter with on(type, fn); waits for predicates over the record.
@@ -95,6 +95,11 @@ export class Recorder {
 
   waitCount(type, n, ms) {
     return this.waitFor((l) => l.filter((e) => e.type === type).length >= n, ms, `${n} x '${type}'`)
+  }
+
+  // Resolves with the first record for which `pred` holds (already there or to come).
+  waitOne(pred, ms, label = 'record') {
+    return this.waitFor((l) => l.some(pred), ms, label).then((l) => l.find(pred))
   }
 }
 
@@ -158,50 +163,71 @@ export class ByteSink {
   }
 }
 
-// A plain node:net server standing in for a peer: records each connection's bytes.
-// opts: {path} or {port}. Returns {server, conns:[{socket, sink}], rec, close()}.
-export async function rawServer(t, opts) {
+// The package's bundled development certificates, for raw TLS peers.
+const CERTS = path.join(ROOT, 'local-node-ipc-certs')
+export const SERVER_TLS = { public: path.join(CERTS, 'server.pub'), private: path.join(CERTS, 'private', 'server.key') }
+export const CLIENT_TLS = { trustedConnections: [path.join(CERTS, 'server.pub')] }
+
+// A plain node:net server standing in for a peer (node:tls with the bundled certificates
+// for {tls: true}): records each connection's bytes and calls onConn(c) for each.
+// ep: {path}, {port} or {port, tls: true}. Returns {server, conns:[{socket, sink, closed}],
+// rec, close(), waitConn(n)}; `closed` resolves at the connection's 'close'.
+export async function rawServer(t, ep, onConn = () => {}) {
   const conns = []
   const rec = new Recorder()
-  const server = net.createServer((socket) => {
-    const sink = new ByteSink()
-    const c = { socket, sink }
+  const handler = (socket) => {
+    const c = { socket, sink: new ByteSink() }
+    c.closed = new Promise((resolve) => socket.on('close', resolve))
     conns.push(c)
-    socket.on('data', (d) => sink.add(d))
+    socket.on('data', (d) => c.sink.add(d))
     socket.on('error', () => {})
     socket.on('close', () => rec.push('close', [c]))
+    onConn(c)
     rec.push('connection', [c])
-  })
+  }
+  const server = ep.tls
+    ? tls.createServer({ key: fs.readFileSync(SERVER_TLS.private), cert: fs.readFileSync(SERVER_TLS.public) }, handler)
+    : net.createServer(handler)
   await new Promise((resolve, reject) => {
     server.once('error', reject)
-    if (opts.path) server.listen(opts.path, resolve)
-    else server.listen(opts.port, '127.0.0.1', resolve)
+    if (ep.path) server.listen(ep.path, resolve)
+    else server.listen(ep.port, '127.0.0.1', resolve)
   })
   const close = () => {
     for (const c of conns) c.socket.destroy()
     return new Promise((resolve) => server.close(() => resolve()))
   }
   if (t) t.teardown(() => close().catch(() => {}))
-  return { server, conns, rec, close, waitConn: (n = 1, ms = 3000) => rec.waitCount('connection', n, ms).then(() => conns[n - 1]) }
+  return { server, conns, rec, close, waitConn: (n = 1, ms = 5000) => rec.waitCount('connection', n, ms).then(() => conns[n - 1]) }
 }
 
-// A plain node:net client connected to an impl server; records its bytes.
-export async function rawClient(t, opts) {
+// A plain node:net client (node:tls without verification for {tls: true}) connected to an
+// impl server on ep; records its bytes. Returns {socket, sink, closed}; `closed` resolves at
+// the socket's 'close'.
+export async function rawClient(t, ep, ms = 5000) {
   const sink = new ByteSink()
-  const socket = net.connect(opts.path ? { path: opts.path } : { port: opts.port, host: '127.0.0.1' })
+  const socket = ep.tls
+    ? tls.connect({ host: '127.0.0.1', port: ep.port, rejectUnauthorized: false })
+    : net.connect(ep.path ? { path: ep.path } : { port: ep.port, host: '127.0.0.1' })
   socket.on('data', (d) => sink.add(d))
   socket.on('error', () => {})
+  const closed = new Promise((resolve) => socket.on('close', resolve))
   if (t) t.teardown(() => socket.destroy())
   await withTimeout(new Promise((resolve, reject) => {
-    socket.once('connect', resolve)
+    socket.once(ep.tls ? 'secureConnect' : 'connect', resolve)
     socket.once('error', reject)
-  }), 3000, 'raw client connect')
-  return { socket, sink }
+  }), ms, 'raw client connect')
+  return { socket, sink, closed }
 }
 
-// Endpoint descriptors for the two stream transports.
+// Endpoint descriptors for the stream transports: {path, dir} (unix, in a folder removed at
+// teardown), {port} (tcp) or {port, tls: true} (tls).
 export async function endpoint(t, transport) {
-  if (transport === 'unix') return { path: path.join(tmpDir(t), 's.sock') }
+  if (transport === 'unix') {
+    const dir = tmpDir(t)
+    return { path: path.join(dir, 's.sock'), dir }
+  }
+  if (transport === 'tls') return { port: await freePort(), tls: true }
   return { port: await freePort() }
 }
 
@@ -221,6 +247,17 @@ export async function startServer(ipc, ep, cb) {
   server.start()
   await withTimeout(started, 3000, 'server start')
   return server
+}
+
+// Start ipc.server (serve/serveNet already called) and report the first of 'start' /
+// 'error': {event: 'start'} or {event: 'error', err}.
+export function startOutcome(server, ms = 5000) {
+  return withTimeout(new Promise((resolve) => {
+    let done = false
+    server.on('start', () => { if (!done) { done = true; resolve({ event: 'start' }) } })
+    server.on('error', (err) => { if (!done) { done = true; resolve({ event: 'error', err }) } })
+    server.start()
+  }), ms, 'start or error')
 }
 
 // Connect an impl client to {path} or {port}; returns the client synchronously.
@@ -295,3 +332,12 @@ export function prng(seed = 1) {
 }
 
 export const frame = (obj, delim = '\f') => JSON.stringify(obj) + delim
+
+// A JSON frame {type, data: 'xxx…'} of exactly `bytes` bytes (without the delimiter), and
+// the length of its data string.
+export const dataLen = (type, bytes) => bytes - JSON.stringify({ type, data: '' }).length
+export function frameOfSize(type, bytes) {
+  const s = JSON.stringify({ type, data: 'x'.repeat(dataLen(type, bytes)) })
+  if (Buffer.byteLength(s) !== bytes) throw new Error(`frameOfSize(${JSON.stringify(type)}, ${bytes}): the type is not ASCII`)
+  return s
+}

@@ -1,23 +1,25 @@
-// Helpers for running example programs as child processes: temp-dir layout for the
-// `@node-ipc/compat` examples, a line-collecting process wrapper with timed waits, and
-// "is something listening on this endpoint" checks that do not connect to the server; and,
+// Helpers for running example programs as child processes (helpers/proc.mjs): temp-dir
+// layout for the `@node-ipc/compat` examples and "is something listening on this endpoint"
+// checks that do not connect to the server; and,
 // for the examples*.spec.mjs files, one serial test per implementation under the
 // fixed-endpoint lock (exampleTests) plus the scenarios that the Unix, TCP and TLS copies of
 // an example share.
 import test from 'ava'
-import { spawn } from 'node:child_process'
 import fs from 'node:fs'
 import fsp from 'node:fs/promises'
 import net from 'node:net'
 import os from 'node:os'
 import path from 'node:path'
+import { delay } from './behav-util.mjs'
 import { withFixedEndpoints } from './fixed-endpoints.mjs'
 import { IMPLS, ROOT } from './impl.mjs'
+import { hexPort } from './net.mjs'
+import { spawnNode } from './proc.mjs'
 
 export const COMPAT_EXAMPLES = path.join(ROOT, 'node_modules', '@node-ipc', 'compat', 'example')
 export const FIXTURES = path.join(ROOT, '__test__', 'fixtures')
 
-// The examples' fixed endpoints (SPEC §10).
+// The examples' fixed endpoints: every example program binds these.
 export const UNIX_WORLD = { path: '/tmp/app.world' }
 export const TCP_WORLD = { host: '127.0.0.1', port: 8000 }
 
@@ -26,8 +28,6 @@ export const TCP_WORLD = { host: '127.0.0.1', port: 8000 }
 // clients retry 1000-1500 ms apart.
 export const WINDOW = 1500
 export const LINE_TIMEOUT = 10000
-
-export const stripAnsi = (s) => s.replace(/\x1b\[[0-9;]*[A-Za-z]/g, '')
 
 const describeEndpoint = (ep) => (ep.path ? ep.path : `${ep.host}:${ep.port}`)
 
@@ -62,145 +62,6 @@ export async function setupExample (implPath, dir) {
   }
 }
 
-/**
- * A child process whose stdout/stderr are collected as ANSI-stripped lines with the time
- * (ms since the Proc was created, parent clock) at which each line arrived.
- */
-export class Proc {
-  constructor (name, args, { cwd, env } = {}) {
-    this.name = name
-    this.t0 = Date.now()
-    this.lines = [] // { stream, text, t }
-    this.partial = { stdout: '', stderr: '' }
-    this.exitInfo = undefined
-    this.waiters = new Set()
-    this.child = spawn(process.execPath, args, {
-      cwd,
-      env: { ...process.env, ...env },
-      stdio: ['ignore', 'pipe', 'pipe']
-    })
-    this.pid = this.child.pid
-    for (const stream of ['stdout', 'stderr']) {
-      this.child[stream].setEncoding('utf8')
-      this.child[stream].on('data', (chunk) => this._onData(stream, chunk))
-    }
-    this.spawnError = undefined
-    this.child.on('error', (err) => {
-      this.spawnError = err
-    })
-    // 'close' (not 'exit') so that all output has been read when we resolve
-    this.exited = new Promise((resolve) => {
-      this.child.on('close', (code, signal) => {
-        for (const stream of ['stdout', 'stderr']) {
-          if (this.partial[stream]) this._push(stream, this.partial[stream])
-          this.partial[stream] = ''
-        }
-        this.exitInfo = { code, signal, t: this.now() }
-        this._check()
-        resolve(this.exitInfo)
-      })
-    })
-  }
-
-  now () {
-    return Date.now() - this.t0
-  }
-
-  get alive () {
-    return this.exitInfo === undefined
-  }
-
-  _push (stream, raw) {
-    this.lines.push({ stream, text: stripAnsi(raw), t: this.now() })
-  }
-
-  _onData (stream, chunk) {
-    const parts = (this.partial[stream] + chunk).split('\n')
-    this.partial[stream] = parts.pop()
-    for (const p of parts) this._push(stream, p)
-    this._check()
-  }
-
-  _check () {
-    for (const w of [...this.waiters]) w()
-  }
-
-  /** Lines of `stream` ('stdout' | 'stderr' | 'all') matching `re`. */
-  match (re, stream = 'stdout') {
-    return this.lines.filter((l) => (stream === 'all' || l.stream === stream) && re.test(l.text))
-  }
-
-  text (stream = 'stdout') {
-    return this.lines.filter((l) => stream === 'all' || l.stream === stream).map((l) => l.text).join('\n')
-  }
-
-  tail (n = 60) {
-    const ls = this.lines.slice(-n).map((l) => `${String(l.t).padStart(6)} ${l.stream === 'stderr' ? 'ERR' : 'out'}| ${l.text}`)
-    const exit = this.exitInfo ? `exit code=${this.exitInfo.code} signal=${this.exitInfo.signal} at ${this.exitInfo.t}ms` : 'still running'
-    return `----- ${this.name} (pid ${this.pid}, ${exit}), last ${ls.length} of ${this.lines.length} lines:\n${ls.join('\n')}`
-  }
-
-  /**
-   * Resolve with the first `count` lines matching `re` once they have appeared. Rejects after
-   * `timeout` ms, or as soon as the process has exited without producing them.
-   */
-  waitFor (re, { stream = 'stdout', timeout = 10000, count = 1 } = {}) {
-    return new Promise((resolve, reject) => {
-      let timer
-      const done = (fn, v) => {
-        clearTimeout(timer)
-        this.waiters.delete(check)
-        fn(v)
-      }
-      const check = () => {
-        const m = this.match(re, stream)
-        if (m.length >= count) return done(resolve, m.slice(0, count))
-        if (!this.alive) {
-          return done(reject, new Error(`${this.name} exited (code=${this.exitInfo.code} signal=${this.exitInfo.signal}) with ${m.length}/${count} ${stream} lines matching ${re}`))
-        }
-      }
-      timer = setTimeout(() => {
-        const m = this.match(re, stream)
-        done(reject, new Error(`timeout after ${timeout}ms: ${this.name} printed ${m.length}/${count} ${stream} lines matching ${re}`))
-      }, timeout)
-      this.waiters.add(check)
-      check()
-    })
-  }
-
-  /** Resolve with {code, signal} when the process exits; reject after `timeout` ms. */
-  waitExit (timeout = 10000) {
-    if (!this.alive) return Promise.resolve(this.exitInfo)
-    return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`timeout after ${timeout}ms: ${this.name} (pid ${this.pid}) did not exit`)), timeout)
-      this.exited.then((info) => {
-        clearTimeout(timer)
-        resolve(info)
-      })
-    })
-  }
-
-  /** SIGTERM this process (by pid), SIGKILL after `grace` ms, and await its exit. */
-  async stop (grace = 3000) {
-    if (!this.alive) return this.exitInfo
-    try {
-      this.child.kill('SIGTERM')
-    } catch {}
-    try {
-      return await this.waitExit(grace)
-    } catch {
-      try {
-        this.child.kill('SIGKILL')
-      } catch {}
-      return this.exited
-    }
-  }
-}
-
-/** Resolve after `ms`; only for stated observation windows of negative assertions. */
-export const observe = (ms) => new Promise((resolve) => setTimeout(resolve, ms))
-
-export const hexPort = (port) => port.toString(16).toUpperCase().padStart(4, '0')
 const hexIPv4 = (host) => host.split('.').map((b) => Number(b).toString(16).toUpperCase().padStart(2, '0')).reverse().join('')
 
 /**
@@ -252,10 +113,10 @@ export async function waitListening (ep, { proc, timeout = 10000, interval = 20,
   for (;;) {
     if (await probe.up(ep)) return
     if (proc && !proc.alive) {
-      throw new Error(`${proc.name} exited (code=${proc.exitInfo.code} signal=${proc.exitInfo.signal}) before listening on ${probe.name(ep)}`)
+      throw new Error(`${proc.label} exited (${JSON.stringify(proc.exit)}) before listening on ${probe.name(ep)}`)
     }
     if (Date.now() > deadline) throw new Error(`timeout after ${timeout}ms: nothing listening on ${probe.name(ep)}`)
-    await new Promise((resolve) => setTimeout(resolve, interval))
+    await delay(interval)
   }
 }
 
@@ -290,14 +151,14 @@ export async function waitPidsGone (pids, { timeout = 5000, interval = 25 } = {}
   for (;;) {
     const alive = pids.filter(pidAlive)
     if (alive.length === 0 || Date.now() > deadline) return alive
-    await new Promise((resolve) => setTimeout(resolve, interval))
+    await delay(interval)
   }
 }
 
 /** Every process in `procs` must still be running (they only end when killed). */
 export function assertRunning (t, procs) {
   for (const p of procs) {
-    t.true(p.alive, `${p.name} should run until killed, but exited: ${JSON.stringify(p.exitInfo)}`)
+    t.true(p.alive, `${p.label} should run until killed, but exited: ${JSON.stringify(p.exit)}`)
   }
 }
 
@@ -328,7 +189,7 @@ function withExample (t, impl, dir, body, { probe = LISTENER, prepare, after, ru
     const ex = await setupExample(IMPLS[impl], dir)
     const procs = []
     const start = (file) => {
-      const p = new Proc(`${dir}/${file} [${impl}]`, [path.join(ex.dir, file)], { cwd: ex.dir })
+      const p = spawnNode(path.join(ex.dir, file), { cwd: ex.dir, label: `${dir}/${file} [${impl}]` })
       procs.push(p)
       return p
     }
@@ -342,7 +203,7 @@ function withExample (t, impl, dir, body, { probe = LISTENER, prepare, after, ru
       if (prepare) await prepare(ex)
       await body({ impl, dir: ex.dir, start, startServer })
     } catch (err) {
-      for (const p of procs) t.log(p.tail(80))
+      for (const p of procs) t.log(p.describe())
       throw err
     } finally {
       await Promise.all(procs.map((p) => p.stop()))
@@ -375,7 +236,7 @@ export async function checkBasic (t, { start, startServer }, ep) {
   await server.waitFor(/got a message from\s+hello$/, { timeout: LINE_TIMEOUT })
   await client.waitFor(/got a message from world :\s+hello world!$/, { timeout: LINE_TIMEOUT })
 
-  await observe(WINDOW)
+  await delay(WINDOW)
   assertRunning(t, [server, client])
   t.is(server.match(/got a message from/).length, 1, 'server got exactly one message')
   t.is(client.match(/got a message from world/).length, 1, 'client got exactly one reply')
@@ -388,7 +249,7 @@ export async function checkBasic (t, { start, startServer }, ep) {
   // treats as an ordinary close
   await client.stop()
   await server.waitFor(/DISCONNECTED from\s+false\b/, { timeout: LINE_TIMEOUT })
-  await observe(WINDOW)
+  await delay(WINDOW)
   assertRunning(t, [server])
   t.is(server.match(/Got an ERROR!/).length, 0, 'no server error event when the client goes away')
 }
@@ -409,13 +270,13 @@ export async function checkMultiClientBroadcast (t, { start, startServer }, ep) 
   await server.waitFor(/got a message from\s+\{ message: 'hello' \}$/, { timeout: LINE_TIMEOUT })
   await hello.waitFor(/got a message from world :\s+hello world!$/, { timeout: LINE_TIMEOUT })
 
-  await observe(WINDOW)
+  await delay(WINDOW)
   assertRunning(t, [server, hello, goodbye])
   t.is(server.match(/got a message from/).length, 2, 'server got exactly two messages')
   t.is(server.match(/got all required events/).length, 0, 'server never decides to broadcast')
   for (const c of [hello, goodbye]) {
-    t.is(c.match(/world requested kill\.connection/).length, 0, `${c.name}: no kill.connection`)
-    t.is(c.match(/disconnected from world/).length, 0, `${c.name}: never disconnected`)
+    t.is(c.match(/world requested kill\.connection/).length, 0, `${c.label}: no kill.connection`)
+    t.is(c.match(/disconnected from world/).length, 0, `${c.label}: never disconnected`)
   }
   t.is(hello.match(/got a message from world/).length, 1, 'hello got exactly one reply')
 
@@ -432,32 +293,33 @@ export async function checkMultiClientBroadcast (t, { start, startServer }, ep) 
 export async function checkBasicSync (t, { dir, start, startServer }, ep) {
   // the delay is the example's own, so that a change to it cannot pass unnoticed
   const serverSrc = fs.readFileSync(path.join(dir, 'world-server.js'), 'utf8')
-  const delay = Number(/\},\s*(\d+)\s*\)/.exec(serverSrc)?.[1])
-  t.true(delay >= 1000, `reply delay parsed from the example: ${delay}`)
+  const replyDelay = Number(/\},\s*(\d+)\s*\)/.exec(serverSrc)?.[1])
+  t.true(replyDelay >= 1000, `reply delay parsed from the example: ${replyDelay}`)
   const slack = 300 // parent-side timestamp jitter
 
   const server = await startServer('world-server.js', ep)
   const client = start('hello-client.js')
 
   await client.waitFor(/## connected to world ##/, { timeout: LINE_TIMEOUT })
-  const got = await server.waitFor(/got a message from\s+hello\d$/, { timeout: 3 * delay + LINE_TIMEOUT, count: 3 })
+  const got = await server.waitFor(/got a message from\s+hello\d$/, { timeout: 3 * replyDelay + LINE_TIMEOUT, count: 3 })
   const received = server.match(/got a message from\s+hello\d$/)
   t.deepEqual(got.map((l) => /hello(\d)$/.exec(l.text)[1]), ['0', '1', '2'], 'requests arrive in order')
   t.is(received.length, 3, 'no request beyond hello2 arrived before the third reply was due')
 
   for (let i = 1; i < 3; i++) {
     const gap = got[i].t - got[i - 1].t
-    t.true(gap >= delay - slack, `hello${i} arrived ${gap}ms after hello${i - 1}; expected >= ~${delay}ms (one request per reply)`)
-    t.true(gap < 2 * delay + LINE_TIMEOUT, `hello${i} arrived ${gap}ms after hello${i - 1}; too slow`)
+    t.true(gap >= replyDelay - slack, `hello${i} arrived ${gap}ms after hello${i - 1}; expected >= ~${replyDelay}ms (one request per reply)`)
+    t.true(gap < 2 * replyDelay + LINE_TIMEOUT, `hello${i} arrived ${gap}ms after hello${i - 1}; too slow`)
   }
   // The client printed both replies before it sent hello2, but its output travels on its
   // own pipe: wait for it rather than read what has arrived so far.
   const replies = await client.waitFor(/got a message from world :\s+hello\d world!/, { timeout: LINE_TIMEOUT, count: 2 })
   t.is(replies.length, 2, 'client got the replies to hello0 and hello1')
   for (let i = 1; i < 3; i++) {
-    // the request follows the reply to the previous one (same parent clock, Proc t0 differ)
-    const replyAt = client.t0 + replies[i - 1].t
-    const requestAt = server.t0 + got[i].t
+    // the request follows the reply to the previous one (both arrival times on this
+    // process's clock)
+    const replyAt = replies[i - 1].t
+    const requestAt = got[i].t
     t.true(requestAt >= replyAt - slack, `hello${i} reached the server only after the reply to hello${i - 1}`)
   }
   t.true(/hello0 world!/.test(replies[0].text) && /hello1 world!/.test(replies[1].text), 'replies in order')
@@ -518,7 +380,7 @@ export async function checkRawExchange (t, { start, startServer }, ep, encoding,
     }
   }
 
-  await observe(WINDOW)
+  await delay(WINDOW)
   assertRunning(t, [server, client])
   if (connectLine) t.is(server.match(connectLine).length, 1, 'one connection')
   t.is(server.match(/got a message/).length, 1, 'server got exactly one data chunk')

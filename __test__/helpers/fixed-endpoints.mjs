@@ -4,6 +4,7 @@
 import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
+import { delay } from './behav-util.mjs'
 
 const LOCK = path.join(os.tmpdir(), 'node-ipc-rs-fixed-endpoints.lock')
 const OWNER = path.join(LOCK, 'owner')
@@ -38,7 +39,7 @@ async function acquire(timeoutMs) {
     if (Date.now() > deadline) {
       throw new Error(`the fixed example endpoints stayed locked for ${timeoutMs} ms (${LOCK})`)
     }
-    await new Promise((resolve) => setTimeout(resolve, POLL_MS))
+    await delay(POLL_MS)
   }
 }
 

@@ -1,11 +1,10 @@
 // Producing the same failure with node:net / node:tls / node:dgram and with an IPC
 // implementation, and reducing each error to what a user can see of it (errors.spec.mjs).
-import { spawn } from 'node:child_process'
 import dgram from 'node:dgram'
-import fs from 'node:fs'
 import net from 'node:net'
 import tls from 'node:tls'
 import { newIpc, track, withTimeout, Recorder } from './behav-util.mjs'
+import { freePort } from './net.mjs'
 
 const WAIT = 5000
 
@@ -71,7 +70,8 @@ export function dgramBindError(type, port, host, ms = WAIT) {
 }
 
 // The one 'error' an impl client emits for a failed connection, with no retries: the
-// events must be exactly error, disconnect, destroy (SPEC §5.4, maxRetries = 0).
+// events must be exactly error, disconnect, destroy (v9's close handling with
+// maxRetries = 0: one attempt, then destroy).
 export async function ipcClientError(t, impl, connect, cfg = {}, ms = WAIT) {
   const ipc = track(t, newIpc(impl, { maxRetries: 0, retry: 50, ...cfg }))
   connect(ipc)
@@ -82,8 +82,7 @@ export async function ipcClientError(t, impl, connect, cfg = {}, ms = WAIT) {
 }
 
 // The 'error' an impl server emits from start(), which must come instead of 'start'
-// (stream servers), or after it for UDP, whose 'start' is announced before the bind
-// (SPEC §6.2).
+// (stream servers), or after it for UDP, whose 'start' v9 publishes before the bind.
 export async function ipcServerError(t, impl, serve, cfg = {}, ms = WAIT, { udp = false } = {}) {
   const ipc = track(t, newIpc(impl, cfg))
   serve(ipc)
@@ -94,30 +93,10 @@ export async function ipcServerError(t, impl, serve, cfg = {}, ms = WAIT, { udp 
   return rec.of('error')[0].args[0]
 }
 
-// A Unix socket file nobody listens on: a child binds it and dies by SIGKILL, so nothing
-// gets to remove it (a Node server's close() would unlink it).
-export async function staleSocket(file) {
-  const child = spawn(process.execPath, [
-    '-e',
-    `require('net').createServer().listen(${JSON.stringify(file)}, () => process.kill(process.pid, 'SIGKILL'))`,
-  ], { stdio: 'ignore' })
-  await withTimeout(new Promise((resolve) => child.once('exit', resolve)), 10000, 'stale socket child')
-  if (!fs.statSync(file).isSocket()) throw new Error(`${file} is not a socket`)
-  return file
-}
-
-// A port that was free a moment ago on `host` (listen(0), then close); null when the
-// host cannot be bound at all (no ::1, say).
+// A port that was free a moment ago on `host`; null when the host cannot be bound at all
+// (no ::1, say).
 export function freePortOn(host) {
-  return new Promise((resolve) => {
-    const srv = net.createServer()
-    srv.unref()
-    srv.once('error', () => resolve(null))
-    srv.listen(0, host, () => {
-      const { port } = srv.address()
-      srv.close(() => resolve(port))
-    })
-  })
+  return freePort(host).catch(() => null)
 }
 
 // A server holding a port on `host` for the test's duration.

@@ -1,9 +1,11 @@
-// Child-process helpers: run a node script with the implementation chosen by env vars (or
-// any command, in a process group of its own), wait for stdout lines or for output (with
-// timeouts), await exit (with a timeout), kill.
+// Child processes, the one wrapper every spec uses: run a node script with the
+// implementation chosen by env vars (or any command, in a process group of its own), wait
+// for stdout lines or for output (with timeouts), await exit (with a timeout), stop, kill.
 //
 // The child gets IPC_IMPL=<ours|ref> and IPC_IMPL_PATH=<absolute path to require>.
-// Fixtures report results as JSON lines on stdout; `child.json()` parses them.
+// Fixtures report results as JSON lines on stdout; `child.json()` parses them. Programs that
+// print for people (the original examples) are read through `timeline`: every line of both
+// streams, ANSI colours stripped, with the time it arrived.
 import { spawn } from 'node:child_process'
 import { createRequire } from 'node:module'
 import { IMPLS } from './impl.mjs'
@@ -13,6 +15,8 @@ const require = createRequire(import.meta.url)
 const live = new Set()
 process.on('exit', () => { for (const c of live) c.kill('SIGKILL') })
 
+const stripAnsi = (s) => s.replace(/\x1b\[[0-9;]*[A-Za-z]/g, '')
+
 export class Child {
   // `group`: the child leads a process group (spawned detached), and kill() kills the
   // group, so that what it started (a test runner's workers) goes with it.
@@ -20,45 +24,58 @@ export class Child {
     this.cp = cp
     this.label = label
     this.group = group
+    this.t0 = Date.now()
     this.stdout = ''
     this.stderr = ''
-    this.lines = []
+    this.lines = [] // stdout lines, as printed
+    this.timeline = [] // { stream: 'stdout' | 'stderr', text (ANSI stripped), t (Date.now()) }
     this.exit = null // {code, signal} once exited
+    this.exitAt = null
+    this.spawnError = null
     this._waiters = new Set()
-    this._outputWaiters = new Set()
-    this._exitWaiters = []
-    let partial = ''
-    cp.stdout.setEncoding('utf8')
-    cp.stderr.setEncoding('utf8')
-    cp.stdout.on('data', (chunk) => {
-      this.stdout += chunk
-      partial += chunk
+    this._closed = false
+    const partial = { stdout: '', stderr: '' }
+    const onText = (stream, chunk) => {
+      this[stream] += chunk
+      partial[stream] += chunk
       let nl
-      while ((nl = partial.indexOf('\n')) !== -1) {
-        const line = partial.slice(0, nl)
-        partial = partial.slice(nl + 1)
-        this.lines.push(line)
-        for (const w of [...this._waiters]) w.check(line)
+      while ((nl = partial[stream].indexOf('\n')) !== -1) {
+        this._line(stream, partial[stream].slice(0, nl))
+        partial[stream] = partial[stream].slice(nl + 1)
       }
-      for (const w of [...this._outputWaiters]) w.check()
-    })
-    cp.stderr.on('data', (chunk) => {
-      this.stderr += chunk
-      for (const w of [...this._outputWaiters]) w.check()
-    })
+      this._check()
+    }
+    for (const stream of ['stdout', 'stderr']) {
+      cp[stream].setEncoding('utf8')
+      cp[stream].on('data', (chunk) => onText(stream, chunk))
+    }
+    cp.on('error', (err) => { this.spawnError = err })
     cp.on('exit', (code, signal) => {
       live.delete(this)
       this.exit = { code, signal }
+      this.exitAt = Date.now()
     })
-    // 'close' fires after stdio streams are drained: all lines are in.
-    cp.on('close', () => {
-      if (partial) { this.lines.push(partial); partial = '' }
-      for (const w of [...this._waiters]) { for (const l of this.lines) w.check(l); w.fail('exited') }
-      for (const w of [...this._outputWaiters]) { w.check(); w.fail('exited') }
-      for (const w of this._exitWaiters.splice(0)) w(this.exit)
+    // 'close' fires after the stdio streams are drained: all lines are in.
+    cp.on('close', (code, signal) => {
+      live.delete(this)
+      this.exit ??= { code, signal }
+      this.exitAt ??= Date.now()
+      for (const stream of ['stdout', 'stderr']) {
+        if (partial[stream]) this._line(stream, partial[stream])
+        partial[stream] = ''
+      }
+      this._closed = true
+      this._check()
     })
-    this._closed = false
-    cp.on('close', () => { this._closed = true })
+  }
+
+  _line(stream, line) {
+    if (stream === 'stdout') this.lines.push(line)
+    this.timeline.push({ stream, text: stripAnsi(line), t: Date.now() })
+  }
+
+  _check() {
+    for (const w of [...this._waiters]) w()
   }
 
   get pid() { return this.cp.pid }
@@ -75,6 +92,29 @@ export class Child {
     return out
   }
 
+  // Timeline lines of `stream` ('stdout' | 'stderr' | 'all') that match `re`.
+  match(re, stream = 'stdout') {
+    return this.timeline.filter((l) => (stream === 'all' || l.stream === stream) && re.test(l.text))
+  }
+
+  // Resolve with what `probe()` returns once it is not undefined (probed now, at every
+  // output and at the end); reject after `timeoutMs`, or when the process has ended and
+  // its output is drained without it.
+  _waitUntil(probe, timeoutMs, what) {
+    return new Promise((resolve, reject) => {
+      let timer
+      const done = () => { clearTimeout(timer); this._waiters.delete(check) }
+      const check = () => {
+        const v = probe()
+        if (v !== undefined) { done(); resolve(v); return }
+        if (this._closed) { done(); reject(new Error(`${this.label}: exited before ${what}\n${this.describe()}`)) }
+      }
+      timer = setTimeout(() => { done(); reject(new Error(`${this.label}: timeout ${timeoutMs} ms before ${what}\n${this.describe()}`)) }, timeoutMs)
+      this._waiters.add(check)
+      check()
+    })
+  }
+
   // Resolve with the first stdout line (already seen or future) for which `match` holds.
   // `match` is a RegExp (tested against the raw line) or a predicate on the parsed JSON line.
   waitLine(match, timeoutMs = 10000) {
@@ -84,33 +124,7 @@ export class Child {
       try { obj = JSON.parse(line) } catch { return false }
       return !!match(obj)
     }
-    for (const l of this.lines) if (test(l)) return Promise.resolve(l)
-    return new Promise((resolve, reject) => {
-      const w = {
-        check: (line) => { if (test(line)) { done(); resolve(line) } },
-        fail: (why) => { done(); reject(new Error(`${this.label}: ${why} before a line matched ${match}\n${this.describe()}`)) },
-      }
-      const timer = setTimeout(() => w.fail(`timeout ${timeoutMs} ms`), timeoutMs)
-      const done = () => { clearTimeout(timer); this._waiters.delete(w) }
-      if (this._closed) { w.fail('exited'); return }
-      this._waiters.add(w)
-    })
-  }
-
-  // Resolve once stdout + stderr (so far or later) match `re`; reject on exit or timeout.
-  waitOutput(re, timeoutMs = 10000) {
-    const output = () => this.stdout + this.stderr
-    if (re.test(output())) return Promise.resolve()
-    return new Promise((resolve, reject) => {
-      const w = {
-        check: () => { if (re.test(output())) { done(); resolve() } },
-        fail: (why) => { done(); reject(new Error(`${this.label}: ${why} before the output matched ${re}\n${this.describe()}`)) },
-      }
-      const timer = setTimeout(() => w.fail(`timeout ${timeoutMs} ms`), timeoutMs)
-      const done = () => { clearTimeout(timer); this._outputWaiters.delete(w) }
-      if (this._closed) { w.fail('exited'); return }
-      this._outputWaiters.add(w)
-    })
+    return this._waitUntil(() => this.lines.find(test), timeoutMs, `a line matched ${match}`)
   }
 
   // Same as waitLine but resolves with the parsed JSON object.
@@ -118,63 +132,132 @@ export class Child {
     return JSON.parse(await this.waitLine(pred, timeoutMs))
   }
 
+  // Resolve once stdout + stderr (so far or later) match `re`; reject on exit or timeout.
+  waitOutput(re, timeoutMs = 10000) {
+    return this._waitUntil(() => (re.test(this.stdout + this.stderr) ? true : undefined), timeoutMs, `the output matched ${re}`)
+      .then(() => {})
+  }
+
+  // Resolve with the first `count` timeline lines of `stream` that match `re`.
+  waitFor(re, { stream = 'stdout', timeout = 10000, count = 1 } = {}) {
+    return this._waitUntil(() => {
+      const m = this.match(re, stream)
+      return m.length >= count ? m.slice(0, count) : undefined
+    }, timeout, `${count} ${stream} line(s) matched ${re}`)
+  }
+
   // Resolve with {code, signal} when the process has exited and its output is drained;
   // reject after timeoutMs (the process is left running: the caller decides to kill).
   waitExit(timeoutMs = 10000) {
-    if (this._closed) return Promise.resolve(this.exit)
     return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => {
-        const i = this._exitWaiters.indexOf(onExit)
-        if (i !== -1) this._exitWaiters.splice(i, 1)
+      let timer
+      const check = () => {
+        if (!this._closed) return
+        clearTimeout(timer)
+        this._waiters.delete(check)
+        resolve(this.exit)
+      }
+      timer = setTimeout(() => {
+        this._waiters.delete(check)
         reject(new Error(`${this.label}: still running after ${timeoutMs} ms\n${this.describe()}`))
       }, timeoutMs)
-      const onExit = (e) => { clearTimeout(timer); resolve(e) }
-      this._exitWaiters.push(onExit)
+      this._waiters.add(check)
+      check()
     })
+  }
+
+  _signal(signal) {
+    try {
+      if (this.group) process.kill(-this.cp.pid, signal)
+      else this.cp.kill(signal)
+    } catch {}
   }
 
   // Kill (SIGKILL by default) and wait for the exit.
   async kill(signal = 'SIGKILL') {
     if (!this._closed) {
-      try {
-        if (this.group) process.kill(-this.cp.pid, signal)
-        else this.cp.kill(signal)
-      } catch {}
+      this._signal(signal)
       try { await this.waitExit(5000) } catch {}
     }
     return this.exit
   }
 
-  describe() {
-    const tail = (s) => (s.length > 4000 ? '…' + s.slice(-4000) : s)
-    return `--- ${this.label} pid ${this.cp.pid} exit ${JSON.stringify(this.exit)}\n` +
-      `--- stdout:\n${tail(this.stdout)}\n--- stderr:\n${tail(this.stderr)}`
+  // SIGTERM, then SIGKILL if it is still running after `grace` ms; resolves with the exit.
+  async stop(grace = 3000) {
+    if (this._closed) return this.exit
+    this._signal('SIGTERM')
+    try {
+      return await this.waitExit(grace)
+    } catch {
+      return this.kill('SIGKILL')
+    }
+  }
+
+  // The last `n` lines of both streams (ms since the start), for failure messages.
+  describe(n = 80) {
+    const state = this.exit
+      ? `exit ${JSON.stringify(this.exit)} at ${this.exitAt - this.t0} ms`
+      : this.spawnError ? `spawn error ${this.spawnError.message}` : 'still running'
+    const cut = (s) => (s.length > 2000 ? s.slice(0, 2000) + '…' : s)
+    const shown = this.timeline.slice(-n).map((l) => `${String(l.t - this.t0).padStart(6)} ${l.stream === 'stderr' ? 'ERR' : 'out'}| ${cut(l.text)}`)
+    return `--- ${this.label} pid ${this.cp.pid}, ${state}; last ${shown.length} of ${this.timeline.length} lines:\n${shown.join('\n')}`
   }
 }
 
-// Spawn `node <script> ...args` with the implementation `impl` ('ours' | 'ref') selected
-// through IPC_IMPL / IPC_IMPL_PATH. Extra env vars in `env`.
-export function spawnNode(script, { impl, args = [], env = {}, cwd, label } = {}) {
+function track(child, t) {
+  live.add(child)
+  if (t) t.teardown(() => child.kill())
+  return child
+}
+
+// Spawn `node [nodeArgs] <script> ...args` with the implementation `impl` ('ours' | 'ref')
+// selected through IPC_IMPL / IPC_IMPL_PATH. Extra env vars in `env`. `prelude`: a bash
+// command run first in the same process (a umask, a raised `ulimit -n`), after which bash
+// execs node. `t`: the child is killed at that test's teardown.
+export function spawnNode(script, { impl, args = [], env = {}, cwd, label, nodeArgs = [], prelude, t } = {}) {
   const childEnv = { ...process.env, ...env }
   if (impl) {
     if (!IMPLS[impl]) throw new Error(`unknown impl ${impl}`)
     childEnv.IPC_IMPL = impl
     childEnv.IPC_IMPL_PATH = IMPLS[impl]
   }
-  const cp = spawn(process.execPath, [script, ...args], {
-    cwd, env: childEnv, stdio: ['ignore', 'pipe', 'pipe'],
-  })
-  const child = new Child(cp, label || `${impl || 'node'}:${script.split('/').pop()}`)
-  live.add(child)
-  return child
+  const argv = [...nodeArgs, script, ...args]
+  const opts = { cwd, env: childEnv, stdio: ['ignore', 'pipe', 'pipe'] }
+  const cp = prelude
+    ? spawn('bash', ['-c', `${prelude}; exec "$@"`, 'bash', process.execPath, ...argv], opts)
+    : spawn(process.execPath, argv, opts)
+  return track(new Child(cp, label || `${impl || 'node'}:${script.split('/').pop()}`), t)
+}
+
+// A scenario fixture (fixtures/<area>/scenario.cjs) for `impl`, told which scenario to run
+// through SCENARIO; killed at the teardown of `t`.
+export function spawnScenario(t, script, impl, scenario, env = {}) {
+  return spawnNode(script, { impl, env: { ...env, SCENARIO: scenario }, label: `${impl}:${scenario}`, t })
 }
 
 // Spawn any command as the leader of its own process group (see Child's `group`).
-export function spawnCommand(command, args, { env = {}, cwd, label } = {}) {
+export function spawnCommand(command, args, { env = {}, cwd, label, t } = {}) {
   const cp = spawn(command, args, { cwd, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'], detached: true })
-  const child = new Child(cp, label || `${command.split('/').pop()} ${args[0] || ''}`, { group: true })
-  live.add(child)
-  return child
+  return track(new Child(cp, label || `${command.split('/').pop()} ${args[0] || ''}`, { group: true }), t)
+}
+
+// Wait for `child` to end by itself; after `timeoutMs` kill it. Never rejects: resolves with
+// {code, signal, timedOut} for the caller to assert on (the output stays on `child`).
+export async function runToEnd(child, timeoutMs) {
+  const timedOut = await child.waitExit(timeoutMs).then(() => false, () => true)
+  if (timedOut) await child.kill()
+  return { ...child.exit, timedOut }
+}
+
+// `node -e <code>` in `cwd`, to its end: resolves with its last JSON line; rejects if it
+// fails, runs longer than `timeoutMs` or prints no JSON.
+export async function evalNode(code, { cwd, timeoutMs = 15000, label = 'node -e' } = {}) {
+  const child = spawnNode('-e', { args: [code], cwd, label })
+  const end = await runToEnd(child, timeoutMs)
+  if (end.code !== 0) throw new Error(`${label} failed: ${JSON.stringify(end)}\n${child.describe()}`)
+  const out = child.json()
+  if (!out.length) throw new Error(`${label} printed no JSON line\n${child.describe()}`)
+  return out[out.length - 1]
 }
 
 // Kill every child still running (use in test.afterEach.always / teardown).
