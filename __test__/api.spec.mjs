@@ -10,7 +10,17 @@ import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import util from 'node:util'
 import { IMPLS, loadImpl } from './helpers/impl.mjs'
-import { IMPL_NAMES, newIpc, track, tmpDir, freePort, once, Recorder, startServer, connectClient } from './helpers/behav-util.mjs'
+import {
+  IMPL_NAMES,
+  newIpc,
+  track,
+  tmpDir,
+  freePort,
+  once,
+  Recorder,
+  startServer,
+  connectClient,
+} from './helpers/behav-util.mjs'
 import { scenarioEndpoint } from './helpers/net.mjs'
 import { spawnNode, assertLoaded } from './helpers/proc.mjs'
 
@@ -31,9 +41,31 @@ const DESCRIPTORS = {
   IPC: { writable: false, enumerable: true, configurable: false },
 }
 
-const CONFIG_KEYS = ['appspace', 'socketRoot', 'id', 'encoding', 'rawBuffer', 'sync', 'unlink', 'delimiter',
-  'silent', 'logDepth', 'logInColor', 'logger', 'maxConnections', 'retry', 'maxRetries', 'stopRetrying',
-  'IPType', 'tls', 'networkHost', 'networkPort', 'readableAll', 'writableAll', 'interface']
+const CONFIG_KEYS = [
+  'appspace',
+  'socketRoot',
+  'id',
+  'encoding',
+  'rawBuffer',
+  'sync',
+  'unlink',
+  'delimiter',
+  'silent',
+  'logDepth',
+  'logInColor',
+  'logger',
+  'maxConnections',
+  'retry',
+  'maxRetries',
+  'stopRetrying',
+  'IPType',
+  'tls',
+  'networkHost',
+  'networkPort',
+  'readableAll',
+  'writableAll',
+  'interface',
+]
 
 const CONFIG_DEFAULTS = {
   appspace: 'app.',
@@ -129,7 +161,12 @@ for (const impl of IMPL_NAMES) {
     const ipc = loadImpl(impl)
     const a = new ipc.IPC()
     const orig = a.connectTo
-    t.throws(() => { a.connectTo = () => {} }, { instanceOf: TypeError })
+    t.throws(
+      () => {
+        a.connectTo = () => {}
+      },
+      { instanceOf: TypeError },
+    )
     t.is(a.connectTo, orig)
     const cfg = { silent: true }
     a.config = cfg
@@ -157,7 +194,7 @@ for (const impl of IMPL_NAMES) {
 
   if (impl === 'ours') {
     // The package's ESM entry, reached by name through its exports map (a self-reference).
-    test('[ours] ESM entry: import gives require\'s singleton and class; IPCModule for node-ipc 10-12 code', async (t) => {
+    test("[ours] ESM entry: import gives require's singleton and class; IPCModule for node-ipc 10-12 code", async (t) => {
       const ipc = createRequire(import.meta.url)('node-ipc-rs')
       const esm = await import('node-ipc-rs')
       t.is(ipc, loadImpl('ours'))
@@ -190,7 +227,10 @@ for (const impl of IMPL_NAMES) {
     t.is(typeof cfg.logger, 'function')
     t.truthy(cfg.interface, 'interface present')
     // key order, restricted to the v9 keys (ours may add keys)
-    t.deepEqual(Object.keys(cfg).filter((k) => CONFIG_KEYS.includes(k)), CONFIG_KEYS)
+    t.deepEqual(
+      Object.keys(cfg).filter((k) => CONFIG_KEYS.includes(k)),
+      CONFIG_KEYS,
+    )
   })
 
   test(`[${impl}] default logger is console.log`, (t) => {
@@ -217,13 +257,20 @@ for (const impl of IMPL_NAMES) {
     if (impl === 'ref') {
       t.is(cfg.maxMessageSize, undefined)
       t.is(cfg.interfaces, undefined)
-      t.throws(() => { cfg.interfaces.localAddress = '127.0.0.1' }, { instanceOf: TypeError })
+      t.throws(
+        () => {
+          cfg.interfaces.localAddress = '127.0.0.1'
+        },
+        { instanceOf: TypeError },
+      )
       return
     }
     t.is(cfg.maxMessageSize, 64 * 1024 * 1024)
     t.is(typeof cfg.interfaces, 'object')
     t.truthy(cfg.interfaces)
-    t.notThrows(() => { cfg.interfaces.localAddress = '127.0.0.1' })
+    t.notThrows(() => {
+      cfg.interfaces.localAddress = '127.0.0.1'
+    })
   })
 
   // ---------------------------------------------------------------- connectTo
@@ -242,7 +289,9 @@ for (const impl of IMPL_NAMES) {
     // connectTo(id, cb): cb called synchronously, before returning, with exactly (ipc)
     const calls = []
     let returned = false
-    ipc.connectTo('b', function (...args) { calls.push({ args, self: this, returned }) })
+    ipc.connectTo('b', function (...args) {
+      calls.push({ args, self: this, returned })
+    })
     returned = true
     t.is(calls.length, 1)
     t.is(calls[0].args.length, 1)
@@ -262,7 +311,9 @@ for (const impl of IMPL_NAMES) {
     // explicit path + cb
     const p = path.join(dir, 'x.sock')
     let got
-    ipc.connectTo('x', p, (arg) => { got = arg })
+    ipc.connectTo('x', p, (arg) => {
+      got = arg
+    })
     t.is(got, ipc)
     t.is(ipc.of.x.path, p)
 
@@ -281,8 +332,14 @@ for (const impl of IMPL_NAMES) {
     const ipc = track(t, newIpc(impl, { stopRetrying: true }))
     let called = 0
     for (const id of ['', 0, undefined, null, false]) {
-      t.is(ipc.connectTo(id, () => called++), undefined)
-      t.is(ipc.connectTo(id, '/tmp/whatever', () => called++), undefined)
+      t.is(
+        ipc.connectTo(id, () => called++),
+        undefined,
+      )
+      t.is(
+        ipc.connectTo(id, '/tmp/whatever', () => called++),
+        undefined,
+      )
     }
     t.is(called, 0)
     t.deepEqual(Object.keys(ipc.of), [])
@@ -367,7 +424,9 @@ for (const impl of IMPL_NAMES) {
     ipc.config.networkPort = await freePort()
     const calls = []
     let returned = false
-    ipc.connectToNet('n', function (...args) { calls.push({ args, returned, self: this }) })
+    ipc.connectToNet('n', function (...args) {
+      calls.push({ args, returned, self: this })
+    })
     returned = true
     t.is(calls.length, 1)
     t.deepEqual(calls[0].args, [ipc])
@@ -425,7 +484,9 @@ for (const impl of IMPL_NAMES) {
     const ipc = track(t, newIpc(impl))
     const dir = tmpDir(t)
     const calls = []
-    ipc.serve(path.join(dir, 's.sock'), function (...args) { calls.push({ self: this, args }) })
+    ipc.serve(path.join(dir, 's.sock'), function (...args) {
+      calls.push({ self: this, args })
+    })
     const server = ipc.server
     const started = once(server, 'start', 3000)
     server.start()
@@ -568,9 +629,13 @@ for (const impl of IMPL_NAMES) {
   test(`[${impl}] event bus: on/publish/trigger: args, this, chaining, registration order`, (t) => {
     const { c } = deadClient(t, impl)
     const seen = []
-    const r1 = c.on('x', function (...args) { seen.push(['h1', this, args]) })
+    const r1 = c.on('x', function (...args) {
+      seen.push(['h1', this, args])
+    })
     t.is(r1, c, 'on returns this')
-    c.subscribe('x', function (...args) { seen.push(['h2', this, args]) }).on('y', () => seen.push(['y']))
+    c.subscribe('x', function (...args) {
+      seen.push(['h2', this, args])
+    }).on('y', () => seen.push(['y']))
     const payload = { a: 1 }
     t.is(c.publish('x', payload), c)
     t.is(c.trigger('y'), c)
@@ -595,12 +660,17 @@ for (const impl of IMPL_NAMES) {
   test(`[${impl}] event bus: once fires once; handler added during dispatch waits for the next one`, (t) => {
     const { c } = deadClient(t, impl)
     let n = 0
-    t.is(c.once('o', () => n++), c)
+    t.is(
+      c.once('o', () => n++),
+      c,
+    )
     c.publish('o', 1)
     c.publish('o', 2)
     t.is(n, 1)
     let late = 0
-    c.on('d', () => { c.on('d', () => late++) })
+    c.on('d', () => {
+      c.on('d', () => late++)
+    })
     c.publish('d')
     t.is(late, 0)
     c.publish('d')
@@ -635,7 +705,9 @@ for (const impl of IMPL_NAMES) {
   test(`[${impl}] event bus: handler exceptions propagate; unhandled 'error' never throws`, (t) => {
     const { c } = deadClient(t, impl)
     t.notThrows(() => c.publish('error', new Error('nobody listens')))
-    c.on('boom', () => { throw new RangeError('from handler') })
+    c.on('boom', () => {
+      throw new RangeError('from handler')
+    })
     t.throws(() => c.publish('boom', 1), { instanceOf: RangeError, message: 'from handler' })
   })
 
@@ -644,7 +716,9 @@ for (const impl of IMPL_NAMES) {
     // All dispatches below are synchronous; the wildcard handlers are removed before the
     // client's own (asynchronous) connection events could reach them.
     const seen = []
-    c.on('*', function (...args) { seen.push(['*', this, args]) })
+    c.on('*', function (...args) {
+      seen.push(['*', this, args])
+    })
     c.on('t', (...args) => seen.push(['t', null, args]))
     try {
       const obj = { a: 1 }
@@ -671,7 +745,10 @@ for (const impl of IMPL_NAMES) {
         t.throws(() => c.publish('connect'), { instanceOf: TypeError })
       } else {
         c.publish('t', obj)
-        t.deepEqual(seen.map((s) => s[0]), ['*', 't'])
+        t.deepEqual(
+          seen.map((s) => s[0]),
+          ['*', 't'],
+        )
         t.is(seen[0][1], c)
         t.is(seen[0][2][0], 't')
         t.is(seen[0][2][1], obj)
@@ -700,7 +777,10 @@ for (const impl of IMPL_NAMES) {
     // off('*','*') removes only the wildcard handlers
     seen.length = 0
     c.publish('t', { b: 1 })
-    t.deepEqual(seen.map((s) => s[0]), ['t'])
+    t.deepEqual(
+      seen.map((s) => s[0]),
+      ['t'],
+    )
   })
 
   // v9's catch-all throws a TypeError out of the socket's connect callback, uncaught, so
@@ -713,8 +793,12 @@ for (const impl of IMPL_NAMES) {
       const exit = await child.waitExit(10000)
       t.deepEqual(exit, { code: 1, signal: null }, child.describe())
       t.regex(child.stderr, /TypeError: Cannot set properties of undefined \(setting 'shift'\)/)
-      t.regex(child.stderr, /at Socket\.connectionMade /, 'thrown from the client socket\'s connect callback')
-      t.deepEqual(child.json().filter((o) => o.ev !== 'loaded'), [], 'no handler ran')
+      t.regex(child.stderr, /at Socket\.connectionMade /, "thrown from the client socket's connect callback")
+      t.deepEqual(
+        child.json().filter((o) => o.ev !== 'loaded'),
+        [],
+        'no handler ran',
+      )
       return
     }
     const sipc = track(t, newIpc(impl))
@@ -726,7 +810,10 @@ for (const impl of IMPL_NAMES) {
     const rec = new Recorder()
     connectClient(cipc, 'w', ep, () => {
       const c = cipc.of.w
-      c.on('*', (...args) => { order.push('*:' + args[0]); rec.push('*', args) })
+      c.on('*', (...args) => {
+        order.push('*:' + args[0])
+        rec.push('*', args)
+      })
       c.on('connect', () => order.push('connect'))
       c.on('hello', (d) => order.push('hello:' + d.n))
     })
@@ -755,4 +842,3 @@ for (const impl of IMPL_NAMES) {
     t.is(local, 0)
   })
 }
-

@@ -11,7 +11,18 @@ import os from 'node:os'
 import path from 'node:path'
 import { longPath, regularFile } from './helpers/net.mjs'
 import {
-  newIpc, track, tmpDir, endpoint, startServer, rawServer, rawClient, Recorder, delay, withTimeout, frameOfSize, dataLen,
+  newIpc,
+  track,
+  tmpDir,
+  endpoint,
+  startServer,
+  rawServer,
+  rawClient,
+  Recorder,
+  delay,
+  withTimeout,
+  frameOfSize,
+  dataLen,
 } from './helpers/behav-util.mjs'
 
 const IMPLS = ['ours', 'ref']
@@ -21,8 +32,18 @@ const WAIT = 5000
 
 // One line per record, for failure messages.
 function summary(list) {
-  return JSON.stringify(list.map((e) => [e.type, ...e.args.map((a) =>
-    a instanceof Error ? `${a.name}:${a.code}:${a.message}` : a && typeof a === 'object' && a.constructor && a.constructor.name !== 'Object' ? `<${a.constructor.name}>` : a)]))
+  return JSON.stringify(
+    list.map((e) => [
+      e.type,
+      ...e.args.map((a) =>
+        a instanceof Error
+          ? `${a.name}:${a.code}:${a.message}`
+          : a && typeof a === 'object' && a.constructor && a.constructor.name !== 'Object'
+            ? `<${a.constructor.name}>`
+            : a,
+      ),
+    ]),
+  )
 }
 
 // Start an ipc server on ep; resolves with {ipc, rec} after 'start'. `setup(ipc)` runs first.
@@ -61,7 +82,8 @@ async function rawUnixServer(t, onConn) {
 }
 
 // Wait until a raw peer has received `needle`.
-const waitData = (raw, needle) => raw.sink.waitFor((b) => b.toString('utf8').includes(needle), WAIT, `peer data ${needle}`)
+const waitData = (raw, needle) =>
+  raw.sink.waitFor((b) => b.toString('utf8').includes(needle), WAIT, `peer data ${needle}`)
 
 // ---------------------------------------------------------------- invalid JSON
 
@@ -83,7 +105,7 @@ for (const impl of IMPLS) {
       t.is(obj.response, 'not json')
       t.truthy(sock, 'the socket is passed with a parse error')
 
-      const good = await rec.waitOne((e) => e.type === 'good', WAIT, "the following good frame")
+      const good = await rec.waitOne((e) => e.type === 'good', WAIT, 'the following good frame')
       t.is(good.args[0], 1)
       t.is(good.args[1], sock, 'same socket object for both events')
       await waitData(peer, '{"type":"reply","data":{"ok":1}}\f')
@@ -94,7 +116,12 @@ for (const impl of IMPLS) {
 
   test(`[${impl}] client gets invalid JSON and an empty frame -> 'error' events; connection stays usable`, async (t) => {
     const { p, conns } = await rawUnixServer(t, (s) => s.write('not json\f\f{"type":"good","data":{"a":[1]}}\f'))
-    const { c, rec } = ipcClient(t, impl, { stopRetrying: true }, (ipc) => ipc.connectTo('c', p), ['error', 'good', 'disconnect', 'destroy'])
+    const { c, rec } = ipcClient(t, impl, { stopRetrying: true }, (ipc) => ipc.connectTo('c', p), [
+      'error',
+      'good',
+      'disconnect',
+      'destroy',
+    ])
     c.on('good', (data) => c.emit('thanks', data))
     await rec.waitOne((e) => e.type === 'good', WAIT, "'good' after the bad frames")
     const errors = rec.list.filter((e) => e.type === 'error').map((e) => e.args[0])
@@ -117,7 +144,15 @@ for (const transport of ['unix', 'tcp']) {
   for (const withDelimiter of [false, true]) {
     test(`[ours] ${transport}: oversized frame (${withDelimiter ? 'with' : 'without'} delimiter) -> ERR_IPC_MESSAGE_TOO_LARGE, that connection closed, others served`, async (t) => {
       const ep = await endpoint(t, transport)
-      const { ipc, rec } = await serverOn(t, 'ours', ep, (i) => { i.config.maxMessageSize = 1024 }, ['good', 'big', 'close'])
+      const { ipc, rec } = await serverOn(
+        t,
+        'ours',
+        ep,
+        (i) => {
+          i.config.maxMessageSize = 1024
+        },
+        ['good', 'big', 'close'],
+      )
       t.is(ipc.config.maxMessageSize, 1024)
       ipc.server.on('good', (data, socket) => ipc.server.emit(socket, 'reply', { ok: data }))
       const a = await rawClient(t, ep)
@@ -130,7 +165,10 @@ for (const transport of ['unix', 'tcp']) {
       t.true(err.args[0] instanceof Error, summary([err]))
       t.is(err.args[0].code, 'ERR_IPC_MESSAGE_TOO_LARGE')
       await withTimeout(a.closed, WAIT, 'the offending connection to be closed')
-      t.false(rec.list.some((e) => e.type === 'big'), 'the oversized frame is not delivered')
+      t.false(
+        rec.list.some((e) => e.type === 'big'),
+        'the oversized frame is not delivered',
+      )
 
       // the other connection is still served, both ways
       b.socket.write('{"type":"good","data":"still here"}\f')
@@ -149,7 +187,15 @@ for (const transport of ['unix', 'tcp']) {
 
 test('[ours] a frame of exactly maxMessageSize bytes is accepted, one byte more is not', async (t) => {
   const ep = await endpoint(t, 'unix')
-  const { rec } = await serverOn(t, 'ours', ep, (i) => { i.config.maxMessageSize = 1024 }, ['fit'])
+  const { rec } = await serverOn(
+    t,
+    'ours',
+    ep,
+    (i) => {
+      i.config.maxMessageSize = 1024
+    },
+    ['fit'],
+  )
   const a = await rawClient(t, ep)
   const exact = frameOfSize('fit', 1024)
   t.is(Buffer.byteLength(exact), 1024)
@@ -199,7 +245,10 @@ test('[ref] server: socket path longer than the OS limit -> v9 silently listens 
   t.false(rec.list.some((e) => e.type === 'error'))
   const entries = fs.readdirSync(dir)
   t.is(entries.length, 1)
-  t.true(path.basename(p).startsWith(entries[0]) && entries[0].length < path.basename(p).length, `truncated: ${entries[0]}`)
+  t.true(
+    path.basename(p).startsWith(entries[0]) && entries[0].length < path.basename(p).length,
+    `truncated: ${entries[0]}`,
+  )
   // libuv copies as much as fits in sun_path (108 bytes on Linux, no terminating NUL)
   const len = Buffer.byteLength(path.join(dir, entries[0]))
   t.true(len >= 103 && len <= 108, `truncated length ${len}`)
@@ -253,7 +302,12 @@ test('[ours] server: a directory at the socket path is not deleted; start report
 
 const ERRNO = os.constants.errno
 for (const impl of IMPLS) {
-  for (const [transport, stop] of [['tcp', 'maxRetries'], ['tcp', 'stopRetrying'], ['unix', 'maxRetries'], ['unix', 'stopRetrying']]) {
+  for (const [transport, stop] of [
+    ['tcp', 'maxRetries'],
+    ['tcp', 'stopRetrying'],
+    ['unix', 'maxRetries'],
+    ['unix', 'stopRetrying'],
+  ]) {
     test(`[${impl}] ${transport}: connection refused -> Node-style 'error', then disconnect, destroy (${stop})`, async (t) => {
       const ep = await endpoint(t, transport)
       const cfg = { retry: 100, ...(stop === 'maxRetries' ? { maxRetries: 0 } : { stopRetrying: true }) }

@@ -21,7 +21,10 @@ function packageWithoutAddon(t) {
     fs.copyFileSync(path.join(root, file), path.join(pkg, file))
   }
   fs.cpSync(path.join(root, 'lib'), path.join(pkg, 'lib'), { recursive: true })
-  t.false(fs.readdirSync(pkg).some((f) => f.endsWith('.node')), 'no addon in the copy')
+  t.false(
+    fs.readdirSync(pkg).some((f) => f.endsWith('.node')),
+    'no addon in the copy',
+  )
   return pkg
 }
 

@@ -18,7 +18,7 @@ const WORKERS = 2
 const TIMEOUT = 15000
 const DIR = path.join(FIXTURES, 'cluster')
 
-async function cluster (t, impl) {
+async function cluster(t, impl) {
   t.timeout(60000)
   const tmp = await fsp.mkdtemp(path.join(os.tmpdir(), 'node-ipc-rs-cluster-'))
   const socketPath = path.join(tmp, 'ipc.sock')
@@ -26,7 +26,11 @@ async function cluster (t, impl) {
   const procs = []
   let workerPids = []
   try {
-    const master = spawnNode(path.join(DIR, 'cluster-server.js'), { cwd: tmp, env, label: `cluster-server.js [${impl}]` })
+    const master = spawnNode(path.join(DIR, 'cluster-server.js'), {
+      cwd: tmp,
+      env,
+      label: `cluster-server.js [${impl}]`,
+    })
     procs.push(master)
     const forked = await master.waitFor(/^master \d+ forked worker \d+$/, { timeout: TIMEOUT, count: WORKERS })
     workerPids = forked.map((l) => Number(/worker (\d+)$/.exec(l.text)[1]))
@@ -35,13 +39,17 @@ async function cluster (t, impl) {
     t.deepEqual(
       listening.map((l) => Number(/^pid (\d+)/.exec(l.text)[1])).sort(),
       [...workerPids].sort(),
-      'each worker started serving the shared path'
+      'each worker started serving the shared path',
     )
     t.is(master.match(/EADDRINUSE/, 'all').length, 0, 'no worker failed to bind')
     t.true((await fsp.stat(socketPath)).isSocket(), 'the shared path is a socket')
     await waitListening({ path: socketPath }, { proc: master, timeout: TIMEOUT })
 
-    const client = spawnNode(path.join(DIR, 'cluster-client.js'), { cwd: tmp, env, label: `cluster-client.js [${impl}]` })
+    const client = spawnNode(path.join(DIR, 'cluster-client.js'), {
+      cwd: tmp,
+      env,
+      label: `cluster-client.js [${impl}]`,
+    })
     procs.push(client)
     await client.waitFor(/^client done after \d+ rounds$/, { timeout: TIMEOUT })
     const got = await master.waitFor(/^pid \d+ got: round-\d+ /, { timeout: TIMEOUT, count: ROUNDS })
@@ -49,12 +57,23 @@ async function cluster (t, impl) {
     const rounds = got.map((l) => Number(/round-(\d+)/.exec(l.text)[1])).sort((a, b) => a - b)
     t.deepEqual(rounds, [...Array(ROUNDS).keys()], 'every emit-then-disconnect message was received once')
     const receivers = new Set(got.map((l) => Number(/^pid (\d+)/.exec(l.text)[1])))
-    t.deepEqual([...receivers].sort(), [...workerPids].sort(), 'messages were received by both workers (and only by them)')
-    const byRound = got.map((l) => /^pid (\d+) got: round-(\d+)/.exec(l.text)).sort((a, b) => a[2] - b[2]).map((m) => m[1])
+    t.deepEqual(
+      [...receivers].sort(),
+      [...workerPids].sort(),
+      'messages were received by both workers (and only by them)',
+    )
+    const byRound = got
+      .map((l) => /^pid (\d+) got: round-(\d+)/.exec(l.text))
+      .sort((a, b) => a[2] - b[2])
+      .map((m) => m[1])
     t.log(`receiving pid per round: ${byRound.join(' ')}`)
 
     const clientExit = await client.waitExit(TIMEOUT)
-    t.deepEqual({ code: clientExit.code, signal: clientExit.signal }, { code: 0, signal: null }, 'the client exits on its own once done')
+    t.deepEqual(
+      { code: clientExit.code, signal: clientExit.signal },
+      { code: 0, signal: null },
+      'the client exits on its own once done',
+    )
 
     t.true(master.alive, 'master still running')
     t.deepEqual(workerPids.filter(pidAlive), workerPids, 'both workers still running')

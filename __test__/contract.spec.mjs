@@ -24,7 +24,10 @@ const code = (text) =>
 function numbersIn(text) {
   const found = []
   for (const m of text.matchAll(/(-\s*)?\b\d+(?:\s*\*\s*\d+)*\b/g)) {
-    const value = m[0].replace(/^-\s*/, '').split('*').reduce((a, b) => a * Number(b), 1)
+    const value = m[0]
+      .replace(/^-\s*/, '')
+      .split('*')
+      .reduce((a, b) => a * Number(b), 1)
     found.push({ value: m[1] ? -value : value, text: m[0] })
   }
   return found

@@ -24,11 +24,20 @@ const WAIT = 5000 // a local close or a few KiB on a loopback connection take a 
 const COUNT = 100
 
 // The JSON frames in `bytes` (delimiter \f), parsed.
-const frames = (bytes) => bytes.toString('utf8').split('\f').filter((s) => s.length > 0).map((s) => JSON.parse(s))
+const frames = (bytes) =>
+  bytes
+    .toString('utf8')
+    .split('\f')
+    .filter((s) => s.length > 0)
+    .map((s) => JSON.parse(s))
 const numbered = (n) => Array.from({ length: n }, (_, seq) => ({ type: 'msg', data: { seq } }))
 
 function spawnFixture(t, impl, file, env) {
-  const child = spawnNode(path.join(FIX, file), { impl, env: { COUNT: String(COUNT), ...env }, label: `${impl}:${file}:${env.MODE || ''}` })
+  const child = spawnNode(path.join(FIX, file), {
+    impl,
+    env: { COUNT: String(COUNT), ...env },
+    label: `${impl}:${file}:${env.MODE || ''}`,
+  })
   t.teardown(() => child.kill())
   return child
 }
@@ -53,7 +62,11 @@ for (const impl of ['ours', 'ref']) {
       client.socket.write(frame({ type: 'req', data: { reason: 'destroy-1' } }))
       await server.waitJson((o) => o.ev === 'done', LINE_TIMEOUT)
       await closedWithin(closed, 'the server closing the connection')
-      t.deepEqual(frames(client.sink.bytes), [{ type: 'bye', data: { reason: 'destroy-1' } }], `bytes: ${JSON.stringify(client.sink.bytes.toString())}`)
+      t.deepEqual(
+        frames(client.sink.bytes),
+        [{ type: 'bye', data: { reason: 'destroy-1' } }],
+        `bytes: ${JSON.stringify(client.sink.bytes.toString())}`,
+      )
       t.true(server.alive, 'the server process is still running')
     })
 
@@ -63,10 +76,17 @@ for (const impl of ['ours', 'ref']) {
       await server.waitJson((o) => o.ev === 'done', LINE_TIMEOUT)
       const want = frame({ type: 'bye', data: { reason: 'stop-1' } })
       await client.sink.waitFor((b) => b.length >= Buffer.byteLength(want), WAIT, "'bye'")
-      t.deepEqual(frames(client.sink.bytes), [{ type: 'bye', data: { reason: 'stop-1' } }], `bytes: ${JSON.stringify(client.sink.bytes.toString())}`)
+      t.deepEqual(
+        frames(client.sink.bytes),
+        [{ type: 'bye', data: { reason: 'stop-1' } }],
+        `bytes: ${JSON.stringify(client.sink.bytes.toString())}`,
+      )
       // the stop took effect: nobody listens there any more
       const err = await netConnectError(ep.path ? { path: ep.path } : { host: '127.0.0.1', port: ep.port })
-      t.true(transport === 'tcp' ? err.code === 'ECONNREFUSED' : ['ENOENT', 'ECONNREFUSED'].includes(err.code), `connect after stop: ${err.code}`)
+      t.true(
+        transport === 'tcp' ? err.code === 'ECONNREFUSED' : ['ENOENT', 'ECONNREFUSED'].includes(err.code),
+        `connect after stop: ${err.code}`,
+      )
     })
 
     test(`[${impl}] ${transport}: broadcast, stop and destroy every socket in the same tick delivers the broadcast`, async (t) => {
@@ -74,7 +94,11 @@ for (const impl of ['ours', 'ref']) {
       client.socket.write(frame({ type: 'req', data: { reason: 'shutdown-1' } }))
       await server.waitJson((o) => o.ev === 'done', LINE_TIMEOUT)
       await closedWithin(closed, 'the server closing the connection')
-      t.deepEqual(frames(client.sink.bytes), [{ type: 'bye', data: { reason: 'shutdown-1' } }], `bytes: ${JSON.stringify(client.sink.bytes.toString())}`)
+      t.deepEqual(
+        frames(client.sink.bytes),
+        [{ type: 'bye', data: { reason: 'shutdown-1' } }],
+        `bytes: ${JSON.stringify(client.sink.bytes.toString())}`,
+      )
     })
 
     test(`[${impl}] ${transport}: client emits ${COUNT} then process.exit(0) in the same tick: the server receives all ${COUNT} in order`, async (t) => {

@@ -23,8 +23,15 @@ import util from 'node:util'
 import { IMPL_NAMES, Recorder, newIpc, tmpDir, track, withTimeout } from './helpers/behav-util.mjs'
 import { longPath, regularFile, staleSocket } from './helpers/net.mjs'
 import {
-  shape, netConnectError, netListenError, dgramBindError, ipcClientError, ipcServerError,
-  freePortOn, occupy, occupyUdp,
+  shape,
+  netConnectError,
+  netListenError,
+  dgramBindError,
+  ipcClientError,
+  ipcServerError,
+  freePortOn,
+  occupy,
+  occupyUdp,
 } from './helpers/node-errors.mjs'
 import { cannotRun } from './helpers/skip.mjs'
 
@@ -175,36 +182,28 @@ const CLIENT_CASES = [
     'ECONNREFUSED',
     { iface: async () => ({ localAddress: '127.0.0.1', localPort: await freePortOn('127.0.0.1') }) },
   ),
-  closedPortCase(
-    "tcp: interface localPort only, refused -> ' - Local (0.0.0.0:localPort)', as net",
-    'ECONNREFUSED',
-    { iface: async () => ({ localPort: await freePortOn('127.0.0.1') }) },
-  ),
-  closedPortCase(
-    'tcp: interface localAddress only, refused -> no Local details (as net)',
-    'ECONNREFUSED',
-    { iface: () => ({ localAddress: '127.0.0.1' }) },
-  ),
+  closedPortCase("tcp: interface localPort only, refused -> ' - Local (0.0.0.0:localPort)', as net", 'ECONNREFUSED', {
+    iface: async () => ({ localPort: await freePortOn('127.0.0.1') }),
+  }),
+  closedPortCase('tcp: interface localAddress only, refused -> no Local details (as net)', 'ECONNREFUSED', {
+    iface: () => ({ localAddress: '127.0.0.1' }),
+  }),
   closedPortCase(
     'tcp: interface localAddress not on this machine -> bind EADDRNOTAVAIL localAddress',
     'EADDRNOTAVAIL',
     { iface: () => ({ localAddress: FOREIGN_IP }) },
   ),
-  closedPortCase(
-    'tcp: interface localPort already taken -> bind EADDRINUSE localAddress:localPort',
-    'EADDRINUSE',
-    { iface: async (t) => ({ localAddress: '127.0.0.1', localPort: await occupy(t, '127.0.0.1') }) },
-  ),
+  closedPortCase('tcp: interface localPort already taken -> bind EADDRINUSE localAddress:localPort', 'EADDRINUSE', {
+    iface: async (t) => ({ localAddress: '127.0.0.1', localPort: await occupy(t, '127.0.0.1') }),
+  }),
   closedPortCase('tls: closed port -> connect ECONNREFUSED, as tls.connect', 'ECONNREFUSED', { viaTls: true }),
   badHostCase((port) => ({
     node: () => netConnectError({ host: BAD_HOST, port }, undefined, 20000),
     connect: (ipc) => ipc.connectToNet('x', BAD_HOST, port),
   })),
-  closedPortCase(
-    'dns: a host name of 263 bytes -> getaddrinfo EINVAL host (refused before any query)',
-    'EINVAL',
-    { host: LONG_HOST },
-  ),
+  closedPortCase('dns: a host name of 263 bytes -> getaddrinfo EINVAL host (refused before any query)', 'EINVAL', {
+    host: LONG_HOST,
+  }),
 ]
 
 // One test per case and impl: a case whose setup cannot make the scenario on this machine
@@ -236,24 +235,30 @@ caseTests('client', CLIENT_CASES, (t, impl, s) => ipcClientError(t, impl, s.conn
 // and newer Node refuses it with EINVAL (UV_PIPE_NO_TRUNCATE). The error is still
 // phrased and shaped as net phrases its connect/listen errors. (longPath: helpers/net.mjs)
 
-test.serial('[ours] client, unix: a path longer than sun_path -> connect ENAMETOOLONG path, shaped like net', async (t) => {
-  const p = longPath(tmpDir(t))
-  const got = shape(await ipcClientError(t, 'ours', (ipc) => ipc.connectTo('x', p)))
-  t.deepEqual(got, {
-    isError: true,
-    keys: ['errno', 'code', 'syscall', 'address'],
-    message: `connect ENAMETOOLONG ${p}`,
-    code: 'ENAMETOOLONG',
-    errno: -ENAMETOOLONG,
-    syscall: 'connect',
-    address: p,
-  })
-  // The same format as net's own error for this path, whatever code it picked.
-  const node = shape(await netConnectError({ path: p }))
-  t.deepEqual(Object.keys(node), Object.keys(got))
-  t.is(node.message, `connect ${node.code} ${p}`)
-  loud(t, `divergence kept: node:net gives ${node.code} for a ${Buffer.byteLength(p)}-byte socket path (libuv truncates it); ours gives ENAMETOOLONG`)
-})
+test.serial(
+  '[ours] client, unix: a path longer than sun_path -> connect ENAMETOOLONG path, shaped like net',
+  async (t) => {
+    const p = longPath(tmpDir(t))
+    const got = shape(await ipcClientError(t, 'ours', (ipc) => ipc.connectTo('x', p)))
+    t.deepEqual(got, {
+      isError: true,
+      keys: ['errno', 'code', 'syscall', 'address'],
+      message: `connect ENAMETOOLONG ${p}`,
+      code: 'ENAMETOOLONG',
+      errno: -ENAMETOOLONG,
+      syscall: 'connect',
+      address: p,
+    })
+    // The same format as net's own error for this path, whatever code it picked.
+    const node = shape(await netConnectError({ path: p }))
+    t.deepEqual(Object.keys(node), Object.keys(got))
+    t.is(node.message, `connect ${node.code} ${p}`)
+    loud(
+      t,
+      `divergence kept: node:net gives ${node.code} for a ${Buffer.byteLength(p)}-byte socket path (libuv truncates it); ours gives ENAMETOOLONG`,
+    )
+  },
+)
 
 test.serial('[ref] client, unix: a path longer than sun_path -> the same error as net', async (t) => {
   const p = longPath(tmpDir(t))
@@ -266,7 +271,10 @@ test.serial('[ref] client, unix: a path longer than sun_path -> the same error a
 //
 // setup(t) -> { node(): Promise<Error>, serve(ipc), cfg?, impls? } or { skip: reason }
 
-const tcpListen = (host, port) => ({ node: () => netListenError([port, host]), serve: (ipc) => ipc.serveNet(host, port) })
+const tcpListen = (host, port) => ({
+  node: () => netListenError([port, host]),
+  serve: (ipc) => ipc.serveNet(host, port),
+})
 const unixListen = (p, more) => ({ node: () => netListenError([{ path: p }]), serve: (ipc) => ipc.serve(p), ...more })
 
 const SERVER_CASES = [
@@ -279,7 +287,8 @@ const SERVER_CASES = [
     name: 'tcp: ::1 port already in use -> listen EADDRINUSE ::1:port',
     code: 'EADDRINUSE',
     async setup(t) {
-      if ((await ipv6ClosedPort()) === null) return { skip: '::1 cannot be bound on this machine (IPv6 loopback unavailable)' }
+      if ((await ipv6ClosedPort()) === null)
+        return { skip: '::1 cannot be bound on this machine (IPv6 loopback unavailable)' }
       return tcpListen('::1', await occupy(t, '::1'))
     },
   },
@@ -360,31 +369,38 @@ const SERVER_CASES = [
 
 async function occupyPath(t, p) {
   const srv = net.createServer()
-  await withTimeout(new Promise((resolve, reject) => {
-    srv.once('error', reject)
-    srv.listen(p, resolve)
-  }), 5000, `listen ${p}`)
+  await withTimeout(
+    new Promise((resolve, reject) => {
+      srv.once('error', reject)
+      srv.listen(p, resolve)
+    }),
+    5000,
+    `listen ${p}`,
+  )
   t.teardown(() => srv.close())
 }
 
 caseTests('server', SERVER_CASES, (t, impl, s) => ipcServerError(t, impl, s.serve, s.cfg, s.wait, { udp: s.udp }))
 
-test.serial('[ours] server, unix: a path longer than sun_path -> listen ENAMETOOLONG: <the OS text> path, shaped like net', async (t) => {
-  const dir = tmpDir(t)
-  const p = longPath(dir)
-  const got = shape(await ipcServerError(t, 'ours', (ipc) => ipc.serve(p)))
-  t.deepEqual(got, {
-    isError: true,
-    keys: ['code', 'errno', 'syscall', 'address', 'port'],
-    message: `listen ENAMETOOLONG: ${ENAMETOOLONG_TEXT} ${p}`,
-    code: 'ENAMETOOLONG',
-    errno: -ENAMETOOLONG,
-    syscall: 'listen',
-    address: p,
-    port: -1,
-  })
-  t.deepEqual(fs.readdirSync(dir), [], 'nothing created')
-})
+test.serial(
+  '[ours] server, unix: a path longer than sun_path -> listen ENAMETOOLONG: <the OS text> path, shaped like net',
+  async (t) => {
+    const dir = tmpDir(t)
+    const p = longPath(dir)
+    const got = shape(await ipcServerError(t, 'ours', (ipc) => ipc.serve(p)))
+    t.deepEqual(got, {
+      isError: true,
+      keys: ['code', 'errno', 'syscall', 'address', 'port'],
+      message: `listen ENAMETOOLONG: ${ENAMETOOLONG_TEXT} ${p}`,
+      code: 'ENAMETOOLONG',
+      errno: -ENAMETOOLONG,
+      syscall: 'listen',
+      address: p,
+      port: -1,
+    })
+    t.deepEqual(fs.readdirSync(dir), [], 'nothing created')
+  },
+)
 
 // A name with several addresses that all refuse: Node 20 (autoSelectFamily) reports an
 // AggregateError. No name here need have two addresses, so net is given a lookup that
@@ -399,27 +415,36 @@ test.serial('[ours] several addresses, all refused -> the AggregateError net giv
   const lookup = (host, opts, cb) => cb(null, addresses)
   const expected = shape(await netConnectError({ host: 'localhost', port, lookup }))
   t.is(expected.aggregate?.errors.length, 2, 'the scenario: net gives an AggregateError of two errors')
-  const failure = { errors: addresses.map(({ address }) => ({ errno: -ECONNREFUSED, syscall: 'connect', address, port })) }
+  const failure = {
+    errors: addresses.map(({ address }) => ({ errno: -ECONNREFUSED, syscall: 'connect', address, port })),
+  }
   t.deepEqual(shape(systemError(failure)), expected)
 })
 
 // An open connection the peer resets (RST on its first message): the error comes from a
 // read, as net's does, and the client then closes like after any error (maxRetries 0).
-const resettingServer = (t) => new Promise((resolve, reject) => {
-  const server = net.createServer((socket) => socket.once('data', () => socket.resetAndDestroy()))
-  t.teardown(() => server.close())
-  server.once('error', reject)
-  server.listen(0, '127.0.0.1', () => resolve(server.address().port))
-})
+const resettingServer = (t) =>
+  new Promise((resolve, reject) => {
+    const server = net.createServer((socket) => socket.once('data', () => socket.resetAndDestroy()))
+    t.teardown(() => server.close())
+    server.once('error', reject)
+    server.listen(0, '127.0.0.1', () => resolve(server.address().port))
+  })
 
 for (const impl of IMPL_NAMES) {
   test.serial(`[${impl}] client, tcp: the peer resets an open connection -> read ECONNRESET, as net`, async (t) => {
     const port = await resettingServer(t)
-    const expected = shape(await withTimeout(new Promise((resolve, reject) => {
-      const socket = net.connect(port, '127.0.0.1', () => socket.write('x'))
-      socket.once('error', resolve)
-      socket.once('close', () => reject(new Error('node:net closed without an error')))
-    }), 5000, 'node error after a reset'))
+    const expected = shape(
+      await withTimeout(
+        new Promise((resolve, reject) => {
+          const socket = net.connect(port, '127.0.0.1', () => socket.write('x'))
+          socket.once('error', resolve)
+          socket.once('close', () => reject(new Error('node:net closed without an error')))
+        }),
+        5000,
+        'node error after a reset',
+      ),
+    )
     t.is(expected.code, 'ECONNRESET', 'the scenario: node itself gives ECONNRESET')
 
     const ipc = track(t, newIpc(impl, { maxRetries: 0, retry: 50 }))

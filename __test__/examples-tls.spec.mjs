@@ -23,8 +23,18 @@ import path from 'node:path'
 import { IMPLS, ROOT } from './helpers/impl.mjs'
 import { delay } from './helpers/behav-util.mjs'
 import { hexPort } from './helpers/net.mjs'
-import { COMPAT_EXAMPLES, LINE_TIMEOUT, TCP_WORLD, assertRunning, exampleTests, isListening,
-  checkBasic, checkBasicSync, checkMultiClientBroadcast, checkRawExchange } from './helpers/examples.mjs'
+import {
+  COMPAT_EXAMPLES,
+  LINE_TIMEOUT,
+  TCP_WORLD,
+  assertRunning,
+  exampleTests,
+  isListening,
+  checkBasic,
+  checkBasicSync,
+  checkMultiClientBroadcast,
+  checkRawExchange,
+} from './helpers/examples.mjs'
 
 // The examples' client retry interval (ipc.config.retry = 1500 in every TLS example).
 const EXAMPLE_RETRY = 1500
@@ -35,7 +45,7 @@ const REF_BUNDLED_CERTS = path.join(path.dirname(IMPLS.ref), 'local-node-ipc-cer
 // The servers listen on localhost, which resolves to 127.0.0.1 here; accept a ::1 (or ::)
 // listener too, in case it does not.
 const LISTENING_V4_OR_V6 = {
-  async up (ep) {
+  async up(ep) {
     if (await isListening(ep)) return true
     if (process.platform !== 'linux') return false
     const local = new RegExp(`^0{24}(01000000|00000000):${hexPort(ep.port)}$`) // ::1 or ::
@@ -45,7 +55,7 @@ const LISTENING_V4_OR_V6 = {
       return local.test(f[1] || '') && f[3] === '0A' // 0A = LISTEN
     })
   },
-  name: (ep) => `port ${ep.port}`
+  name: (ep) => `port ${ep.port}`,
 }
 
 /** withExample options that lay out `certs` (a local-node-ipc-certs folder, or null for none). */
@@ -53,7 +63,7 @@ const withCerts = (certs) => ({
   probe: LISTENING_V4_OR_V6,
   prepare: certs && ((ex) => fsp.cp(certs, path.join(ex.tmp, 'root', 'local-node-ipc-certs'), { recursive: true })),
   runTimeout: 90000,
-  lockWait: 120000
+  lockWait: 120000,
 })
 
 test.serial('the example layout finds the certificates', async (t) => {
@@ -64,7 +74,11 @@ test.serial('the example layout finds the certificates', async (t) => {
     for (const f of fs.readdirSync(full).filter((x) => x.endsWith('.js'))) {
       const src = fs.readFileSync(path.join(full, f), 'utf8')
       for (const m of src.matchAll(/__dirname \+ "([^"]+)"/g)) {
-        t.regex(m[1], /^\/\.\.\/\.\.\/\.\.\/local-node-ipc-certs\/(server\.pub|client\.pub|private\/(server|client)\.key|private\/dhparam\.pem)$/, `${d}/${f}`)
+        t.regex(
+          m[1],
+          /^\/\.\.\/\.\.\/\.\.\/local-node-ipc-certs\/(server\.pub|client\.pub|private\/(server|client)\.key|private\/dhparam\.pem)$/,
+          `${d}/${f}`,
+        )
         const rel = m[1].replace('/../../../local-node-ipc-certs/', '')
         t.true(fs.existsSync(path.join(PROJECT_CERTS, rel)), `the project ships local-node-ipc-certs/${rel}`)
       }
@@ -80,28 +94,42 @@ for (const dir of ['basic', 'basic-local-only', 'basic-more-secure', 'basic-most
 }
 
 exampleTests('TLSSocket/basicSync', (t, ex) => checkBasicSync(t, ex, TCP_WORLD), withCerts(PROJECT_CERTS))
-exampleTests('TLSSocket/Multi-Client-Broadcast-basic', (t, ex) => checkMultiClientBroadcast(t, ex, TCP_WORLD), withCerts(PROJECT_CERTS))
+exampleTests(
+  'TLSSocket/Multi-Client-Broadcast-basic',
+  (t, ex) => checkMultiClientBroadcast(t, ex, TCP_WORLD),
+  withCerts(PROJECT_CERTS),
+)
 // mutual TLS, raw, ascii; the server's connect handler prints "connection detected"
-exampleTests('TLSSocket/rawBuffer-only-works-with-most-secure',
-  (t, ex) => checkRawExchange(t, ex, TCP_WORLD, 'ascii', /^connection detected$/), withCerts(PROJECT_CERTS))
+exampleTests(
+  'TLSSocket/rawBuffer-only-works-with-most-secure',
+  (t, ex) => checkRawExchange(t, ex, TCP_WORLD, 'ascii', /^connection detected$/),
+  withCerts(PROJECT_CERTS),
+)
 
 // Control: basic-most-secure with node-ipc's original certificates (expired 2017, CN
 // DigiNow, no SAN) laid out instead. Verification is on at both ends, so nothing gets
 // through. v9 prints "## connected to world ##" on every attempt (connect fires before the
 // handshake, and resets the retry count); ours fires it after the handshake (README,
 // "Differences from node-ipc v9") and so never reports a connection.
-exampleTests('TLSSocket/basic-most-secure', async (t, { impl, start, startServer }) => {
-  const server = await startServer('world-server.js', TCP_WORLD)
-  const client = start('hello-client.js')
-  if (impl === 'ref') {
-    // a connect line per attempt: see two attempts, so the retry ran
-    await client.waitFor(/## connected to world ##/, { timeout: EXAMPLE_RETRY + LINE_TIMEOUT, count: 2 })
-  } else {
-    // watch three retry intervals: at least two failed attempts
-    await delay(3 * EXAMPLE_RETRY)
-    t.is(client.match(/## connected to world ##/).length, 0, 'connect never fires for a failed handshake')
-  }
-  assertRunning(t, [server, client])
-  t.is(server.match(/got a message from/).length, 0, 'nothing reached the server')
-  t.is(client.match(/got a message from world/).length, 0, 'nothing reached the client')
-}, { ...withCerts(REF_BUNDLED_CERTS), title: 'TLSSocket/basic-most-secure with the original expired certificates fails' })
+exampleTests(
+  'TLSSocket/basic-most-secure',
+  async (t, { impl, start, startServer }) => {
+    const server = await startServer('world-server.js', TCP_WORLD)
+    const client = start('hello-client.js')
+    if (impl === 'ref') {
+      // a connect line per attempt: see two attempts, so the retry ran
+      await client.waitFor(/## connected to world ##/, { timeout: EXAMPLE_RETRY + LINE_TIMEOUT, count: 2 })
+    } else {
+      // watch three retry intervals: at least two failed attempts
+      await delay(3 * EXAMPLE_RETRY)
+      t.is(client.match(/## connected to world ##/).length, 0, 'connect never fires for a failed handshake')
+    }
+    assertRunning(t, [server, client])
+    t.is(server.match(/got a message from/).length, 0, 'nothing reached the server')
+    t.is(client.match(/got a message from world/).length, 0, 'nothing reached the client')
+  },
+  {
+    ...withCerts(REF_BUNDLED_CERTS),
+    title: 'TLSSocket/basic-most-secure with the original expired certificates fails',
+  },
+)

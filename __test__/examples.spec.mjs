@@ -12,12 +12,26 @@
 // serial, holds the cross-process fixed-endpoint lock (helpers/fixed-endpoints.mjs), and
 // awaits the exit of all its processes before the next one starts (helpers/examples.mjs).
 import { delay } from './helpers/behav-util.mjs'
-import { LINE_TIMEOUT, TCP_WORLD, UNIX_WORLD, WINDOW, assertRunning, exampleTests,
-  checkBasic, checkBasicSync, checkMultiClientBroadcast, checkRawExchange } from './helpers/examples.mjs'
+import {
+  LINE_TIMEOUT,
+  TCP_WORLD,
+  UNIX_WORLD,
+  WINDOW,
+  assertRunning,
+  exampleTests,
+  checkBasic,
+  checkBasicSync,
+  checkMultiClientBroadcast,
+  checkRawExchange,
+} from './helpers/examples.mjs'
 
 const WORLDS = { unixWindowsSocket: UNIX_WORLD, TCPSocket: TCP_WORLD }
 
-for (const [example, check] of [['basic', checkBasic], ['Multi-Client-Broadcast', checkMultiClientBroadcast], ['basicSync', checkBasicSync]]) {
+for (const [example, check] of [
+  ['basic', checkBasic],
+  ['Multi-Client-Broadcast', checkMultiClientBroadcast],
+  ['basicSync', checkBasicSync],
+]) {
   for (const [transport, world] of Object.entries(WORLDS)) {
     exampleTests(`${transport}/${example}`, (t, ex) => check(t, ex, world))
   }
@@ -38,9 +52,12 @@ exampleTests('TCPSocket/rawBuffer', async (t, { start, startServer }) => {
   t.deepEqual({ code: exit.code, signal: exit.signal }, { code: 1, signal: null }, 'server crashes with exit code 1')
   t.true(
     server.match(/TypeError: Cannot read properties of undefined \(reading 'rawBufferClient'\)/, 'stderr').length > 0,
-    'server died of the TypeError from ipc.server.of.rawBufferClient'
+    'server died of the TypeError from ipc.server.of.rawBufferClient',
   )
-  t.true(server.match(/ipc\.server\.of\.rawBufferClient|world\.server\.js:\d+/, 'stderr').length > 0, 'the stack points into the example')
+  t.true(
+    server.match(/ipc\.server\.of\.rawBufferClient|world\.server\.js:\d+/, 'stderr').length > 0,
+    'the stack points into the example',
+  )
 
   await delay(WINDOW)
   assertRunning(t, [client])

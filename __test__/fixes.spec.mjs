@@ -11,7 +11,17 @@ import net from 'node:net'
 import path from 'node:path'
 import { createRequire } from 'node:module'
 import { IMPLS } from './helpers/impl.mjs'
-import { IMPL_NAMES, newIpc, track, tmpDir, freePort, rawServer, withTimeout, once, startOutcome } from './helpers/behav-util.mjs'
+import {
+  IMPL_NAMES,
+  newIpc,
+  track,
+  tmpDir,
+  freePort,
+  rawServer,
+  withTimeout,
+  once,
+  startOutcome,
+} from './helpers/behav-util.mjs'
 import { staleSocket } from './helpers/net.mjs'
 import { evalNode } from './helpers/proc.mjs'
 
@@ -56,7 +66,14 @@ for (const impl of IMPL_NAMES) {
     t.is(out.event, 'start')
     // and it really listens there
     const s = net.connect({ path: p })
-    await withTimeout(new Promise((resolve, reject) => { s.once('connect', resolve); s.once('error', reject) }), 3000, 'connect')
+    await withTimeout(
+      new Promise((resolve, reject) => {
+        s.once('connect', resolve)
+        s.once('error', reject)
+      }),
+      3000,
+      'connect',
+    )
     s.destroy()
   })
 
@@ -116,7 +133,12 @@ for (const impl of IMPL_NAMES) {
     const localPort = await freePort()
     if (impl === 'ref') {
       t.is(ipc.config.interfaces, undefined)
-      t.throws(() => { ipc.config.interfaces.localPort = localPort }, { instanceOf: TypeError })
+      t.throws(
+        () => {
+          ipc.config.interfaces.localPort = localPort
+        },
+        { instanceOf: TypeError },
+      )
       return
     }
     const srv = await rawServer(t, { port })
@@ -178,8 +200,10 @@ test('[ref] v9 server double-prefixes a path that already is a pipe (platform st
 // the usual way, in connectTo's callback and before server.start(), and nothing may throw.
 test('[ours] on Windows a pipe client and server report ERR_IPC_UNSUPPORTED to their handlers (platform stubbed)', async (t) => {
   const script = `
-    Object.defineProperty(process, 'platform', { value: 'win32' })
     const ipc = require(${JSON.stringify(IMPLS.ours)})
+    // The addon loaded as a Windows build would provide it; then the platform is Windows.
+    require(${JSON.stringify(path.join(path.dirname(IMPLS.ours), 'lib', 'native.js'))}).loadBinding()
+    Object.defineProperty(process, 'platform', { value: 'win32' })
     ipc.config.silent = true
     const out = {}
     ipc.serve('/tmp/never-bound.sock')
@@ -190,7 +214,10 @@ test('[ours] on Windows a pipe client and server report ERR_IPC_UNSUPPORTED to t
     })
     setImmediate(() => console.log(JSON.stringify(out)))
   `
-  t.deepEqual(await evalNode(script, { cwd: tmpDir(t) }), { server: 'ERR_IPC_UNSUPPORTED', client: 'ERR_IPC_UNSUPPORTED' })
+  t.deepEqual(await evalNode(script, { cwd: tmpDir(t) }), {
+    server: 'ERR_IPC_UNSUPPORTED',
+    client: 'ERR_IPC_UNSUPPORTED',
+  })
 })
 
 // lib/pipe-name.js holds v9's mapping for when the named-pipe transport lands: a missing

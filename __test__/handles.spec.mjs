@@ -83,7 +83,10 @@ for (const impl of ['ours', 'ref']) {
       await assertLoaded(t, child, impl)
       await child.waitJson((o) => o.ev === 'connected', LINE_TIMEOUT)
       await assertStaysAlive(t, child, ALIVE_WINDOW)
-      t.false(child.json().some((o) => o.ev === 'disconnect' || o.ev === 'error'), 'the connection stayed up')
+      t.false(
+        child.json().some((o) => o.ev === 'disconnect' || o.ev === 'error'),
+        'the connection stayed up',
+      )
     })
   }
 }

@@ -22,13 +22,20 @@ const platformDirs = fs.readdirSync(path.join(ROOT, 'npm')).map((dir) => ({
 }))
 
 // The platform package this machine would install: npm decides by os, cpu and libc.
-const thisPlatform = platformDirs.find(({ manifest }) =>
-  manifest.os.includes(process.platform) &&
-  manifest.cpu.includes(process.arch) &&
-  (!manifest.libc || (process.report.getReport().header.glibcVersionRuntime ? manifest.libc.includes('glibc') : manifest.libc.includes('musl'))))
+const thisPlatform = platformDirs.find(
+  ({ manifest }) =>
+    manifest.os.includes(process.platform) &&
+    manifest.cpu.includes(process.arch) &&
+    (!manifest.libc ||
+      (process.report.getReport().header.glibcVersionRuntime
+        ? manifest.libc.includes('glibc')
+        : manifest.libc.includes('musl'))),
+)
 
 // A built addon for which no npm/ package exists would make every test here skip: say so.
-const builtAddons = fs.readdirSync(ROOT).filter((f) => f.startsWith(`${rootManifest.napi.binaryName}.`) && f.endsWith('.node'))
+const builtAddons = fs
+  .readdirSync(ROOT)
+  .filter((f) => f.startsWith(`${rootManifest.napi.binaryName}.`) && f.endsWith('.node'))
 
 // Runs a command to its end (its process group killed after `timeoutMs`); never rejects,
 // the caller asserts.
@@ -45,10 +52,26 @@ let publishedManifest // the root package.json as packed for publishing
 
 // Every npm call: offline, with an empty cache, a registry nobody listens on and no user or
 // global npmrc, so nothing can come from a registry and no local setting changes the layout.
-const npm = (args, cwd) => run('npm', [
-  ...args, '--offline', '--no-audit', '--no-fund', '--no-update-notifier', '--registry', 'http://127.0.0.1:9/',
-  '--cache', path.join(work, 'npm-cache'), '--userconfig', path.join(work, 'npmrc'), '--globalconfig', path.join(work, 'npmrc'),
-], { cwd })
+const npm = (args, cwd) =>
+  run(
+    'npm',
+    [
+      ...args,
+      '--offline',
+      '--no-audit',
+      '--no-fund',
+      '--no-update-notifier',
+      '--registry',
+      'http://127.0.0.1:9/',
+      '--cache',
+      path.join(work, 'npm-cache'),
+      '--userconfig',
+      path.join(work, 'npmrc'),
+      '--globalconfig',
+      path.join(work, 'npmrc'),
+    ],
+    { cwd },
+  )
 
 async function pack(dir, ...flags) {
   const packed = await npm(['pack', ...flags, '--json', '--pack-destination', work], dir)
@@ -73,14 +96,16 @@ test.before(async () => {
   const manifestPath = path.join(stage, 'package', 'package.json')
   publishedManifest = JSON.parse(fs.readFileSync(manifestPath, 'utf8'))
   publishedManifest.optionalDependencies = Object.fromEntries(
-    platformDirs.map(({ manifest }) => [manifest.name, rootManifest.version]))
+    platformDirs.map(({ manifest }) => [manifest.name, rootManifest.version]),
+  )
   fs.writeFileSync(manifestPath, JSON.stringify(publishedManifest, null, 2))
   rootTarball = await pack(path.join(stage, 'package'), '--ignore-scripts')
 
   // The platform package as CI would publish it: its npm/ folder plus the addon built here.
   const platformStage = path.join(work, 'platform-package')
   fs.mkdirSync(platformStage)
-  for (const file of fs.readdirSync(thisPlatform.dir)) fs.copyFileSync(path.join(thisPlatform.dir, file), path.join(platformStage, file))
+  for (const file of fs.readdirSync(thisPlatform.dir))
+    fs.copyFileSync(path.join(thisPlatform.dir, file), path.join(platformStage, file))
   const addon = thisPlatform.manifest.main
   fs.copyFileSync(path.join(ROOT, addon), path.join(platformStage, addon))
   platformTarball = await pack(platformStage)
@@ -96,7 +121,11 @@ test.after.always(() => {
 function platformTest(title, fn) {
   test.serial(title, async (t) => {
     if (!thisPlatform) {
-      t.deepEqual(builtAddons, [], `built ${builtAddons} but npm/ has no package for ${process.platform}-${process.arch}`)
+      t.deepEqual(
+        builtAddons,
+        [],
+        `built ${builtAddons} but npm/ has no package for ${process.platform}-${process.arch}`,
+      )
       cannotRun(t, `no npm/ platform package for ${process.platform}-${process.arch}`)
       return
     }
@@ -105,24 +134,40 @@ function platformTest(title, fn) {
 }
 
 const tarballPath = (packed) => path.join(work, packed.filename)
-const listFiles = (dir, prefix = '') => fs.readdirSync(dir, { withFileTypes: true }).flatMap((e) =>
-  e.isDirectory() ? listFiles(path.join(dir, e.name), `${prefix}${e.name}/`) : [`${prefix}${e.name}`])
+const listFiles = (dir, prefix = '') =>
+  fs
+    .readdirSync(dir, { withFileTypes: true })
+    .flatMap((e) =>
+      e.isDirectory() ? listFiles(path.join(dir, e.name), `${prefix}${e.name}/`) : [`${prefix}${e.name}`],
+    )
 
 platformTest('the root tarball holds the JS, types and certificates the loader needs, and nothing else', (t) => {
   const expected = [
-    'LICENSE', 'README.md', 'package.json',
-    'index.js', 'index.mjs', 'index.d.ts', 'index.d.mts', 'binding.js',
+    'LICENSE',
+    'README.md',
+    'package.json',
+    'index.js',
+    'index.mjs',
+    'index.d.ts',
+    'index.d.mts',
+    'binding.js',
     ...listFiles(path.join(ROOT, 'lib'), 'lib/'),
     ...listFiles(path.join(ROOT, 'local-node-ipc-certs'), 'local-node-ipc-certs/'),
   ].sort()
   t.deepEqual(rootTarball.files.map((f) => f.path).sort(), expected)
-  t.false(rootTarball.files.some((f) => f.path.endsWith('.node')), 'the addon lives in the platform package')
+  t.false(
+    rootTarball.files.some((f) => f.path.endsWith('.node')),
+    'the addon lives in the platform package',
+  )
   t.deepEqual(publishedManifest.optionalDependencies[thisPlatform.manifest.name], rootManifest.version)
   t.is(Object.keys(publishedManifest.optionalDependencies).length, platformDirs.length)
 })
 
 platformTest('the platform tarball holds the addon and its manifest only', (t) => {
-  t.deepEqual(platformTarball.files.map((f) => f.path).sort(), ['LICENSE', 'README.md', 'package.json', thisPlatform.manifest.main].sort())
+  t.deepEqual(
+    platformTarball.files.map((f) => f.path).sort(),
+    ['LICENSE', 'README.md', 'package.json', thisPlatform.manifest.main].sort(),
+  )
   t.is(platformTarball.name, thisPlatform.manifest.name)
   t.is(platformTarball.version, rootManifest.version)
 })
@@ -154,7 +199,10 @@ test('manifests: no install scripts, engines for Node-API 9, platform packages w
 async function installProject(t, name, rootSpec) {
   const project = path.join(work, name)
   fs.cpSync(USER_PROJECT, project, { recursive: true })
-  const installed = await npm(['install', rootSpec, `${platformTarball.name}@file:${tarballPath(platformTarball)}`], project)
+  const installed = await npm(
+    ['install', rootSpec, `${platformTarball.name}@file:${tarballPath(platformTarball)}`],
+    project,
+  )
   t.is(installed.code, 0, installed.output)
   // What was installed runs nothing at install time: no lifecycle script, no node-gyp build.
   for (const pkg of fs.readdirSync(path.join(project, 'node_modules')).filter((d) => !d.startsWith('.'))) {
@@ -177,7 +225,11 @@ async function loadedFiles(t, project, name) {
     })
     ipc.server.start()`
   const dir = fs.mkdtempSync(path.join(work, 's-'))
-  const loaded = await run(process.execPath, ['-e', script], { cwd: project, env: { SOCKET_DIR: dir }, timeoutMs: 15_000 })
+  const loaded = await run(process.execPath, ['-e', script], {
+    cwd: project,
+    env: { SOCKET_DIR: dir },
+    timeoutMs: 15_000,
+  })
   fs.rmSync(dir, { recursive: true, force: true })
   t.is(loaded.code, 0, loaded.output)
   return JSON.parse(loaded.stdout)
@@ -190,12 +242,25 @@ async function runPair(t, project, transport) {
   const env = { TMPDIR: work }
   const server = spawnCommand(process.execPath, ['server.js', transport, where], { cwd: project, env })
   try {
-    const listening = await server.waitLine(/listening/, 10_000).then(() => true, () => false)
+    const listening = await server.waitLine(/listening/, 10_000).then(
+      () => true,
+      () => false,
+    )
     t.true(listening && server.exit === null, `the server starts within 10 s:\n${server.describe()}`)
-    const client = await run(process.execPath, ['client.js', transport, where], { cwd: project, env, timeoutMs: 15_000 })
+    const client = await run(process.execPath, ['client.js', transport, where], {
+      cwd: project,
+      env,
+      timeoutMs: 15_000,
+    })
     t.is(client.code, 0, client.output)
     t.deepEqual(JSON.parse(client.stdout), { echo: { from: 'client', transport } })
-    t.true(await server.waitExit(10_000).then(() => true, () => false), 'the server exits within 10 s of its client leaving')
+    t.true(
+      await server.waitExit(10_000).then(
+        () => true,
+        () => false,
+      ),
+      'the server exits within 10 s of its client leaving',
+    )
     t.deepEqual(server.exit, { code: 0, signal: null }, server.describe())
   } finally {
     server.kill()
@@ -205,73 +270,105 @@ async function runPair(t, project, transport) {
 
 let aliasProject
 
-platformTest('installed offline by name: the addon comes from the platform package; import and require agree', async (t) => {
-  const project = await installProject(t, 'by-name', tarballPath(rootTarball))
-  const manifest = JSON.parse(fs.readFileSync(path.join(project, 'package.json'), 'utf8'))
-  t.regex(manifest.dependencies['node-ipc-rs'], /^file:/)
+platformTest(
+  'installed offline by name: the addon comes from the platform package; import and require agree',
+  async (t) => {
+    const project = await installProject(t, 'by-name', tarballPath(rootTarball))
+    const manifest = JSON.parse(fs.readFileSync(path.join(project, 'package.json'), 'utf8'))
+    t.regex(manifest.dependencies['node-ipc-rs'], /^file:/)
 
-  const loaded = await loadedFiles(t, project, 'node-ipc-rs')
-  const addons = loaded.filter((f) => f.endsWith('.node'))
-  t.deepEqual(addons, [path.join(fs.realpathSync(project), 'node_modules', thisPlatform.manifest.name, thisPlatform.manifest.main)])
-  t.true(loaded.includes(path.join(fs.realpathSync(project), 'node_modules', 'node-ipc-rs', 'index.js')))
+    const loaded = await loadedFiles(t, project, 'node-ipc-rs')
+    const addons = loaded.filter((f) => f.endsWith('.node'))
+    t.deepEqual(addons, [
+      path.join(fs.realpathSync(project), 'node_modules', thisPlatform.manifest.name, thisPlatform.manifest.main),
+    ])
+    t.true(loaded.includes(path.join(fs.realpathSync(project), 'node_modules', 'node-ipc-rs', 'index.js')))
 
-  fs.writeFileSync(path.join(project, 'identity.mjs'), [
-    "import ipc, { IPC, IPCModule } from 'node-ipc-rs'",
-    "import { createRequire } from 'node:module'",
-    "const required = createRequire(import.meta.url)('node-ipc-rs')",
-    'console.log(JSON.stringify({ sameSingleton: ipc === required, sameClass: IPC === required.IPC, isInstance: ipc instanceof IPC,',
-    "  defaultIsSelf: required.default === required, sameModuleClass: IPCModule === required.constructor,",
-    '  className: IPC.name, keys: Object.keys(ipc) }))',
-  ].join('\n'))
-  const identity = await run(process.execPath, ['identity.mjs'], { cwd: project })
-  t.is(identity.code, 0, identity.output)
-  t.deepEqual(JSON.parse(identity.stdout), {
-    sameSingleton: true, sameClass: true, isInstance: true, defaultIsSelf: true, sameModuleClass: true, className: 'IPC',
-    keys: ['config', 'connectTo', 'connectToNet', 'disconnect', 'serve', 'serveNet', 'of', 'server', 'log', 'IPC'],
-  })
+    fs.writeFileSync(
+      path.join(project, 'identity.mjs'),
+      [
+        "import ipc, { IPC, IPCModule } from 'node-ipc-rs'",
+        "import { createRequire } from 'node:module'",
+        "const required = createRequire(import.meta.url)('node-ipc-rs')",
+        'console.log(JSON.stringify({ sameSingleton: ipc === required, sameClass: IPC === required.IPC, isInstance: ipc instanceof IPC,',
+        '  defaultIsSelf: required.default === required, sameModuleClass: IPCModule === required.constructor,',
+        '  className: IPC.name, keys: Object.keys(ipc) }))',
+      ].join('\n'),
+    )
+    const identity = await run(process.execPath, ['identity.mjs'], { cwd: project })
+    t.is(identity.code, 0, identity.output)
+    t.deepEqual(JSON.parse(identity.stdout), {
+      sameSingleton: true,
+      sameClass: true,
+      isInstance: true,
+      defaultIsSelf: true,
+      sameModuleClass: true,
+      className: 'IPC',
+      keys: ['config', 'connectTo', 'connectToNet', 'disconnect', 'serve', 'serveNet', 'of', 'server', 'log', 'IPC'],
+    })
 
-  // The same unchanged code, with the package's own name.
-  for (const file of ['server.js', 'client.js']) {
-    const source = fs.readFileSync(path.join(project, file), 'utf8')
-    fs.writeFileSync(path.join(project, file), source.replace("require('node-ipc')", "require('node-ipc-rs')"))
-  }
-  await runPair(t, project, 'unix')
-})
+    // The same unchanged code, with the package's own name.
+    for (const file of ['server.js', 'client.js']) {
+      const source = fs.readFileSync(path.join(project, file), 'utf8')
+      fs.writeFileSync(path.join(project, file), source.replace("require('node-ipc')", "require('node-ipc-rs')"))
+    }
+    await runPair(t, project, 'unix')
+  },
+)
 
-platformTest('installed offline by alias as node-ipc: unchanged require("node-ipc") code talks over Unix and TCP', async (t) => {
-  const project = await installProject(t, 'by-alias', `node-ipc@file:${tarballPath(rootTarball)}`)
-  const manifest = JSON.parse(fs.readFileSync(path.join(project, 'package.json'), 'utf8'))
-  t.regex(manifest.dependencies['node-ipc'], /^file:.*node-ipc-rs-/)
-  const loaded = await loadedFiles(t, project, 'node-ipc')
-  t.deepEqual(loaded.filter((f) => f.endsWith('.node')), [path.join(fs.realpathSync(project), 'node_modules', thisPlatform.manifest.name, thisPlatform.manifest.main)])
-  t.regex(fs.readFileSync(path.join(project, 'server.js'), 'utf8'), /require\('node-ipc'\)/)
-  await runPair(t, project, 'unix')
-  await runPair(t, project, 'tcp')
-  // The user's test runners and @types/node come from this package's devDependencies (no
-  // registry at test time).
-  fs.symlinkSync(path.join(ROOT, 'node_modules', 'ava'), path.join(project, 'node_modules', 'ava'), 'dir')
-  fs.mkdirSync(path.join(project, 'node_modules', '@types'))
-  fs.symlinkSync(path.join(ROOT, 'node_modules', '@types', 'node'), path.join(project, 'node_modules', '@types', 'node'), 'dir')
-  aliasProject = project
-})
+platformTest(
+  'installed offline by alias as node-ipc: unchanged require("node-ipc") code talks over Unix and TCP',
+  async (t) => {
+    const project = await installProject(t, 'by-alias', `node-ipc@file:${tarballPath(rootTarball)}`)
+    const manifest = JSON.parse(fs.readFileSync(path.join(project, 'package.json'), 'utf8'))
+    t.regex(manifest.dependencies['node-ipc'], /^file:.*node-ipc-rs-/)
+    const loaded = await loadedFiles(t, project, 'node-ipc')
+    t.deepEqual(
+      loaded.filter((f) => f.endsWith('.node')),
+      [path.join(fs.realpathSync(project), 'node_modules', thisPlatform.manifest.name, thisPlatform.manifest.main)],
+    )
+    t.regex(fs.readFileSync(path.join(project, 'server.js'), 'utf8'), /require\('node-ipc'\)/)
+    await runPair(t, project, 'unix')
+    await runPair(t, project, 'tcp')
+    // The user's test runners and @types/node come from this package's devDependencies (no
+    // registry at test time).
+    fs.symlinkSync(path.join(ROOT, 'node_modules', 'ava'), path.join(project, 'node_modules', 'ava'), 'dir')
+    fs.mkdirSync(path.join(project, 'node_modules', '@types'))
+    fs.symlinkSync(
+      path.join(ROOT, 'node_modules', '@types', 'node'),
+      path.join(project, 'node_modules', '@types', 'node'),
+      'dir',
+    )
+    aliasProject = project
+  },
+)
 
 // The installed package's own types, found the way a user's tsc finds them: through
 // node_modules/node-ipc/package.json (exports: types of the require and import conditions).
-platformTest('user project: tsc --noEmit --strict over CommonJS and ESM TypeScript that imports node-ipc', async (t) => {
-  t.truthy(aliasProject, 'the alias install test ran first')
-  const tsc = path.join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc')
-  const result = await run(process.execPath, [tsc, '--noEmit', '--strict', '-p', 'types/tsconfig.json', '--traceResolution'], { cwd: aliasProject })
-  const errors = result.stdout.split('\n').filter((l) => /error TS\d+/.test(l))
-  t.deepEqual(errors, [])
-  t.is(result.code, 0)
-  const installed = path.join(fs.realpathSync(aliasProject), 'node_modules', 'node-ipc')
-  t.regex(result.stdout, new RegExp(`'node-ipc' was successfully resolved to '${installed}/index\\.d\\.ts'`))
-  t.regex(result.stdout, new RegExp(`'node-ipc' was successfully resolved to '${installed}/index\\.d\\.mts'`))
-})
+platformTest(
+  'user project: tsc --noEmit --strict over CommonJS and ESM TypeScript that imports node-ipc',
+  async (t) => {
+    t.truthy(aliasProject, 'the alias install test ran first')
+    const tsc = path.join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc')
+    const result = await run(
+      process.execPath,
+      [tsc, '--noEmit', '--strict', '-p', 'types/tsconfig.json', '--traceResolution'],
+      { cwd: aliasProject },
+    )
+    const errors = result.stdout.split('\n').filter((l) => /error TS\d+/.test(l))
+    t.deepEqual(errors, [])
+    t.is(result.code, 0)
+    const installed = path.join(fs.realpathSync(aliasProject), 'node_modules', 'node-ipc')
+    t.regex(result.stdout, new RegExp(`'node-ipc' was successfully resolved to '${installed}/index\\.d\\.ts'`))
+    t.regex(result.stdout, new RegExp(`'node-ipc' was successfully resolved to '${installed}/index\\.d\\.mts'`))
+  },
+)
 
 // Where each test file of a run says it ran: {name: {pid, threadId}}.
 function whereTheyRan(out) {
-  return Object.fromEntries(fs.readdirSync(out).map((f) => [path.basename(f, '.json'), JSON.parse(fs.readFileSync(path.join(out, f), 'utf8'))]))
+  return Object.fromEntries(
+    fs.readdirSync(out).map((f) => [path.basename(f, '.json'), JSON.parse(fs.readFileSync(path.join(out, f), 'utf8'))]),
+  )
 }
 
 // jest's and ava's words for a test process that would not end.
@@ -290,7 +387,14 @@ async function runUserRunner(t, label, argv) {
   return { result, ran: whereTheyRan(out) }
 }
 
-const jestArgs = (label, ...extra) => [JEST, '--ci', '--no-watchman', '--cacheDirectory', path.join(work, `jest-cache-${label}`), ...extra]
+const jestArgs = (label, ...extra) => [
+  JEST,
+  '--ci',
+  '--no-watchman',
+  '--cacheDirectory',
+  path.join(work, `jest-cache-${label}`),
+  ...extra,
+]
 
 platformTest('user project: jest with its default workers', async (t) => {
   const { result, ran } = await runUserRunner(t, 'jest-default', jestArgs('default'))
@@ -305,13 +409,21 @@ platformTest('user project: jest with two worker processes', async (t) => {
 })
 
 platformTest('user project: jest --runInBand --detectOpenHandles (two module registries in one process)', async (t) => {
-  const { result, ran } = await runUserRunner(t, 'jest-inband', jestArgs('inband', '--runInBand', '--detectOpenHandles'))
+  const { result, ran } = await runUserRunner(
+    t,
+    'jest-inband',
+    jestArgs('inband', '--runInBand', '--detectOpenHandles'),
+  )
   t.regex(result.output, /Tests:\s+2 passed, 2 total/)
   t.is(ran['jest-unix'].pid, ran['jest-tcp'].pid, 'both test files ran in the one jest process')
 })
 
 platformTest('user project: jest with worker threads (the addon loaded in two threads of one process)', async (t) => {
-  const { result, ran } = await runUserRunner(t, 'jest-threads', jestArgs('threads', '--maxWorkers=2', '--workerThreads'))
+  const { result, ran } = await runUserRunner(
+    t,
+    'jest-threads',
+    jestArgs('threads', '--maxWorkers=2', '--workerThreads'),
+  )
   t.regex(result.output, /Tests:\s+2 passed, 2 total/)
   t.is(ran['jest-unix'].pid, ran['jest-tcp'].pid)
   t.not(ran['jest-unix'].threadId, ran['jest-tcp'].threadId)
@@ -331,15 +443,29 @@ platformTest('user project: ava with worker threads (its default)', async (t) =>
 // running 3 s later (three times jest's own one-second exit check).
 platformTest('control: a user test that leaves a server running keeps jest from exiting', async (t) => {
   t.truthy(aliasProject)
-  const jest = spawnCommand(process.execPath, jestArgs('leaky', '--runInBand', '--detectOpenHandles', '--testMatch', '**/leaky/*.test.js'), {
-    cwd: aliasProject,
-    env: { TMPDIR: work, CI: 'true' },
-  })
+  const jest = spawnCommand(
+    process.execPath,
+    jestArgs('leaky', '--runInBand', '--detectOpenHandles', '--testMatch', '**/leaky/*.test.js'),
+    {
+      cwd: aliasProject,
+      env: { TMPDIR: work, CI: 'true' },
+    },
+  )
   try {
-    const reported = await jest.waitOutput(/detected the following 1 open handle[\s\S]*napi_rs_threadsafe_function/, 60_000)
-      .then(() => true, () => false)
+    const reported = await jest
+      .waitOutput(/detected the following 1 open handle[\s\S]*napi_rs_threadsafe_function/, 60_000)
+      .then(
+        () => true,
+        () => false,
+      )
     t.true(reported && jest.exit === null, `jest names the addon's handle:\n${jest.describe()}`)
-    t.false(await jest.waitExit(3_000).then(() => true, () => false), 'and jest is still running 3 s later')
+    t.false(
+      await jest.waitExit(3_000).then(
+        () => true,
+        () => false,
+      ),
+      'and jest is still running 3 s later',
+    )
     const output = jest.stdout + jest.stderr
     t.regex(output, /Tests:\s+1 passed, 1 total/)
     t.regex(output, LINGERING)

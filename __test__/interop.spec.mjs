@@ -26,10 +26,16 @@ function compareSeq(t, label, got, want) {
   const g = got.map((r) => `${r.type}:${r.sha}`)
   const w = want.map(([type, data]) => `${type}:${P.digest(data)}`)
   let first = -1
-  for (let i = 0; i < Math.max(g.length, w.length); i++) if (g[i] !== w[i]) { first = i; break }
-  const detail = first === -1 ? '' :
-    `first difference at #${first}: got ${JSON.stringify(got[first] && { type: got[first].type, len: got[first].len, data: got[first].data })}, ` +
-    `want ${JSON.stringify(want[first] && { type: want[first][0], data: JSON.stringify(want[first][1]).slice(0, 300) })}; got ${g.length} records, want ${w.length}`
+  for (let i = 0; i < Math.max(g.length, w.length); i++)
+    if (g[i] !== w[i]) {
+      first = i
+      break
+    }
+  const detail =
+    first === -1
+      ? ''
+      : `first difference at #${first}: got ${JSON.stringify(got[first] && { type: got[first].type, len: got[first].len, data: got[first].data })}, ` +
+        `want ${JSON.stringify(want[first] && { type: want[first][0], data: JSON.stringify(want[first][1]).slice(0, 300) })}; got ${g.length} records, want ${w.length}`
   t.is(first, -1, `${label}: ${detail}`)
 }
 
@@ -46,11 +52,19 @@ for (const pair of PAIRS) {
 
     test.serial(`json ${transport}: ${name}`, async (t) => {
       const ep = await scenarioEndpoint(t, transport, 'interop.sock')
-      const server = spawnNode(path.join(FIX, 'json-server.cjs'), { impl: pair.server, env: ep.env, label: `server[${pair.server}]` })
+      const server = spawnNode(path.join(FIX, 'json-server.cjs'), {
+        impl: pair.server,
+        env: ep.env,
+        label: `server[${pair.server}]`,
+      })
       t.teardown(() => server.kill())
       await assertLoaded(t, server, pair.server)
       await server.waitJson((o) => o.ev === 'listening', 10000)
-      const client = spawnNode(path.join(FIX, 'json-client.cjs'), { impl: pair.client, env: ep.env, label: `client[${pair.client}]` })
+      const client = spawnNode(path.join(FIX, 'json-client.cjs'), {
+        impl: pair.client,
+        env: ep.env,
+        label: `client[${pair.client}]`,
+      })
       t.teardown(() => client.kill())
       await assertLoaded(t, client, pair.client)
 
@@ -64,17 +78,31 @@ for (const pair of PAIRS) {
       const burst = Array.from({ length: P.BURST_N }, (_, i) => ['burst', P.burstWire(i)])
       // server side, per connection, in wire order
       const srecv = server.json().filter((o) => o.ev === 'recv')
-      compareSeq(t, 'server <- c1', srecv.filter((r) => r.conn === 'c1'), [
-        ['hello', { id: 'c1' }],
-        ['welcome-ack', { got: P.UNICODE }],
-        ['unicode', P.UNICODE],
-        ['nested', P.NESTED],
-        ['big', P.BIG],
-        ...burst,
-        ['done', { n: P.BURST_N }],
-      ])
-      compareSeq(t, 'server <- c2', srecv.filter((r) => r.conn === 'c2'), [['hello', { id: 'c2' }]])
-      t.deepEqual(srecv.filter((r) => r.conn === 'unknown'), [], 'every message came on a known connection')
+      compareSeq(
+        t,
+        'server <- c1',
+        srecv.filter((r) => r.conn === 'c1'),
+        [
+          ['hello', { id: 'c1' }],
+          ['welcome-ack', { got: P.UNICODE }],
+          ['unicode', P.UNICODE],
+          ['nested', P.NESTED],
+          ['big', P.BIG],
+          ...burst,
+          ['done', { n: P.BURST_N }],
+        ],
+      )
+      compareSeq(
+        t,
+        'server <- c2',
+        srecv.filter((r) => r.conn === 'c2'),
+        [['hello', { id: 'c2' }]],
+      )
+      t.deepEqual(
+        srecv.filter((r) => r.conn === 'unknown'),
+        [],
+        'every message came on a known connection',
+      )
       // readable checks of the small payloads
       t.deepEqual(srecv.find((r) => r.type === 'unicode').data, P.UNICODE)
       t.deepEqual(srecv.find((r) => r.type === 'nested').data, P.NESTED)
@@ -83,21 +111,36 @@ for (const pair of PAIRS) {
       // client side: replies (echo) in order, the broadcast on both connections
       const crecv = client.json().filter((o) => o.ev === 'recv')
       const c1 = crecv.filter((r) => r.conn === 'c1')
-      compareSeq(t, 'c1 <- server (without news)', c1.filter((r) => r.type !== 'news'), [
-        ['welcome', { id: 'c1', text: P.UNICODE }],
-        ['echo', { type: 'welcome-ack', data: { got: P.UNICODE } }],
-        ['echo', { type: 'unicode', data: P.UNICODE }],
-        ['echo', { type: 'nested', data: P.NESTED }],
-        ['echo', { type: 'big', data: P.BIG }],
-        ...burst.map(([type, data]) => ['echo', { type, data }]),
-        ['done-ack', { ok: true, n: P.BURST_N }],
-      ])
+      compareSeq(
+        t,
+        'c1 <- server (without news)',
+        c1.filter((r) => r.type !== 'news'),
+        [
+          ['welcome', { id: 'c1', text: P.UNICODE }],
+          ['echo', { type: 'welcome-ack', data: { got: P.UNICODE } }],
+          ['echo', { type: 'unicode', data: P.UNICODE }],
+          ['echo', { type: 'nested', data: P.NESTED }],
+          ['echo', { type: 'big', data: P.BIG }],
+          ...burst.map(([type, data]) => ['echo', { type, data }]),
+          ['done-ack', { ok: true, n: P.BURST_N }],
+        ],
+      )
       const news = { text: 'to all ✓', n: 2 }
-      compareSeq(t, 'c1 news', c1.filter((r) => r.type === 'news'), [['news', news]])
-      compareSeq(t, 'c2 <- server', crecv.filter((r) => r.conn === 'c2'), [
-        ['welcome', { id: 'c2', text: P.UNICODE }],
-        ['news', news],
-      ])
+      compareSeq(
+        t,
+        'c1 news',
+        c1.filter((r) => r.type === 'news'),
+        [['news', news]],
+      )
+      compareSeq(
+        t,
+        'c2 <- server',
+        crecv.filter((r) => r.conn === 'c2'),
+        [
+          ['welcome', { id: 'c2', text: P.UNICODE }],
+          ['news', news],
+        ],
+      )
       t.deepEqual(c1.find((r) => r.type === 'welcome').data, { id: 'c1', text: P.UNICODE })
     })
 
@@ -105,11 +148,19 @@ for (const pair of PAIRS) {
       test.serial(`rawBuffer/${encoding} ${transport}: ${name}`, async (t) => {
         const ep = await scenarioEndpoint(t, transport, 'interop.sock')
         const env = { ...ep.env, ENCODING: encoding }
-        const server = spawnNode(path.join(FIX, 'raw-server.cjs'), { impl: pair.server, env, label: `server[${pair.server}]` })
+        const server = spawnNode(path.join(FIX, 'raw-server.cjs'), {
+          impl: pair.server,
+          env,
+          label: `server[${pair.server}]`,
+        })
         t.teardown(() => server.kill())
         await assertLoaded(t, server, pair.server)
         await server.waitJson((o) => o.ev === 'listening', 10000)
-        const client = spawnNode(path.join(FIX, 'raw-client.cjs'), { impl: pair.client, env, label: `client[${pair.client}]` })
+        const client = spawnNode(path.join(FIX, 'raw-client.cjs'), {
+          impl: pair.client,
+          env,
+          label: `client[${pair.client}]`,
+        })
         t.teardown(() => client.kill())
         await assertLoaded(t, client, pair.client)
 
@@ -129,7 +180,9 @@ for (const pair of PAIRS) {
         t.is(c.sha, P.sha(want))
         t.is(c.head, 'ff000c80' + Buffer.from('greeting').toString('hex') + '00010203')
 
-        const bad = [...server.json(), ...client.json()].filter((o) => ['error', 'not-a-buffer', 'watchdog'].includes(o.ev))
+        const bad = [...server.json(), ...client.json()].filter((o) =>
+          ['error', 'not-a-buffer', 'watchdog'].includes(o.ev),
+        )
         t.deepEqual(bad, [])
       })
     }

@@ -4,7 +4,18 @@
 // reference too, sending against the JSON.stringify formula, receiving differentially.
 import test from 'ava'
 import {
-  IMPL_NAMES, newIpc, track, endpoint, rawServer, rawClient, startServer, connectClient, clientWithRawPeer, once, Recorder, frame,
+  IMPL_NAMES,
+  newIpc,
+  track,
+  endpoint,
+  rawServer,
+  rawClient,
+  startServer,
+  connectClient,
+  clientWithRawPeer,
+  once,
+  Recorder,
+  frame,
 } from './helpers/behav-util.mjs'
 
 const TRANSPORTS = ['unix', 'tcp']
@@ -68,37 +79,41 @@ function expectedFrames(rows, delimiter = '\f') {
 
 for (const impl of IMPL_NAMES) {
   for (const tr of TRANSPORTS) {
-    test.serial(`[${impl}] client frames with large strings are byte-exact, one emit per tick and many in one (${tr})`, async (t) => {
-      const { c, conn } = await clientWithRawPeer(t, impl, tr)
-      const rows = sendRows()
-      const getter = withGetter()
-      rows.push(['getter', 'm', getter.data])
-      // One tick apart, then all in one tick between small frames.
-      for (const [label, type, data] of rows) {
-        t.is(c.emit(type, data), undefined, label)
-        await new Promise((resolve) => setImmediate(resolve))
-      }
-      for (const [, type, data] of rows) {
-        c.emit('small', 1)
-        c.emit(type, data)
-      }
-      c.emit('end', 'END')
-      t.is(getter.calls(), 2, 'the getter runs once per emit, as under JSON.stringify')
-      const want =
-        expectedFrames(rows) + rows.map(([, type, data]) => frame({ type: 'small', data: 1 }) + frame({ type, data })).join('') +
-        frame({ type: 'end', data: 'END' })
-      const bytes = await conn.sink.waitEndsWith(frame({ type: 'end', data: 'END' }), WAIT)
-      const got = bytes.toString('utf8').split('\f')
-      const wanted = want.split('\f')
-      t.is(got.length, wanted.length)
-      for (let i = 0; i < wanted.length; i++) {
-        if (got[i] !== wanted[i]) {
-          t.fail(`frame ${i} differs: got ${got[i].length} chars starting ${JSON.stringify(got[i].slice(0, 60))}`)
-          break
+    test.serial(
+      `[${impl}] client frames with large strings are byte-exact, one emit per tick and many in one (${tr})`,
+      async (t) => {
+        const { c, conn } = await clientWithRawPeer(t, impl, tr)
+        const rows = sendRows()
+        const getter = withGetter()
+        rows.push(['getter', 'm', getter.data])
+        // One tick apart, then all in one tick between small frames.
+        for (const [label, type, data] of rows) {
+          t.is(c.emit(type, data), undefined, label)
+          await new Promise((resolve) => setImmediate(resolve))
         }
-      }
-      t.true(bytes.equals(Buffer.from(want, 'utf8')), 'byte-exact')
-    })
+        for (const [, type, data] of rows) {
+          c.emit('small', 1)
+          c.emit(type, data)
+        }
+        c.emit('end', 'END')
+        t.is(getter.calls(), 2, 'the getter runs once per emit, as under JSON.stringify')
+        const want =
+          expectedFrames(rows) +
+          rows.map(([, type, data]) => frame({ type: 'small', data: 1 }) + frame({ type, data })).join('') +
+          frame({ type: 'end', data: 'END' })
+        const bytes = await conn.sink.waitEndsWith(frame({ type: 'end', data: 'END' }), WAIT)
+        const got = bytes.toString('utf8').split('\f')
+        const wanted = want.split('\f')
+        t.is(got.length, wanted.length)
+        for (let i = 0; i < wanted.length; i++) {
+          if (got[i] !== wanted[i]) {
+            t.fail(`frame ${i} differs: got ${got[i].length} chars starting ${JSON.stringify(got[i].slice(0, 60))}`)
+            break
+          }
+        }
+        t.true(bytes.equals(Buffer.from(want, 'utf8')), 'byte-exact')
+      },
+    )
 
     test.serial(`[${impl}] server emit and broadcast of large strings are byte-exact (${tr})`, async (t) => {
       const ipc = track(t, newIpc(impl))
@@ -154,7 +169,11 @@ function receiveFrames() {
     f(`{"type":"m","data":"${big}\n${BIG2}"}`),
     f(`{"type":"m","data":["${big}" "${BIG2}"]}`),
     f(`{"type":"m","data":"${big}`),
-    Buffer.concat([Buffer.from(`{"type":"m","data":"${big}`), Buffer.from([0xff, 0xc3, 0x28, 0xed, 0xa0, 0x80]), Buffer.from(`${BIG2}"}\f`)]),
+    Buffer.concat([
+      Buffer.from(`{"type":"m","data":"${big}`),
+      Buffer.from([0xff, 0xc3, 0x28, 0xed, 0xa0, 0x80]),
+      Buffer.from(`${BIG2}"}\f`),
+    ]),
     f(JSON.stringify({ type: 'm', data: 'small after' })),
   ]
 }
@@ -166,7 +185,11 @@ function describe(args) {
       return { message: a.message, err: `${a.err.name}: ${a.err.message}`, response: JSON.stringify(a.response) }
     }
     if (a && typeof a === 'object' && typeof a.write === 'function') return 'socket'
-    return { json: JSON.stringify(a), proto: a && typeof a === 'object' ? Object.getPrototypeOf(a) === Object.prototype : null, keys: a && typeof a === 'object' ? Object.keys(a) : null }
+    return {
+      json: JSON.stringify(a),
+      proto: a && typeof a === 'object' ? Object.getPrototypeOf(a) === Object.prototype : null,
+      keys: a && typeof a === 'object' ? Object.keys(a) : null,
+    }
   })
 }
 
@@ -204,7 +227,10 @@ for (const side of ['server', 'client']) {
       const ref = await receiveOn('ref', side, tr, t)
       const ours = await receiveOn('ours', side, tr, t)
       t.is(ours.length, ref.length)
-      t.true(ref.some((e) => e.type === 'error'), 'the cases include frames JSON.parse rejects')
+      t.true(
+        ref.some((e) => e.type === 'error'),
+        'the cases include frames JSON.parse rejects',
+      )
       for (let i = 0; i < ref.length; i++) {
         t.deepEqual(ours[i], ref[i], `event ${i}`)
       }
@@ -216,27 +242,80 @@ for (const side of ['server', 'client']) {
 // JSON.stringify path whole, so effects happen as often and in the order v9 has them.
 function effectfulRows() {
   return [
-    ['getter that changes an earlier field', () => {
-      const o = { a: { x: 1 } }
-      Object.defineProperty(o, 'b', { enumerable: true, get() { this.a.x = 2; return BIG } })
-      return ['m', o]
-    }],
-    ['nested toJSON that deletes a later field', () => {
-      const p = { a: { toJSON() { delete p.c; return 1 } }, b: BIG, c: 'orig' }
-      return ['m', p]
-    }],
-    ['type whose toJSON changes data', () => {
-      const d = { a: 'orig', b: BIG }
-      return [{ toJSON() { d.a = 'changed'; return 't' } }, d]
-    }],
-    ['proxy whose getPrototypeOf trap throws', () => {
-      return ['m', new Proxy({ b: BIG }, { getPrototypeOf() { throw new Error('trap') } })]
-    }],
-    ['small message with a counting getter', () => {
-      const o = { n: 0 }
-      Object.defineProperty(o, 'g', { enumerable: true, get() { return ++o.n } })
-      return ['m', o]
-    }],
+    [
+      'getter that changes an earlier field',
+      () => {
+        const o = { a: { x: 1 } }
+        Object.defineProperty(o, 'b', {
+          enumerable: true,
+          get() {
+            this.a.x = 2
+            return BIG
+          },
+        })
+        return ['m', o]
+      },
+    ],
+    [
+      'nested toJSON that deletes a later field',
+      () => {
+        const p = {
+          a: {
+            toJSON() {
+              delete p.c
+              return 1
+            },
+          },
+          b: BIG,
+          c: 'orig',
+        }
+        return ['m', p]
+      },
+    ],
+    [
+      'type whose toJSON changes data',
+      () => {
+        const d = { a: 'orig', b: BIG }
+        return [
+          {
+            toJSON() {
+              d.a = 'changed'
+              return 't'
+            },
+          },
+          d,
+        ]
+      },
+    ],
+    [
+      'proxy whose getPrototypeOf trap throws',
+      () => {
+        return [
+          'm',
+          new Proxy(
+            { b: BIG },
+            {
+              getPrototypeOf() {
+                throw new Error('trap')
+              },
+            },
+          ),
+        ]
+      },
+    ],
+    [
+      'small message with a counting getter',
+      () => {
+        const o = { n: 0 }
+        Object.defineProperty(o, 'g', {
+          enumerable: true,
+          get() {
+            return ++o.n
+          },
+        })
+        return ['m', o]
+      },
+    ],
   ]
 }
 

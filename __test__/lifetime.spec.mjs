@@ -41,7 +41,10 @@ for (const impl of ['ours', 'ref']) {
       t.true(events.indexOf('c:disconnect') < events.indexOf('c:destroy'), JSON.stringify(events))
       t.true(events.includes('server:socket.disconnected'), JSON.stringify(events))
       t.true(events.includes('server:close'), JSON.stringify(events))
-      t.false(events.some((x) => x.includes(':error')), JSON.stringify(events))
+      t.false(
+        events.some((x) => x.includes(':error')),
+        JSON.stringify(events),
+      )
     })
 
     test(`[${impl}] ${transport}: a listening server keeps the process alive`, async (t) => {
@@ -58,7 +61,10 @@ for (const impl of ['ours', 'ref']) {
       await assertLoaded(t, child, impl)
       await child.waitJson((o) => o.ev === 'stopped', 10000)
       await assertStaysAlive(t, child, ALIVE_WINDOW)
-      t.false(child.json().some((o) => o.ev === 'event' && /disconnect|destroy|close/.test(o.e)), 'the connection stayed open')
+      t.false(
+        child.json().some((o) => o.ev === 'event' && /disconnect|destroy|close/.test(o.e)),
+        'the connection stayed open',
+      )
       await child.kill()
     })
 
@@ -69,9 +75,13 @@ for (const impl of ['ours', 'ref']) {
       t.deepEqual(e, { code: 0, signal: null }, child.describe())
       const code = transport === 'tcp' ? 'ECONNREFUSED' : 'ENOENT'
       t.deepEqual(exitEvents(child), [
-        `c:error:${code}`, 'c:disconnect',
-        `c:error:${code}`, 'c:disconnect',
-        `c:error:${code}`, 'c:disconnect', 'c:destroy',
+        `c:error:${code}`,
+        'c:disconnect',
+        `c:error:${code}`,
+        'c:disconnect',
+        `c:error:${code}`,
+        'c:disconnect',
+        'c:destroy',
       ])
     })
 

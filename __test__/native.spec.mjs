@@ -43,14 +43,18 @@ async function ipcExchange(impl, ep) {
   const base = socketCounts()
   const probes = {}
   let done
-  const finished = new Promise((resolve, reject) => { done = { resolve, reject } })
+  const finished = new Promise((resolve, reject) => {
+    done = { resolve, reject }
+  })
   const onStart = () => {
     ipc.server.on('ping', (data, socket) => {
       probes.serverHandling = socketCounts()
       ipc.server.emit(socket, 'pong', { got: data })
     })
     ipc.server.on('error', (e) => done.reject(e))
-    const connect = ep.port ? (cb) => ipc.connectToNet('n', '127.0.0.1', ep.port, cb) : (cb) => ipc.connectTo('n', ep.path, cb)
+    const connect = ep.port
+      ? (cb) => ipc.connectToNet('n', '127.0.0.1', ep.port, cb)
+      : (cb) => ipc.connectTo('n', ep.path, cb)
     connect(() => {
       const c = ipc.of.n
       c.on('connect', () => c.emit('ping', { x: 'é'.repeat(1000) }))
@@ -71,7 +75,9 @@ async function ipcExchange(impl, ep) {
     const destroyed = ipc.of.n ? new Promise((r) => ipc.of.n.on('destroy', r)) : Promise.resolve()
     const peerClosed = new Promise((r) => ipc.server.on('socket.disconnected', r))
     ipc.disconnect('n')
-    try { ipc.server.stop() } catch {}
+    try {
+      ipc.server.stop()
+    } catch {}
     await withTimeout(Promise.all([destroyed, peerClosed]), 5000, 'client destroy + server peer close').catch(() => {})
   }
 }
@@ -83,12 +89,24 @@ async function netExchange(ep) {
   let accepted
   const server = net.createServer((s) => {
     accepted = s
-    s.on('data', () => { probes.serverHandling = socketCounts(); s.write('pong') })
+    s.on('data', () => {
+      probes.serverHandling = socketCounts()
+      s.write('pong')
+    })
   })
   await new Promise((r) => (ep.port ? server.listen(ep.port, '127.0.0.1', r) : server.listen(ep.path, r)))
   const c = ep.port ? net.connect(ep.port, '127.0.0.1') : net.connect(ep.path)
   c.on('connect', () => c.write('ping'))
-  const reply = await withTimeout(new Promise((r) => c.on('data', (b) => { probes.clientHandling = socketCounts(); r(b.toString()) })), 10000, 'net exchange')
+  const reply = await withTimeout(
+    new Promise((r) =>
+      c.on('data', (b) => {
+        probes.clientHandling = socketCounts()
+        r(b.toString())
+      }),
+    ),
+    10000,
+    'net exchange',
+  )
   // close everything before the next test takes its baseline
   const closed = [c, accepted].map((s) => new Promise((r) => (s.destroyed ? r() : s.on('close', r))))
   c.destroy()
@@ -101,8 +119,16 @@ for (const transport of ['unix', 'tcp']) {
   test.serial(`[ours] ${transport}: no Node socket handle is active during an exchange`, async (t) => {
     const { base, probes, reply } = await ipcExchange('ours', await endpoint(t, transport))
     t.deepEqual(reply, { got: { x: 'é'.repeat(1000) } })
-    t.deepEqual(grown(base, probes.serverHandling), {}, `server-side probe: ${JSON.stringify(probes.serverHandling)} vs baseline ${JSON.stringify(base)}`)
-    t.deepEqual(grown(base, probes.clientHandling), {}, `client-side probe: ${JSON.stringify(probes.clientHandling)} vs baseline ${JSON.stringify(base)}`)
+    t.deepEqual(
+      grown(base, probes.serverHandling),
+      {},
+      `server-side probe: ${JSON.stringify(probes.serverHandling)} vs baseline ${JSON.stringify(base)}`,
+    )
+    t.deepEqual(
+      grown(base, probes.clientHandling),
+      {},
+      `client-side probe: ${JSON.stringify(probes.clientHandling)} vs baseline ${JSON.stringify(base)}`,
+    )
   })
 
   test.serial(`[control: node:net] ${transport}: the probe sees Node socket handles`, async (t) => {
@@ -134,7 +160,9 @@ async function udpExchange(impl) {
   const base = { ...socketCounts(), UDPWrap: udpCount() }
   const probes = {}
   let done
-  const finished = new Promise((resolve, reject) => { done = { resolve, reject } })
+  const finished = new Promise((resolve, reject) => {
+    done = { resolve, reject }
+  })
   a.serveNet('127.0.0.1', pa, 'udp4', () => {})
   a.server.on('ping', (data, rinfo) => {
     probes.serverHandling = { ...socketCounts(), UDPWrap: udpCount() }
@@ -152,7 +180,10 @@ async function udpExchange(impl) {
   try {
     return { base, probes, reply: await withTimeout(finished, 10000, `${impl} udp exchange`) }
   } finally {
-    for (const s of [a.server, b.server]) try { s.stop() } catch {}
+    for (const s of [a.server, b.server])
+      try {
+        s.stop()
+      } catch {}
   }
 }
 const udpCount = () => process.getActiveResourcesInfo().filter((r) => r === 'UDPWrap').length
@@ -160,11 +191,13 @@ const udpCount = () => process.getActiveResourcesInfo().filter((r) => r === 'UDP
 test.serial('[ours] udp4: no Node socket handle (UDPWrap) is active during an exchange', async (t) => {
   const { base, probes, reply } = await udpExchange('ours')
   t.deepEqual(reply, { got: { x: 1 } })
-  for (const p of [probes.serverHandling, probes.clientHandling]) t.is(p.UDPWrap - base.UDPWrap, 0, JSON.stringify({ base, p }))
+  for (const p of [probes.serverHandling, probes.clientHandling])
+    t.is(p.UDPWrap - base.UDPWrap, 0, JSON.stringify({ base, p }))
 })
 
-test.serial('[control: ref] udp4: the probe sees the v9 reference\'s dgram sockets', async (t) => {
+test.serial("[control: ref] udp4: the probe sees the v9 reference's dgram sockets", async (t) => {
   const { base, probes, reply } = await udpExchange('ref')
   t.deepEqual(reply, { got: { x: 1 } })
-  for (const p of [probes.serverHandling, probes.clientHandling]) t.is(p.UDPWrap - base.UDPWrap, 2, JSON.stringify({ base, p }))
+  for (const p of [probes.serverHandling, probes.clientHandling])
+    t.is(p.UDPWrap - base.UDPWrap, 2, JSON.stringify({ base, p }))
 })

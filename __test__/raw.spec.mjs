@@ -4,8 +4,18 @@
 // lossy for utf8 and ascii (README, "Differences from node-ipc v9").
 import test from 'ava'
 import {
-  IMPL_NAMES, newIpc, track, endpoint, rawServer, rawClient, startServer, connectClient,
-  once, Recorder, delay, frame,
+  IMPL_NAMES,
+  newIpc,
+  track,
+  endpoint,
+  rawServer,
+  rawClient,
+  startServer,
+  connectClient,
+  once,
+  Recorder,
+  delay,
+  frame,
 } from './helpers/behav-util.mjs'
 
 const TRANSPORTS = ['unix', 'tcp']
@@ -41,7 +51,12 @@ for (const impl of IMPL_NAMES) {
       c.emit([1, 2, 300])
       t.throws(() => c.emit(5), { instanceOf: TypeError })
       c.emit(Buffer.from('END'))
-      const want = Buffer.concat([BAD_UTF8, Buffer.from('h\u00e9', 'utf8'), Buffer.from([1, 2, 44]), Buffer.from('END')])
+      const want = Buffer.concat([
+        BAD_UTF8,
+        Buffer.from('h\u00e9', 'utf8'),
+        Buffer.from([1, 2, 44]),
+        Buffer.from('END'),
+      ])
       const got = await conn.sink.waitLength(want.length, 3000)
       t.is(got.toString('hex'), want.toString('hex'))
     })

@@ -29,12 +29,17 @@ function stalledServer(t, ep, secure) {
   }
   const server = secure
     ? tls.createServer(
-        { cert: fs.readFileSync(path.join(CERTS, 'server.pub')), key: fs.readFileSync(path.join(CERTS, 'private', 'server.key')) },
+        {
+          cert: fs.readFileSync(path.join(CERTS, 'server.pub')),
+          key: fs.readFileSync(path.join(CERTS, 'private', 'server.key')),
+        },
         onSocket,
       )
     : net.createServer(onSocket)
   t.teardown(() => server.close())
-  return new Promise((resolve) => server.listen(ep.path ? { path: ep.path } : { port: ep.port, host: '127.0.0.1' }, resolve))
+  return new Promise((resolve) =>
+    server.listen(ep.path ? { path: ep.path } : { port: ep.port, host: '127.0.0.1' }, resolve),
+  )
 }
 
 function stalledClient(t, ep, secure) {

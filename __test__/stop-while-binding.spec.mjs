@@ -6,7 +6,7 @@
 import test from 'ava'
 import fs from 'node:fs'
 import path from 'node:path'
-import { newIpc, track, tmpDir } from './helpers/behav-util.mjs'
+import { delay, newIpc, track, tmpDir } from './helpers/behav-util.mjs'
 import { freePort } from './helpers/net.mjs'
 import { netConnectError } from './helpers/node-errors.mjs'
 
@@ -25,7 +25,7 @@ async function stopWhileBinding(t, ipc) {
     }
   }
   ipc.server.start()
-  await new Promise((resolve) => setTimeout(resolve, WINDOW))
+  await delay(WINDOW)
   t.false(started, "no 'start' after a stop during the bind")
   t.false(ipc.server.server.listening)
 }
@@ -59,7 +59,7 @@ test('[ours] stop() before start() got to the bind cancels the start', async (t)
   })
   ipc.server.start()
   t.notThrows(() => ipc.server.stop(), 'v9 threw a TypeError here')
-  await new Promise((resolve) => setTimeout(resolve, WINDOW))
+  await delay(WINDOW)
   t.false(started)
   const err = await netConnectError({ host: '127.0.0.1', port })
   t.is(err.code, 'ECONNREFUSED')

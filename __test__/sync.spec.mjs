@@ -3,7 +3,16 @@
 // replies after REPLY_DELAY ms and logs, in order, each request it receives and each reply it
 // sends, so the tests assert the order of those events rather than how long they took.
 import test from 'ava'
-import { IMPL_NAMES, newIpc, track, endpoint, startServer, connectClient, Recorder, now } from './helpers/behav-util.mjs'
+import {
+  IMPL_NAMES,
+  newIpc,
+  track,
+  endpoint,
+  startServer,
+  connectClient,
+  Recorder,
+  now,
+} from './helpers/behav-util.mjs'
 
 const REPLY_DELAY = 200
 const N = 5
@@ -44,9 +53,19 @@ for (const impl of IMPL_NAMES) {
       })
       await rec.waitCount('reply', N, N * REPLY_DELAY + 3000)
       t.is(state.overlaps, 0, 'the server never saw a second request before it replied')
-      t.deepEqual(state.log, numbers.flatMap((n) => [`req:${n}`, `reply:${n}`]), 'each request arrives after the reply to the one before')
-      t.deepEqual(state.received.map((r) => r.n), numbers)
-      t.deepEqual(rec.of('reply').map((e) => e.args[0].n), numbers)
+      t.deepEqual(
+        state.log,
+        numbers.flatMap((n) => [`req:${n}`, `reply:${n}`]),
+        'each request arrives after the reply to the one before',
+      )
+      t.deepEqual(
+        state.received.map((r) => r.n),
+        numbers,
+      )
+      t.deepEqual(
+        rec.of('reply').map((e) => e.args[0].n),
+        numbers,
+      )
       // Request n+1 leaves the client only after reply n, which the server sends from a
       // setTimeout(REPLY_DELAY) started when request n arrived; Node never fires a timer
       // early beyond its rounding to whole milliseconds, so the arrivals are at least
@@ -71,7 +90,11 @@ for (const impl of IMPL_NAMES) {
     })
     await rec.waitCount('reply', N, N * REPLY_DELAY + 3000)
     t.is(state.overlaps, N - 1)
-    t.deepEqual(state.log.slice(0, N), numbers.map((n) => `req:${n}`), 'every request arrived before the first reply was sent')
+    t.deepEqual(
+      state.log.slice(0, N),
+      numbers.map((n) => `req:${n}`),
+      'every request arrived before the first reply was sent',
+    )
   })
 
   test.serial(`[${impl}] sync is read live at each emit`, async (t) => {
@@ -91,6 +114,9 @@ for (const impl of IMPL_NAMES) {
     c.emit('req', { n: 4 })
     await rec.waitCount('reply', 4, 2 * REPLY_DELAY + 3000)
     t.is(state.overlaps, 1, 'with sync turned off the next two requests overlap')
-    t.deepEqual(state.received.map((r) => r.n), [1, 2, 3, 4])
+    t.deepEqual(
+      state.received.map((r) => r.n),
+      [1, 2, 3, 4],
+    )
   })
 }

@@ -8,7 +8,7 @@ import test from 'ava'
 import net from 'node:net'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { IMPL_NAMES, newIpc, track, withTimeout } from './helpers/behav-util.mjs'
+import { delay, IMPL_NAMES, newIpc, track, withTimeout } from './helpers/behav-util.mjs'
 import { freePort } from './helpers/net.mjs'
 
 const CERTS = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', 'local-node-ipc-certs')
@@ -49,26 +49,31 @@ function idleClient(t, port) {
 }
 
 for (const impl of IMPL_NAMES) {
-  test.serial(`[${impl}] TLS, maxConnections 5: at most 5 sockets stay open, those in a handshake included`, async (t) => {
-    const port = await tlsServer(t, impl, 5, 60000)
-    const clients = []
-    for (let i = 0; i < 20; i++) clients.push(await idleClient(t, port))
-    await new Promise((resolve) => setTimeout(resolve, WINDOW))
-    t.is(clients.filter((c) => !c.closed).length, 5)
-  })
-
+  test.serial(
+    `[${impl}] TLS, maxConnections 5: at most 5 sockets stay open, those in a handshake included`,
+    async (t) => {
+      const port = await tlsServer(t, impl, 5, 60000)
+      const clients = []
+      for (let i = 0; i < 20; i++) clients.push(await idleClient(t, port))
+      await delay(WINDOW)
+      t.is(clients.filter((c) => !c.closed).length, 5)
+    },
+  )
 }
 
 {
   const impl = 'ours'
-  test.serial(`[${impl}] TLS handshakeTimeout 500: an idle client is closed within a second and its slot freed`, async (t) => {
-    const port = await tlsServer(t, impl, 1, 500)
-    const first = await idleClient(t, port)
-    const connectedAt = Date.now()
-    const closedAt = await withTimeout(first.closedAt, 3000, 'the server closing the idle client')
-    t.true(closedAt - connectedAt < 1000, `closed after ${closedAt - connectedAt} ms`)
-    const second = await idleClient(t, port)
-    await new Promise((resolve) => setTimeout(resolve, 200))
-    t.false(second.closed, 'the freed slot takes the next client')
-  })
+  test.serial(
+    `[${impl}] TLS handshakeTimeout 500: an idle client is closed within a second and its slot freed`,
+    async (t) => {
+      const port = await tlsServer(t, impl, 1, 500)
+      const first = await idleClient(t, port)
+      const connectedAt = Date.now()
+      const closedAt = await withTimeout(first.closedAt, 3000, 'the server closing the idle client')
+      t.true(closedAt - connectedAt < 1000, `closed after ${closedAt - connectedAt} ms`)
+      const second = await idleClient(t, port)
+      await delay(200)
+      t.false(second.closed, 'the freed slot takes the next client')
+    },
+  )
 }

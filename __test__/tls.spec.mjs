@@ -38,8 +38,12 @@ const PKG_DIR = {
 const DHPARAM = path.join(ROOT, 'local-node-ipc-certs', 'private', 'dhparam.pem')
 
 let C
-test.before(() => { C = makeCerts() })
-test.after.always(() => { if (C) C.cleanup() })
+test.before(() => {
+  C = makeCerts()
+})
+test.after.always(() => {
+  if (C) C.cleanup()
+})
 
 // ---------------------------------------------------------------------------------------
 // helpers
@@ -48,7 +52,9 @@ test.after.always(() => { if (C) C.cleanup() })
 async function startServer(t, impl, tls, env = {}) {
   const port = await freePort()
   const server = spawnNode(path.join(FIX, 'server.cjs'), {
-    impl, env: { PORT: String(port), TLS: JSON.stringify(tls), ...env }, label: `server[${impl}]`,
+    impl,
+    env: { PORT: String(port), TLS: JSON.stringify(tls), ...env },
+    label: `server[${impl}]`,
   })
   t.teardown(() => server.kill())
   await assertLoaded(t, server, impl)
@@ -81,7 +87,11 @@ async function withDump(t, children, body) {
 
 const srvTls = () => ({ public: C.srv.pub, private: C.srv.key })
 const mtlsServerTls = (rejectUnauthorized = true) => ({
-  public: C.srv.pub, private: C.srv.key, requestCert: true, rejectUnauthorized, trustedConnections: C.cli.pub,
+  public: C.srv.pub,
+  private: C.srv.key,
+  requestCert: true,
+  rejectUnauthorized,
+  trustedConnections: C.cli.pub,
 })
 const mtlsClientTls = () => ({ public: C.cli.pub, private: C.cli.key, trustedConnections: [C.srv.pub] })
 
@@ -101,49 +111,64 @@ for (const pair of PAIRS) {
   test.serial(`interop json over mTLS: ${name}`, async (t) => {
     t.timeout(EXCHANGE_TIMEOUT + 20000)
     let server, client
-    await withDump(t, () => [server, client], async () => {
-      const r = await startServer(t, pair.server, mtlsServerTls())
-      server = r.server
-      client = startClient(t, pair.client, r.port, mtlsClientTls(), { MODE: 'json' })
-      await assertLoaded(t, client, pair.client)
-      const done = await client.waitJson((o) => o.ev === 'json-done', EXCHANGE_TIMEOUT)
-      t.is(done.n, 203, 'every payload came back')
-      t.deepEqual(done.mismatches, [], 'echoed payloads equal what was sent, in order')
-      const world = await client.waitJson((o) => o.ev === 'world', 1000)
-      t.is(world.data.authorized, true, 'the server saw a verified client certificate')
-      if (world.data.hasGetPeerCertificate) t.is(world.data.peerCN, 'hello-client', "getPeerCertificate() gives the client's CN")
-      const sconn = await server.waitJson((o) => o.ev === 'connect', 1000)
-      t.is(sconn.authorized, true, "server 'connect' socket is authorized")
-      t.is(evs(server, 'recv').filter((o) => o.type === 'payload').length, 203, 'server got every payload')
-      await client.waitJson((o) => o.ev === 'destroy', LINE_TIMEOUT)
-      await server.waitJson((o) => o.ev === 'socket-disconnected', LINE_TIMEOUT)
-      t.deepEqual([...evs(server, 'error'), ...evs(client, 'error')], [], 'no error events on either side')
-    })
+    await withDump(
+      t,
+      () => [server, client],
+      async () => {
+        const r = await startServer(t, pair.server, mtlsServerTls())
+        server = r.server
+        client = startClient(t, pair.client, r.port, mtlsClientTls(), { MODE: 'json' })
+        await assertLoaded(t, client, pair.client)
+        const done = await client.waitJson((o) => o.ev === 'json-done', EXCHANGE_TIMEOUT)
+        t.is(done.n, 203, 'every payload came back')
+        t.deepEqual(done.mismatches, [], 'echoed payloads equal what was sent, in order')
+        const world = await client.waitJson((o) => o.ev === 'world', 1000)
+        t.is(world.data.authorized, true, 'the server saw a verified client certificate')
+        if (world.data.hasGetPeerCertificate)
+          t.is(world.data.peerCN, 'hello-client', "getPeerCertificate() gives the client's CN")
+        const sconn = await server.waitJson((o) => o.ev === 'connect', 1000)
+        t.is(sconn.authorized, true, "server 'connect' socket is authorized")
+        t.is(evs(server, 'recv').filter((o) => o.type === 'payload').length, 203, 'server got every payload')
+        await client.waitJson((o) => o.ev === 'destroy', LINE_TIMEOUT)
+        await server.waitJson((o) => o.ev === 'socket-disconnected', LINE_TIMEOUT)
+        t.deepEqual([...evs(server, 'error'), ...evs(client, 'error')], [], 'no error events on either side')
+      },
+    )
   })
 
   for (const encoding of ['hex', 'latin1']) {
     test.serial(`interop rawBuffer (${encoding}) over mTLS: ${name}`, async (t) => {
       t.timeout(EXCHANGE_TIMEOUT + 20000)
       let server, client
-      await withDump(t, () => [server, client], async () => {
-        const env = { MODE: 'raw', ENCODING: encoding }
-        const r = await startServer(t, pair.server, mtlsServerTls(), env)
-        server = r.server
-        client = startClient(t, pair.client, r.port, mtlsClientTls(), env)
-        await assertLoaded(t, client, pair.client)
-        const toServer = P.rawClientBytes(encoding)
-        const toClient = Buffer.concat([P.RAW_GREETING, toServer])
-        const srecv = await server.waitJson((o) => o.ev === 'raw-recv', EXCHANGE_TIMEOUT)
-        t.deepEqual({ len: srecv.len, firstDiff: srecv.firstDiff, sha: srecv.sha },
-          { len: toServer.length, firstDiff: -1, sha: P.sha(toServer) }, 'server received the exact bytes')
-        const crecv = await client.waitJson((o) => o.ev === 'raw-recv', EXCHANGE_TIMEOUT)
-        t.deepEqual({ len: crecv.len, firstDiff: crecv.firstDiff, sha: crecv.sha },
-          { len: toClient.length, firstDiff: -1, sha: P.sha(toClient) }, 'client received greeting + echo, exact bytes')
-        const sconn = await server.waitJson((o) => o.ev === 'connect', 1000)
-        t.is(sconn.authorized, true, 'mutual TLS verified')
-        await client.waitJson((o) => o.ev === 'destroy', LINE_TIMEOUT)
-        t.deepEqual([...evs(server, 'error'), ...evs(client, 'error')], [], 'no error events on either side')
-      })
+      await withDump(
+        t,
+        () => [server, client],
+        async () => {
+          const env = { MODE: 'raw', ENCODING: encoding }
+          const r = await startServer(t, pair.server, mtlsServerTls(), env)
+          server = r.server
+          client = startClient(t, pair.client, r.port, mtlsClientTls(), env)
+          await assertLoaded(t, client, pair.client)
+          const toServer = P.rawClientBytes(encoding)
+          const toClient = Buffer.concat([P.RAW_GREETING, toServer])
+          const srecv = await server.waitJson((o) => o.ev === 'raw-recv', EXCHANGE_TIMEOUT)
+          t.deepEqual(
+            { len: srecv.len, firstDiff: srecv.firstDiff, sha: srecv.sha },
+            { len: toServer.length, firstDiff: -1, sha: P.sha(toServer) },
+            'server received the exact bytes',
+          )
+          const crecv = await client.waitJson((o) => o.ev === 'raw-recv', EXCHANGE_TIMEOUT)
+          t.deepEqual(
+            { len: crecv.len, firstDiff: crecv.firstDiff, sha: crecv.sha },
+            { len: toClient.length, firstDiff: -1, sha: P.sha(toClient) },
+            'client received greeting + echo, exact bytes',
+          )
+          const sconn = await server.waitJson((o) => o.ev === 'connect', 1000)
+          t.is(sconn.authorized, true, 'mutual TLS verified')
+          await client.waitJson((o) => o.ev === 'destroy', LINE_TIMEOUT)
+          t.deepEqual([...evs(server, 'error'), ...evs(client, 'error')], [], 'no error events on either side')
+        },
+      )
     })
   }
 }
@@ -228,52 +253,65 @@ for (const [what, f] of Object.entries(FAILURES)) {
     test.serial(`handshake failure: ${what} [${impl}]`, async (t) => {
       t.timeout(60000)
       let server, bad, good
-      await withDump(t, () => [server, bad, good], async () => {
-        const r = await startServer(t, impl, f.server(), { MODE: 'json' })
-        server = r.server
-        const b = f.bad()
-        bad = startClient(t, impl, r.port, b.tls, { MODE: 'hold', ...b.env }, `bad-client[${impl}]`)
-        await assertLoaded(t, bad, impl)
+      await withDump(
+        t,
+        () => [server, bad, good],
+        async () => {
+          const r = await startServer(t, impl, f.server(), { MODE: 'json' })
+          server = r.server
+          const b = f.bad()
+          bad = startClient(t, impl, r.port, b.tls, { MODE: 'hold', ...b.env }, `bad-client[${impl}]`)
+          await assertLoaded(t, bad, impl)
 
-        if (f.code) {
-          const err = await bad.waitJson((o) => o.ev === 'error', LINE_TIMEOUT)
-          t.is(err.code, f.code, `client error code (message: ${err.message})`)
-          t.truthy(err.message && err.message !== 'undefined', 'the error has a message')
-        }
-        await bad.waitJson((o) => o.ev === 'disconnect', LINE_TIMEOUT)
-        // a second attempt (retry) fails the same way: the loop goes on, nothing crashes
-        await bad.waitJson((o) => o.ev === 'disconnect' && evs(bad, 'disconnect').length >= 2, RETRY * 3 + LINE_TIMEOUT)
-        t.true(bad.alive, 'the client process did not crash')
-        t.is(evs(bad, 'world').length, 0, 'the failed client never got a message through')
-        if (f.code) {
-          t.true(evs(bad, 'error').every((e) => e.code === f.code), 'every attempt fails with the same code')
-        }
-        if (f.clientVerdict) {
-          // the handshake fails before it completes: v9 has published connect anyway (the TCP
-          // connect); ours publishes connect only after a completed handshake
-          const connects = evs(bad, 'connect').length
-          if (impl === 'ref') t.true(connects >= 1, 'v9: connect before the failed handshake')
-          else t.is(connects, 0, 'no connect for a failed handshake')
-        }
-        await bad.kill()
+          if (f.code) {
+            const err = await bad.waitJson((o) => o.ev === 'error', LINE_TIMEOUT)
+            t.is(err.code, f.code, `client error code (message: ${err.message})`)
+            t.truthy(err.message && err.message !== 'undefined', 'the error has a message')
+          }
+          await bad.waitJson((o) => o.ev === 'disconnect', LINE_TIMEOUT)
+          // a second attempt (retry) fails the same way: the loop goes on, nothing crashes
+          await bad.waitJson(
+            (o) => o.ev === 'disconnect' && evs(bad, 'disconnect').length >= 2,
+            RETRY * 3 + LINE_TIMEOUT,
+          )
+          t.true(bad.alive, 'the client process did not crash')
+          t.is(evs(bad, 'world').length, 0, 'the failed client never got a message through')
+          if (f.code) {
+            t.true(
+              evs(bad, 'error').every((e) => e.code === f.code),
+              'every attempt fails with the same code',
+            )
+          }
+          if (f.clientVerdict) {
+            // the handshake fails before it completes: v9 has published connect anyway (the TCP
+            // connect); ours publishes connect only after a completed handshake
+            const connects = evs(bad, 'connect').length
+            if (impl === 'ref') t.true(connects >= 1, 'v9: connect before the failed handshake')
+            else t.is(connects, 0, 'no connect for a failed handshake')
+          }
+          await bad.kill()
 
-        if (impl === 'ours') {
-          const serr = await server.waitJson((o) => o.ev === 'error', LINE_TIMEOUT)
-          t.true(typeof serr.code === 'string' && serr.code.length > 0, `server error has a code: ${JSON.stringify(serr)}`)
-        }
-        t.true(server.alive, 'the server did not crash')
-        t.is(evs(server, 'recv').length, 0, 'nothing from the failed client reached the server')
+          if (impl === 'ours') {
+            const serr = await server.waitJson((o) => o.ev === 'error', LINE_TIMEOUT)
+            t.true(
+              typeof serr.code === 'string' && serr.code.length > 0,
+              `server error has a code: ${JSON.stringify(serr)}`,
+            )
+          }
+          t.true(server.alive, 'the server did not crash')
+          t.is(evs(server, 'recv').length, 0, 'nothing from the failed client reached the server')
 
-        const g = f.good()
-        good = startClient(t, impl, r.port, g.tls, { MODE: 'hold', ...g.env }, `good-client[${impl}]`)
-        const world = await good.waitJson((o) => o.ev === 'world', LINE_TIMEOUT)
-        t.is(world.data.to, 'hello', 'the server still serves a good client')
-        t.is(evs(good, 'error').length, 0, 'the good client had no error')
-        t.true(server.alive, 'the server is still running')
-        if (impl === 'ref') {
-          t.is(evs(server, 'error').length, 0, 'v9 does not surface failed handshakes on the server (keep)')
-        }
-      })
+          const g = f.good()
+          good = startClient(t, impl, r.port, g.tls, { MODE: 'hold', ...g.env }, `good-client[${impl}]`)
+          const world = await good.waitJson((o) => o.ev === 'world', LINE_TIMEOUT)
+          t.is(world.data.to, 'hello', 'the server still serves a good client')
+          t.is(evs(good, 'error').length, 0, 'the good client had no error')
+          t.true(server.alive, 'the server is still running')
+          if (impl === 'ref') {
+            t.is(evs(server, 'error').length, 0, 'v9 does not surface failed handshakes on the server (keep)')
+          }
+        },
+      )
     })
   }
 }
@@ -284,31 +322,51 @@ for (const impl of ['ref', 'ours']) {
   test.serial(`handshake failure: raw node:net client sends plaintext [${impl}]`, async (t) => {
     t.timeout(60000)
     let server, good
-    await withDump(t, () => [server, good], async () => {
-      const r = await startServer(t, impl, srvTls(), { MODE: 'json' })
-      server = r.server
-      const received = []
-      const closed = await new Promise((resolve, reject) => {
-        const s = net.connect(r.port, '127.0.0.1')
-        const timer = setTimeout(() => { s.destroy(); reject(new Error('the TLS server kept a plaintext connection open')) }, LINE_TIMEOUT)
-        s.on('connect', () => s.write('{"type":"hello","data":{"id":"plain"}}\f'))
-        s.on('data', (d) => received.push(d))
-        s.on('error', () => {})
-        s.on('close', () => { clearTimeout(timer); resolve(true) })
-      })
-      t.true(closed, 'the server closed the plaintext connection')
-      const bytes = Buffer.concat(received)
-      t.false(bytes.includes(Buffer.from('"type"')), 'no JSON message came back in plaintext')
-      if (bytes.length) t.is(bytes[0], 0x15, 'anything sent back is a TLS alert record')
-      if (impl === 'ours') {
-        const serr = await server.waitJson((o) => o.ev === 'error', LINE_TIMEOUT)
-        t.true(typeof serr.code === 'string' && serr.code.length > 0, `server error has a code: ${JSON.stringify(serr)}`)
-      }
-      good = startClient(t, impl, r.port, { trustedConnections: [C.srv.pub] }, { MODE: 'hold' }, `good-client[${impl}]`)
-      await good.waitJson((o) => o.ev === 'world', LINE_TIMEOUT)
-      t.true(server.alive, 'the server is still running')
-      t.is(evs(server, 'recv').length, 1, 'only the good client reached the server')
-    })
+    await withDump(
+      t,
+      () => [server, good],
+      async () => {
+        const r = await startServer(t, impl, srvTls(), { MODE: 'json' })
+        server = r.server
+        const received = []
+        const closed = await new Promise((resolve, reject) => {
+          const s = net.connect(r.port, '127.0.0.1')
+          const timer = setTimeout(() => {
+            s.destroy()
+            reject(new Error('the TLS server kept a plaintext connection open'))
+          }, LINE_TIMEOUT)
+          s.on('connect', () => s.write('{"type":"hello","data":{"id":"plain"}}\f'))
+          s.on('data', (d) => received.push(d))
+          s.on('error', () => {})
+          s.on('close', () => {
+            clearTimeout(timer)
+            resolve(true)
+          })
+        })
+        t.true(closed, 'the server closed the plaintext connection')
+        const bytes = Buffer.concat(received)
+        t.false(bytes.includes(Buffer.from('"type"')), 'no JSON message came back in plaintext')
+        if (bytes.length) t.is(bytes[0], 0x15, 'anything sent back is a TLS alert record')
+        if (impl === 'ours') {
+          const serr = await server.waitJson((o) => o.ev === 'error', LINE_TIMEOUT)
+          t.true(
+            typeof serr.code === 'string' && serr.code.length > 0,
+            `server error has a code: ${JSON.stringify(serr)}`,
+          )
+        }
+        good = startClient(
+          t,
+          impl,
+          r.port,
+          { trustedConnections: [C.srv.pub] },
+          { MODE: 'hold' },
+          `good-client[${impl}]`,
+        )
+        await good.waitJson((o) => o.ev === 'world', LINE_TIMEOUT)
+        t.true(server.alive, 'the server is still running')
+        t.is(evs(server, 'recv').length, 1, 'only the good client reached the server')
+      },
+    )
   })
 }
 
@@ -322,49 +380,81 @@ for (const impl of ['ref', 'ours']) {
 test.serial('failed handshake: connect before error, retries never run out [ref]', async (t) => {
   t.timeout(60000)
   let server, client
-  await withDump(t, () => [server, client], async () => {
-    const r = await startServer(t, 'ref', srvTls())
-    server = r.server
-    client = startClient(t, 'ref', r.port, {}, { MODE: 'hold', MAX_RETRIES: '2' })
-    // maxRetries 2 = 3 attempts; the 5th error proves the counter was reset
-    await client.waitJson((o) => o.ev === 'error' && evs(client, 'error').length >= 5, 5 * RETRY + LINE_TIMEOUT)
-    const seq = client.json().filter((o) => ['connect', 'error', 'disconnect', 'destroy'].includes(o.ev)).map((o) => o.ev)
-    t.deepEqual(seq.slice(0, 6), ['connect', 'error', 'disconnect', 'connect', 'error', 'disconnect'], 'v9: connect fires before the failing handshake')
-    t.is(evs(client, 'destroy').length, 0, 'v9: never gives up')
-  })
+  await withDump(
+    t,
+    () => [server, client],
+    async () => {
+      const r = await startServer(t, 'ref', srvTls())
+      server = r.server
+      client = startClient(t, 'ref', r.port, {}, { MODE: 'hold', MAX_RETRIES: '2' })
+      // maxRetries 2 = 3 attempts; the 5th error proves the counter was reset
+      await client.waitJson((o) => o.ev === 'error' && evs(client, 'error').length >= 5, 5 * RETRY + LINE_TIMEOUT)
+      const seq = client
+        .json()
+        .filter((o) => ['connect', 'error', 'disconnect', 'destroy'].includes(o.ev))
+        .map((o) => o.ev)
+      t.deepEqual(
+        seq.slice(0, 6),
+        ['connect', 'error', 'disconnect', 'connect', 'error', 'disconnect'],
+        'v9: connect fires before the failing handshake',
+      )
+      t.is(evs(client, 'destroy').length, 0, 'v9: never gives up')
+    },
+  )
 })
 
 test.serial('failed handshake: no connect, each failure counts as one attempt [ours]', async (t) => {
   t.timeout(60000)
   let server, client
-  await withDump(t, () => [server, client], async () => {
-    const r = await startServer(t, 'ours', srvTls())
-    server = r.server
-    client = startClient(t, 'ours', r.port, {}, { MODE: 'hold', MAX_RETRIES: '2' })
-    await client.waitJson((o) => o.ev === 'destroy', 3 * RETRY + LINE_TIMEOUT)
-    // nothing more may happen after destroy: watch 3x the retry interval
-    await delay(3 * RETRY)
-    const seq = client.json().filter((o) => ['connect', 'error', 'disconnect', 'destroy'].includes(o.ev)).map((o) => o.ev)
-    t.deepEqual(seq, ['error', 'disconnect', 'error', 'disconnect', 'error', 'disconnect', 'destroy'],
-      'maxRetries 2: three failed attempts (error + disconnect each), then destroy; never connect')
-    t.true(evs(client, 'error').every((e) => e.code === 'DEPTH_ZERO_SELF_SIGNED_CERT'), 'each error has the code')
-    t.true(server.alive)
-  })
+  await withDump(
+    t,
+    () => [server, client],
+    async () => {
+      const r = await startServer(t, 'ours', srvTls())
+      server = r.server
+      client = startClient(t, 'ours', r.port, {}, { MODE: 'hold', MAX_RETRIES: '2' })
+      await client.waitJson((o) => o.ev === 'destroy', 3 * RETRY + LINE_TIMEOUT)
+      // nothing more may happen after destroy: watch 3x the retry interval
+      await delay(3 * RETRY)
+      const seq = client
+        .json()
+        .filter((o) => ['connect', 'error', 'disconnect', 'destroy'].includes(o.ev))
+        .map((o) => o.ev)
+      t.deepEqual(
+        seq,
+        ['error', 'disconnect', 'error', 'disconnect', 'error', 'disconnect', 'destroy'],
+        'maxRetries 2: three failed attempts (error + disconnect each), then destroy; never connect',
+      )
+      t.true(
+        evs(client, 'error').every((e) => e.code === 'DEPTH_ZERO_SELF_SIGNED_CERT'),
+        'each error has the code',
+      )
+      t.true(server.alive)
+    },
+  )
 })
 
 for (const impl of ['ref', 'ours']) {
   test.serial(`successful handshake: socket.authorized at client connect [${impl}]`, async (t) => {
     let server, client
-    await withDump(t, () => [server, client], async () => {
-      const r = await startServer(t, impl, srvTls())
-      server = r.server
-      client = startClient(t, impl, r.port, { trustedConnections: [C.srv.pub] }, { MODE: 'hold' })
-      const c = await client.waitJson((o) => o.ev === 'connect', LINE_TIMEOUT)
-      await client.waitJson((o) => o.ev === 'world', LINE_TIMEOUT)
-      // ref: 'connect' is the TCP connect, before the handshake verified anything
-      t.is(c.authorized, impl === 'ours', `authorized at connect time (${impl === 'ours' ? 'after' : 'before'} the handshake)`)
-      t.is(evs(client, 'connect').length, 1, 'one connect')
-    })
+    await withDump(
+      t,
+      () => [server, client],
+      async () => {
+        const r = await startServer(t, impl, srvTls())
+        server = r.server
+        client = startClient(t, impl, r.port, { trustedConnections: [C.srv.pub] }, { MODE: 'hold' })
+        const c = await client.waitJson((o) => o.ev === 'connect', LINE_TIMEOUT)
+        await client.waitJson((o) => o.ev === 'world', LINE_TIMEOUT)
+        // ref: 'connect' is the TCP connect, before the handshake verified anything
+        t.is(
+          c.authorized,
+          impl === 'ours',
+          `authorized at connect time (${impl === 'ours' ? 'after' : 'before'} the handshake)`,
+        )
+        t.is(evs(client, 'connect').length, 1, 'one connect')
+      },
+    )
   })
 }
 
@@ -374,82 +464,141 @@ for (const impl of ['ref', 'ours']) {
 test.serial('restart of a TLS server with dhparam crashes with ENOENT [ref]', async (t) => {
   const port = await freePort()
   const tls = { public: C.srv.pub, private: C.srv.key, dhparam: DHPARAM, trustedConnections: C.cli.pub }
-  const server = spawnNode(path.join(FIX, 'restart-server.cjs'), { impl: 'ref', env: { PORT: String(port), TLS: JSON.stringify(tls) } })
-  t.teardown(() => server.kill())
-  await withDump(t, () => [server], async () => {
-    const first = await server.waitJson((o) => o.ev === 'listening', LINE_TIMEOUT)
-    t.false(first.same, 'v9 mutates config.tls on start')
-    t.deepEqual(first.tls.dhparam, { buffer: 826 }, 'v9 replaced the dhparam path by the file contents')
-    t.deepEqual(first.tls.trustedConnections, [C.cli.pub], 'v9 wrapped trustedConnections in an array')
-    const exit = await server.waitExit(LINE_TIMEOUT)
-    t.is(exit.code, 1, 'the second start() crashes the process')
-    t.regex(server.stderr, /ENOENT[\s\S]*BEGIN X9\.42 DH PARAMETERS|BEGIN X9\.42 DH PARAMETERS[\s\S]*ENOENT/, 'uncaught ENOENT opening the PEM text as a path')
-    t.is(evs(server, 'listening').length, 1, 'never listened again')
+  const server = spawnNode(path.join(FIX, 'restart-server.cjs'), {
+    impl: 'ref',
+    env: { PORT: String(port), TLS: JSON.stringify(tls) },
   })
+  t.teardown(() => server.kill())
+  await withDump(
+    t,
+    () => [server],
+    async () => {
+      const first = await server.waitJson((o) => o.ev === 'listening', LINE_TIMEOUT)
+      t.false(first.same, 'v9 mutates config.tls on start')
+      t.deepEqual(first.tls.dhparam, { buffer: 826 }, 'v9 replaced the dhparam path by the file contents')
+      t.deepEqual(first.tls.trustedConnections, [C.cli.pub], 'v9 wrapped trustedConnections in an array')
+      const exit = await server.waitExit(LINE_TIMEOUT)
+      t.is(exit.code, 1, 'the second start() crashes the process')
+      t.regex(
+        server.stderr,
+        /ENOENT[\s\S]*BEGIN X9\.42 DH PARAMETERS|BEGIN X9\.42 DH PARAMETERS[\s\S]*ENOENT/,
+        'uncaught ENOENT opening the PEM text as a path',
+      )
+      t.is(evs(server, 'listening').length, 1, 'never listened again')
+    },
+  )
 })
 
 test.serial('restart of a TLS server with dhparam works, config.tls untouched [ours]', async (t) => {
   const port = await freePort()
-  const tls = { public: C.srv.pub, private: C.srv.key, dhparam: DHPARAM, trustedConnections: C.cli.pub, requestCert: true }
-  const server = spawnNode(path.join(FIX, 'restart-server.cjs'), { impl: 'ours', env: { PORT: String(port), TLS: JSON.stringify(tls) } })
+  const tls = {
+    public: C.srv.pub,
+    private: C.srv.key,
+    dhparam: DHPARAM,
+    trustedConnections: C.cli.pub,
+    requestCert: true,
+  }
+  const server = spawnNode(path.join(FIX, 'restart-server.cjs'), {
+    impl: 'ours',
+    env: { PORT: String(port), TLS: JSON.stringify(tls) },
+  })
   t.teardown(() => server.kill())
   let client
-  await withDump(t, () => [server, client], async () => {
-    const first = await server.waitJson((o) => o.ev === 'listening' && o.n === 1, LINE_TIMEOUT)
-    t.true(first.same, `config.tls unchanged after start: ${JSON.stringify(first.tls)}`)
-    t.true(first.sameObject, 'config.tls is still the same object')
-    const second = await server.waitJson((o) => o.ev === 'listening' && o.n === 2, LINE_TIMEOUT)
-    t.true(second.same, 'config.tls unchanged after the restart')
-    t.deepEqual(second.tls, tls, 'config.tls holds exactly what the program set')
-    client = startClient(t, 'ours', port, mtlsClientTls(), { MODE: 'hold' })
-    const world = await client.waitJson((o) => o.ev === 'world', LINE_TIMEOUT)
-    t.is(world.data.starts, 2, 'served by the restarted server')
-    t.is(world.data.authorized, true, 'the restarted server verified the client certificate')
-    t.true(server.alive, 'no crash')
-    t.deepEqual(evs(server, 'error'), [], 'no server error')
-  })
+  await withDump(
+    t,
+    () => [server, client],
+    async () => {
+      const first = await server.waitJson((o) => o.ev === 'listening' && o.n === 1, LINE_TIMEOUT)
+      t.true(first.same, `config.tls unchanged after start: ${JSON.stringify(first.tls)}`)
+      t.true(first.sameObject, 'config.tls is still the same object')
+      const second = await server.waitJson((o) => o.ev === 'listening' && o.n === 2, LINE_TIMEOUT)
+      t.true(second.same, 'config.tls unchanged after the restart')
+      t.deepEqual(second.tls, tls, 'config.tls holds exactly what the program set')
+      client = startClient(t, 'ours', port, mtlsClientTls(), { MODE: 'hold' })
+      const world = await client.waitJson((o) => o.ev === 'world', LINE_TIMEOUT)
+      t.is(world.data.starts, 2, 'served by the restarted server')
+      t.is(world.data.authorized, true, 'the restarted server verified the client certificate')
+      t.true(server.alive, 'no crash')
+      t.deepEqual(evs(server, 'error'), [], 'no server error')
+    },
+  )
 })
 
 for (const impl of ['ref', 'ours']) {
-  test.serial(`client connect ${impl === 'ours' ? 'leaves config.tls untouched' : 'mutates config.tls'} [${impl}]`, async (t) => {
-    let server, client
-    await withDump(t, () => [server, client], async () => {
-      const r = await startServer(t, impl, mtlsServerTls())
-      server = r.server
-      const tls = { ...mtlsClientTls(), trustedConnections: C.srv.pub }
-      client = startClient(t, impl, r.port, tls, { MODE: 'hold' })
-      const world = await client.waitJson((o) => o.ev === 'world', LINE_TIMEOUT)
-      if (impl === 'ours') {
-        t.deepEqual(world.tls, tls, 'config.tls is exactly what the program set')
-      } else {
-        t.like(world.tls, { host: '127.0.0.1', port: r.port, trustedConnections: [C.srv.pub] }, 'v9 assigns host/port and wraps trustedConnections')
-        t.truthy(world.tls.key && world.tls.cert && world.tls.ca, 'v9 stores key/cert/ca Buffers in config.tls')
-      }
-    })
-  })
+  test.serial(
+    `client connect ${impl === 'ours' ? 'leaves config.tls untouched' : 'mutates config.tls'} [${impl}]`,
+    async (t) => {
+      let server, client
+      await withDump(
+        t,
+        () => [server, client],
+        async () => {
+          const r = await startServer(t, impl, mtlsServerTls())
+          server = r.server
+          const tls = { ...mtlsClientTls(), trustedConnections: C.srv.pub }
+          client = startClient(t, impl, r.port, tls, { MODE: 'hold' })
+          const world = await client.waitJson((o) => o.ev === 'world', LINE_TIMEOUT)
+          if (impl === 'ours') {
+            t.deepEqual(world.tls, tls, 'config.tls is exactly what the program set')
+          } else {
+            t.like(
+              world.tls,
+              { host: '127.0.0.1', port: r.port, trustedConnections: [C.srv.pub] },
+              'v9 assigns host/port and wraps trustedConnections',
+            )
+            t.truthy(world.tls.key && world.tls.cert && world.tls.ca, 'v9 stores key/cert/ca Buffers in config.tls')
+          }
+        },
+      )
+    },
+  )
 }
 
 // ---------------------------------------------------------------------------------------
 // 5. Sync mode over TLS: one request in flight per reply.
 
-for (const [s, c] of [['ref', 'ref'], ['ours', 'ours'], ['ours', 'ref'], ['ref', 'ours']]) {
+for (const [s, c] of [
+  ['ref', 'ref'],
+  ['ours', 'ours'],
+  ['ours', 'ref'],
+  ['ref', 'ours'],
+]) {
   test.serial(`sync mode over TLS: ${s} server <-> ${c} client`, async (t) => {
     t.timeout(60000)
     let server, client
-    await withDump(t, () => [server, client], async () => {
-      const N = 4
-      const r = await startServer(t, s, srvTls(), { DELAY: '300' })
-      server = r.server
-      client = startClient(t, c, r.port, { trustedConnections: [C.srv.pub] }, { MODE: 'sync', N: String(N) })
-      await client.waitJson((o) => o.ev === 'res' && o.i === N - 1, N * 300 + LINE_TIMEOUT)
-      const recv = evs(server, 'recv').filter((o) => o.type === 'req')
-      t.deepEqual(recv.map((o) => o.i), [0, 1, 2, 3], 'requests arrive in order')
-      t.deepEqual(recv.map((o) => o.outstanding), [1, 1, 1, 1], 'never more than one request in flight')
-      t.deepEqual(evs(client, 'res').map((o) => o.i), [0, 1, 2, 3], 'replies in order')
-      // each request follows the previous reply in the server's own output
-      const order = server.json().filter((o) => (o.ev === 'recv' && o.type === 'req') || o.ev === 'replied').map((o) => `${o.ev}${o.i}`)
-      t.deepEqual(order, ['recv0', 'replied0', 'recv1', 'replied1', 'recv2', 'replied2', 'recv3', 'replied3'])
-    })
+    await withDump(
+      t,
+      () => [server, client],
+      async () => {
+        const N = 4
+        const r = await startServer(t, s, srvTls(), { DELAY: '300' })
+        server = r.server
+        client = startClient(t, c, r.port, { trustedConnections: [C.srv.pub] }, { MODE: 'sync', N: String(N) })
+        await client.waitJson((o) => o.ev === 'res' && o.i === N - 1, N * 300 + LINE_TIMEOUT)
+        const recv = evs(server, 'recv').filter((o) => o.type === 'req')
+        t.deepEqual(
+          recv.map((o) => o.i),
+          [0, 1, 2, 3],
+          'requests arrive in order',
+        )
+        t.deepEqual(
+          recv.map((o) => o.outstanding),
+          [1, 1, 1, 1],
+          'never more than one request in flight',
+        )
+        t.deepEqual(
+          evs(client, 'res').map((o) => o.i),
+          [0, 1, 2, 3],
+          'replies in order',
+        )
+        // each request follows the previous reply in the server's own output
+        const order = server
+          .json()
+          .filter((o) => (o.ev === 'recv' && o.type === 'req') || o.ev === 'replied')
+          .map((o) => `${o.ev}${o.i}`)
+        t.deepEqual(order, ['recv0', 'replied0', 'recv1', 'replied1', 'recv2', 'replied2', 'recv3', 'replied3'])
+      },
+    )
   })
 }
 
@@ -459,22 +608,33 @@ for (const [s, c] of [['ref', 'ref'], ['ours', 'ours'], ['ours', 'ref'], ['ref',
 for (const impl of ['ref', 'ours']) {
   test.serial(`server socket.authorized reflects client verification [${impl}]`, async (t) => {
     let server, good, untrusted, none
-    await withDump(t, () => [server, good, untrusted, none], async () => {
-      // requestCert with rejectUnauthorized false: every client is accepted, only verified
-      // ones are authorized
-      const r = await startServer(t, impl, mtlsServerTls(false))
-      server = r.server
-      good = startClient(t, impl, r.port, mtlsClientTls(), { MODE: 'hold' }, `good[${impl}]`)
-      const w1 = await good.waitJson((o) => o.ev === 'world', LINE_TIMEOUT)
-      t.is(w1.data.authorized, true, 'trusted client certificate: authorized')
-      if (w1.data.hasGetPeerCertificate) t.is(w1.data.peerCN, 'hello-client')
-      untrusted = startClient(t, impl, r.port, { public: C.other.pub, private: C.other.key, trustedConnections: [C.srv.pub] }, { MODE: 'hold' }, `untrusted[${impl}]`)
-      const w2 = await untrusted.waitJson((o) => o.ev === 'world', LINE_TIMEOUT)
-      t.is(w2.data.authorized, false, 'untrusted client certificate: accepted but not authorized')
-      none = startClient(t, impl, r.port, { trustedConnections: [C.srv.pub] }, { MODE: 'hold' }, `none[${impl}]`)
-      const w3 = await none.waitJson((o) => o.ev === 'world', LINE_TIMEOUT)
-      t.is(w3.data.authorized, false, 'no client certificate: accepted but not authorized')
-    })
+    await withDump(
+      t,
+      () => [server, good, untrusted, none],
+      async () => {
+        // requestCert with rejectUnauthorized false: every client is accepted, only verified
+        // ones are authorized
+        const r = await startServer(t, impl, mtlsServerTls(false))
+        server = r.server
+        good = startClient(t, impl, r.port, mtlsClientTls(), { MODE: 'hold' }, `good[${impl}]`)
+        const w1 = await good.waitJson((o) => o.ev === 'world', LINE_TIMEOUT)
+        t.is(w1.data.authorized, true, 'trusted client certificate: authorized')
+        if (w1.data.hasGetPeerCertificate) t.is(w1.data.peerCN, 'hello-client')
+        untrusted = startClient(
+          t,
+          impl,
+          r.port,
+          { public: C.other.pub, private: C.other.key, trustedConnections: [C.srv.pub] },
+          { MODE: 'hold' },
+          `untrusted[${impl}]`,
+        )
+        const w2 = await untrusted.waitJson((o) => o.ev === 'world', LINE_TIMEOUT)
+        t.is(w2.data.authorized, false, 'untrusted client certificate: accepted but not authorized')
+        none = startClient(t, impl, r.port, { trustedConnections: [C.srv.pub] }, { MODE: 'hold' }, `none[${impl}]`)
+        const w3 = await none.waitJson((o) => o.ev === 'world', LINE_TIMEOUT)
+        t.is(w3.data.authorized, false, 'no client certificate: accepted but not authorized')
+      },
+    )
   })
 }
 
@@ -486,20 +646,24 @@ for (const impl of ['ref', 'ours']) {
 for (const impl of ['ref', 'ours']) {
   test.serial(`fallback to the bundled certificates [${impl}]`, async (t) => {
     let server, client
-    await withDump(t, () => [server, client], async () => {
-      const r = await startServer(t, impl, { rejectUnauthorized: false })
-      server = r.server
-      const bundled = path.join(PKG_DIR[impl], 'local-node-ipc-certs', 'server.pub')
-      client = startClient(t, impl, r.port, { trustedConnections: [bundled] }, { MODE: 'hold', HOST: 'localhost' })
-      if (impl === 'ref') {
-        const err = await client.waitJson((o) => o.ev === 'error', LINE_TIMEOUT)
-        t.is(err.code, 'CERT_HAS_EXPIRED', "v9's bundled certificate expired in 2017")
-      } else {
-        const world = await client.waitJson((o) => o.ev === 'world', LINE_TIMEOUT)
-        t.is(world.data.to, 'hello', 'verified against the bundled server.pub')
-        t.is(evs(client, 'error').length, 0)
-      }
-    })
+    await withDump(
+      t,
+      () => [server, client],
+      async () => {
+        const r = await startServer(t, impl, { rejectUnauthorized: false })
+        server = r.server
+        const bundled = path.join(PKG_DIR[impl], 'local-node-ipc-certs', 'server.pub')
+        client = startClient(t, impl, r.port, { trustedConnections: [bundled] }, { MODE: 'hold', HOST: 'localhost' })
+        if (impl === 'ref') {
+          const err = await client.waitJson((o) => o.ev === 'error', LINE_TIMEOUT)
+          t.is(err.code, 'CERT_HAS_EXPIRED', "v9's bundled certificate expired in 2017")
+        } else {
+          const world = await client.waitJson((o) => o.ev === 'world', LINE_TIMEOUT)
+          t.is(world.data.to, 'hello', 'verified against the bundled server.pub')
+          t.is(evs(client, 'error').length, 0)
+        }
+      },
+    )
   })
 }
 
@@ -510,18 +674,22 @@ for (const impl of ['ref', 'ours']) {
 for (const impl of ['ref', 'ours']) {
   test.serial(`client process killed (no close_notify): server sees a close, no error [${impl}]`, async (t) => {
     let server, client
-    await withDump(t, () => [server, client], async () => {
-      const r = await startServer(t, impl, srvTls())
-      server = r.server
-      client = startClient(t, impl, r.port, { trustedConnections: [C.srv.pub] }, { MODE: 'hold' })
-      await client.waitJson((o) => o.ev === 'world', LINE_TIMEOUT)
-      await client.kill('SIGKILL')
-      await server.waitJson((o) => o.ev === 'socket-disconnected', LINE_TIMEOUT)
-      // events of one close are delivered together; watch 500 ms more for a late error
-      await delay(500)
-      t.deepEqual(evs(server, 'error'), [], 'no server error for a peer that closed without close_notify')
-      t.true(server.alive)
-    })
+    await withDump(
+      t,
+      () => [server, client],
+      async () => {
+        const r = await startServer(t, impl, srvTls())
+        server = r.server
+        client = startClient(t, impl, r.port, { trustedConnections: [C.srv.pub] }, { MODE: 'hold' })
+        await client.waitJson((o) => o.ev === 'world', LINE_TIMEOUT)
+        await client.kill('SIGKILL')
+        await server.waitJson((o) => o.ev === 'socket-disconnected', LINE_TIMEOUT)
+        // events of one close are delivered together; watch 500 ms more for a late error
+        await delay(500)
+        t.deepEqual(evs(server, 'error'), [], 'no server error for a peer that closed without close_notify')
+        t.true(server.alive)
+      },
+    )
   })
 }
 
@@ -535,66 +703,111 @@ const noticeLines = (child, re) => child.lines.filter((l) => !l.trim().startsWit
 
 test.serial('unsupported options and dhparam are each logged once by name [ours]', async (t) => {
   let server, client
-  await withDump(t, () => [server, client], async () => {
-    const tls = { ...srvTls(), dhparam: DHPARAM, ciphers: 'HIGH', honorCipherOrder: true }
-    const r = await startServer(t, 'ours', tls, { SILENT: 'false' })
-    server = r.server
-    // two clients: the server's notices are not repeated per connection
-    client = startClient(t, 'ours', r.port, { trustedConnections: [C.srv.pub], ecdhCurve: 'auto' }, { MODE: 'hold', SILENT: 'false' })
-    await client.waitJson((o) => o.ev === 'world', LINE_TIMEOUT)
-    const second = startClient(t, 'ours', r.port, { trustedConnections: [C.srv.pub] }, { MODE: 'hold' }, 'client2[ours]')
-    await second.waitJson((o) => o.ev === 'world', LINE_TIMEOUT)
-    const notice = /not supported|unsupported|not applicable|ignored/i
-    t.is(noticeLines(server, /dhparam/).filter((l) => notice.test(l)).length, 1, 'one dhparam notice')
-    t.is(noticeLines(server, /ciphers/).filter((l) => notice.test(l)).length, 1, 'one notice naming ciphers')
-    t.is(noticeLines(server, /honorCipherOrder/).filter((l) => notice.test(l)).length, 1, 'one notice naming honorCipherOrder')
-    t.is(noticeLines(client, /ecdhCurve/).filter((l) => notice.test(l)).length, 1, 'client: one notice naming ecdhCurve')
-    t.is(noticeLines(client, /trustedConnections/).filter((l) => notice.test(l)).length, 0, 'supported options are not reported')
-  })
+  await withDump(
+    t,
+    () => [server, client],
+    async () => {
+      const tls = { ...srvTls(), dhparam: DHPARAM, ciphers: 'HIGH', honorCipherOrder: true }
+      const r = await startServer(t, 'ours', tls, { SILENT: 'false' })
+      server = r.server
+      // two clients: the server's notices are not repeated per connection
+      client = startClient(
+        t,
+        'ours',
+        r.port,
+        { trustedConnections: [C.srv.pub], ecdhCurve: 'auto' },
+        { MODE: 'hold', SILENT: 'false' },
+      )
+      await client.waitJson((o) => o.ev === 'world', LINE_TIMEOUT)
+      const second = startClient(
+        t,
+        'ours',
+        r.port,
+        { trustedConnections: [C.srv.pub] },
+        { MODE: 'hold' },
+        'client2[ours]',
+      )
+      await second.waitJson((o) => o.ev === 'world', LINE_TIMEOUT)
+      const notice = /not supported|unsupported|not applicable|ignored/i
+      t.is(noticeLines(server, /dhparam/).filter((l) => notice.test(l)).length, 1, 'one dhparam notice')
+      t.is(noticeLines(server, /ciphers/).filter((l) => notice.test(l)).length, 1, 'one notice naming ciphers')
+      t.is(
+        noticeLines(server, /honorCipherOrder/).filter((l) => notice.test(l)).length,
+        1,
+        'one notice naming honorCipherOrder',
+      )
+      t.is(
+        noticeLines(client, /ecdhCurve/).filter((l) => notice.test(l)).length,
+        1,
+        'client: one notice naming ecdhCurve',
+      )
+      t.is(
+        noticeLines(client, /trustedConnections/).filter((l) => notice.test(l)).length,
+        0,
+        'supported options are not reported',
+      )
+    },
+  )
 })
 
 test.serial('an unsupported client option is logged once across reconnects, and silent mutes it [ours]', async (t) => {
   let loud, quiet
-  await withDump(t, () => [loud, quiet], async () => {
-    const port = await freePort() // nothing listens: every attempt fails with ECONNREFUSED
-    const env = { MODE: 'hold', MAX_RETRIES: '3', RETRY: '100' }
-    loud = startClient(t, 'ours', port, { ciphers: 'HIGH' }, { ...env, SILENT: 'false' }, 'loud[ours]')
-    quiet = startClient(t, 'ours', port, { ciphers: 'HIGH' }, env, 'quiet[ours]')
-    await loud.waitJson((o) => o.ev === 'destroy', LINE_TIMEOUT)
-    await quiet.waitJson((o) => o.ev === 'destroy', LINE_TIMEOUT)
-    t.is(evs(loud, 'error').length, 4, 'four attempts')
-    t.is(noticeLines(loud, /ciphers/).filter((l) => /not supported|unsupported|ignored/i.test(l)).length, 1, 'one notice for four connects')
-    t.is(noticeLines(quiet, /ciphers/).length, 0, 'silent: no notice')
-  })
+  await withDump(
+    t,
+    () => [loud, quiet],
+    async () => {
+      const port = await freePort() // nothing listens: every attempt fails with ECONNREFUSED
+      const env = { MODE: 'hold', MAX_RETRIES: '3', RETRY: '100' }
+      loud = startClient(t, 'ours', port, { ciphers: 'HIGH' }, { ...env, SILENT: 'false' }, 'loud[ours]')
+      quiet = startClient(t, 'ours', port, { ciphers: 'HIGH' }, env, 'quiet[ours]')
+      await loud.waitJson((o) => o.ev === 'destroy', LINE_TIMEOUT)
+      await quiet.waitJson((o) => o.ev === 'destroy', LINE_TIMEOUT)
+      t.is(evs(loud, 'error').length, 4, 'four attempts')
+      t.is(
+        noticeLines(loud, /ciphers/).filter((l) => /not supported|unsupported|ignored/i.test(l)).length,
+        1,
+        'one notice for four connects',
+      )
+      t.is(noticeLines(quiet, /ciphers/).length, 0, 'silent: no notice')
+    },
+  )
 })
 
 test.serial('the bundled-certificate fallback is logged as a public key for local testing [ours]', async (t) => {
   let server, client
-  await withDump(t, () => [server, client], async () => {
-    const r = await startServer(t, 'ours', { rejectUnauthorized: false }, { SILENT: 'false' })
-    server = r.server
-    client = startClient(t, 'ours', r.port, { rejectUnauthorized: false }, { MODE: 'hold' })
-    await client.waitJson((o) => o.ev === 'world', LINE_TIMEOUT)
-    const lines = noticeLines(server, /local-node-ipc-certs/)
-    t.is(lines.length, 1, 'one fallback notice')
-    t.regex(lines[0] || '', /public/i, 'it says the key is public')
-  })
+  await withDump(
+    t,
+    () => [server, client],
+    async () => {
+      const r = await startServer(t, 'ours', { rejectUnauthorized: false }, { SILENT: 'false' })
+      server = r.server
+      client = startClient(t, 'ours', r.port, { rejectUnauthorized: false }, { MODE: 'hold' })
+      await client.waitJson((o) => o.ev === 'world', LINE_TIMEOUT)
+      const lines = noticeLines(server, /local-node-ipc-certs/)
+      t.is(lines.length, 1, 'one fallback notice')
+      t.regex(lines[0] || '', /public/i, 'it says the key is public')
+    },
+  )
 })
 
 for (const impl of ['ref', 'ours']) {
   test.serial(`server process killed (no close_notify): client sees a disconnect, no error [${impl}]`, async (t) => {
     let server, client
-    await withDump(t, () => [server, client], async () => {
-      const r = await startServer(t, impl, srvTls())
-      server = r.server
-      client = startClient(t, impl, r.port, { trustedConnections: [C.srv.pub] }, { MODE: 'hold', RETRY: '5000' })
-      await client.waitJson((o) => o.ev === 'world', LINE_TIMEOUT)
-      await server.kill('SIGKILL')
-      await client.waitJson((o) => o.ev === 'disconnect', LINE_TIMEOUT)
-      await delay(500)
-      t.deepEqual(evs(client, 'error'), [], 'no client error for a server that closed without close_notify')
-      t.true(client.alive)
-    })
+    await withDump(
+      t,
+      () => [server, client],
+      async () => {
+        const r = await startServer(t, impl, srvTls())
+        server = r.server
+        client = startClient(t, impl, r.port, { trustedConnections: [C.srv.pub] }, { MODE: 'hold', RETRY: '5000' })
+        await client.waitJson((o) => o.ev === 'world', LINE_TIMEOUT)
+        await server.kill('SIGKILL')
+        await client.waitJson((o) => o.ev === 'disconnect', LINE_TIMEOUT)
+        await delay(500)
+        t.deepEqual(evs(client, 'error'), [], 'no client error for a server that closed without close_notify')
+        t.true(client.alive)
+      },
+    )
   })
 }
 
@@ -609,32 +822,53 @@ const readPem = (p) => fs.readFileSync(p, 'utf8')
 for (const impl of ['ref', 'ours']) {
   test.serial(`client key/cert/ca as PEM text, mutual TLS [${impl}]`, async (t) => {
     let server, client
-    await withDump(t, () => [server, client], async () => {
-      const r = await startServer(t, impl, mtlsServerTls())
-      server = r.server
-      client = startClient(t, impl, r.port, { key: readPem(C.cli.key), cert: readPem(C.cli.pub), ca: readPem(C.srv.pub) }, { MODE: 'hold', HOST: 'localhost' })
-      const world = await client.waitJson((o) => o.ev === 'world', LINE_TIMEOUT)
-      t.is(world.data.authorized, true, 'the server verified the client certificate given as PEM text')
-      t.deepEqual(evs(client, 'error'), [])
-    })
+    await withDump(
+      t,
+      () => [server, client],
+      async () => {
+        const r = await startServer(t, impl, mtlsServerTls())
+        server = r.server
+        client = startClient(
+          t,
+          impl,
+          r.port,
+          { key: readPem(C.cli.key), cert: readPem(C.cli.pub), ca: readPem(C.srv.pub) },
+          { MODE: 'hold', HOST: 'localhost' },
+        )
+        const world = await client.waitJson((o) => o.ev === 'world', LINE_TIMEOUT)
+        t.is(world.data.authorized, true, 'the server verified the client certificate given as PEM text')
+        t.deepEqual(evs(client, 'error'), [])
+      },
+    )
   })
 
-  test.serial(`server key/cert/ca as PEM text ${impl === 'ours' ? 'are used' : 'are replaced by the bundled certificate'} [${impl}]`, async (t) => {
-    let server, client
-    await withDump(t, () => [server, client], async () => {
-      const r = await startServer(t, impl, {
-        key: readPem(C.srv.key), cert: readPem(C.srv.pub), ca: [readPem(C.cli.pub)], requestCert: true, rejectUnauthorized: true,
-      })
-      server = r.server
-      client = startClient(t, impl, r.port, mtlsClientTls(), { MODE: 'hold' })
-      if (impl === 'ours') {
-        const world = await client.waitJson((o) => o.ev === 'world', LINE_TIMEOUT)
-        t.is(world.data.authorized, true, 'the server verified the client against its PEM-text ca')
-        t.deepEqual(evs(client, 'error'), [])
-      } else {
-        const err = await client.waitJson((o) => o.ev === 'error', LINE_TIMEOUT)
-        t.is(err.code, 'CERT_HAS_EXPIRED', "v9 served its bundled 2016 certificate instead of the given key/cert")
-      }
-    })
-  })
+  test.serial(
+    `server key/cert/ca as PEM text ${impl === 'ours' ? 'are used' : 'are replaced by the bundled certificate'} [${impl}]`,
+    async (t) => {
+      let server, client
+      await withDump(
+        t,
+        () => [server, client],
+        async () => {
+          const r = await startServer(t, impl, {
+            key: readPem(C.srv.key),
+            cert: readPem(C.srv.pub),
+            ca: [readPem(C.cli.pub)],
+            requestCert: true,
+            rejectUnauthorized: true,
+          })
+          server = r.server
+          client = startClient(t, impl, r.port, mtlsClientTls(), { MODE: 'hold' })
+          if (impl === 'ours') {
+            const world = await client.waitJson((o) => o.ev === 'world', LINE_TIMEOUT)
+            t.is(world.data.authorized, true, 'the server verified the client against its PEM-text ca')
+            t.deepEqual(evs(client, 'error'), [])
+          } else {
+            const err = await client.waitJson((o) => o.ev === 'error', LINE_TIMEOUT)
+            t.is(err.code, 'CERT_HAS_EXPIRED', 'v9 served its bundled 2016 certificate instead of the given key/cert')
+          }
+        },
+      )
+    },
+  )
 }

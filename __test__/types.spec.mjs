@@ -63,7 +63,15 @@ function check(declaration, system, roots) {
   host.resolveModuleNameLiterals = (literals, containingFile, redirectedReference, opts, containingSourceFile) =>
     literals.map((literal) => {
       const mode = ts.getModeForUsageLocation(containingSourceFile, literal, opts)
-      const result = ts.resolveModuleName(literal.text, containingFile, opts, host, undefined, redirectedReference, mode)
+      const result = ts.resolveModuleName(
+        literal.text,
+        containingFile,
+        opts,
+        host,
+        undefined,
+        redirectedReference,
+        mode,
+      )
       if (literal.text === specifier) {
         resolutions.push({ from: containingFile, to: result.resolvedModule && result.resolvedModule.resolvedFileName })
       }
@@ -125,7 +133,11 @@ test('each check resolves the import to the declaration it names, and only that 
     const { program, resolutions, declaration } = checked
     const other = declaration === AT_TYPES ? OURS : AT_TYPES
     const roots = program.getRootFileNames()
-    t.deepEqual([...new Set(resolutions.map((r) => r.from))].sort(), [...roots].sort(), 'every fixture imports node-ipc')
+    t.deepEqual(
+      [...new Set(resolutions.map((r) => r.from))].sort(),
+      [...roots].sort(),
+      'every fixture imports node-ipc',
+    )
     for (const { from, to } of resolutions) {
       t.is(to, declaration, `${path.relative(ROOT, from)} resolved to ${to}`)
     }
@@ -150,9 +162,18 @@ test('the ESM check treats the .mts files as ES modules and index.d.ts as Common
 })
 
 test('index.d.ts and index.d.mts themselves have no errors under strict', (t) => {
-  t.deepEqual(diagnostics(oursCjs(), OURS).map((d) => d.text), [])
-  t.deepEqual(diagnostics(oursEsm(), OURS).map((d) => d.text), [])
-  t.deepEqual(diagnostics(oursEsm(), OURS_ESM).map((d) => d.text), [])
+  t.deepEqual(
+    diagnostics(oursCjs(), OURS).map((d) => d.text),
+    [],
+  )
+  t.deepEqual(
+    diagnostics(oursEsm(), OURS).map((d) => d.text),
+    [],
+  )
+  t.deepEqual(
+    diagnostics(oursEsm(), OURS_ESM).map((d) => d.text),
+    [],
+  )
 })
 
 test('the v9 usage file compiles against @types/node-ipc 9.2.3 (so it uses only what @types declares)', (t) => {
@@ -192,12 +213,19 @@ test('wrong ESM code, including a named import index.mjs does not export, is rep
 // The same files through the tsc command line, as a user's build would run it.
 test('tsc --noEmit --strict -p passes over the usage files (tsconfig in the fixtures)', async (t) => {
   const tsc = path.join(ROOT, 'node_modules/typescript/bin/tsc')
-  const child = spawnNode(tsc, { args: ['--noEmit', '--strict', '-p', fixture('tsconfig.json'), '--listFiles'], label: 'tsc', t })
+  const child = spawnNode(tsc, {
+    args: ['--noEmit', '--strict', '-p', fixture('tsconfig.json'), '--listFiles'],
+    label: 'tsc',
+    t,
+  })
   const end = await runToEnd(child, 60_000)
   t.deepEqual(end, { code: 0, signal: null, timedOut: false }, child.stdout + child.stderr)
   const files = child.lines
   for (const file of [OURS, OURS_ESM, fixture('v9.ts'), fixture('additions.ts'), fixture('esm.mts')]) {
     t.true(files.includes(file), `tsc checked ${file}`)
   }
-  t.false(files.some((f) => f.startsWith(AT_TYPES_DIR)), 'and not @types/node-ipc')
+  t.false(
+    files.some((f) => f.startsWith(AT_TYPES_DIR)),
+    'and not @types/node-ipc',
+  )
 })

@@ -7,6 +7,7 @@ import dgram from 'node:dgram'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { spawnNode, assertLoaded } from './helpers/proc.mjs'
+import { delay } from './helpers/behav-util.mjs'
 import { freeUdpPorts } from './helpers/net.mjs'
 
 const here = path.dirname(fileURLToPath(import.meta.url))
@@ -82,7 +83,7 @@ async function run(t, impl) {
   const sent = await flooding
   const after = await ask(client, port, 'ping', { n: 2 }, 'pong', 5000)
   // Let the server take what is still queued, then ask what it saw.
-  await new Promise((resolve) => setTimeout(resolve, 1000))
+  await delay(1000)
   const report = await ask(client, port, 'report', {}, 'report', 5000)
   return { sent, during, after, report }
 }
@@ -103,7 +104,8 @@ test.serial('UDP flood: bounded memory, answers during and after, every datagram
     t.is(ours.report.delivered + ours.report.dropped, ours.sent, 'delivered + dropped = sent')
   }
   const times = ours.report.reports.map((r) => r.at)
-  for (let i = 1; i < times.length; i++) t.true(times[i] - times[i - 1] >= 990, `reports ${times[i] - times[i - 1]} ms apart`)
+  for (let i = 1; i < times.length; i++)
+    t.true(times[i] - times[i - 1] >= 990, `reports ${times[i] - times[i - 1]} ms apart`)
   t.is(
     ours.report.reports.reduce((sum, r) => sum + r.dropped, 0),
     ours.report.dropped,

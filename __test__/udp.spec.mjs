@@ -59,10 +59,14 @@ async function waitBound(type, port, { rec, child, bound = true, ms = STEP } = {
     const err = rec && rec.of('error')[0]
     if (err && bound) {
       const e = err.args[0]
-      throw new Error(`server published 'error' instead of binding ${type} port ${port}: ${e && e.code} ${e && e.message}`)
+      throw new Error(
+        `server published 'error' instead of binding ${type} port ${port}: ${e && e.code} ${e && e.message}`,
+      )
     }
-    if (child && !child.alive) throw new Error(`${child.label} exited before binding ${type} port ${port}\n${child.describe()}`)
-    if (now() > end) throw new Error(`timeout after ${ms} ms: ${type} port ${port} ${bound ? 'never bound' : 'still bound'}`)
+    if (child && !child.alive)
+      throw new Error(`${child.label} exited before binding ${type} port ${port}\n${child.describe()}`)
+    if (now() > end)
+      throw new Error(`timeout after ${ms} ms: ${type} port ${port} ${bound ? 'never bound' : 'still bound'}`)
     await delay(10)
   }
 }
@@ -72,13 +76,24 @@ async function plainPeer(t, type = 'udp4') {
   const sock = await bindDgram(type)
   const rec = new Recorder()
   sock.on('message', (msg, rinfo) => rec.push('msg', [msg, rinfo]))
-  t.teardown(() => new Promise((resolve) => { try { sock.close(resolve) } catch { resolve() } }))
+  t.teardown(
+    () =>
+      new Promise((resolve) => {
+        try {
+          sock.close(resolve)
+        } catch {
+          resolve()
+        }
+      }),
+  )
   return {
     sock,
     rec,
     port: sock.address().port,
     send: (data, port, host = LOOP[type]) =>
-      new Promise((resolve, reject) => sock.send(Buffer.from(data), port, host, (err) => (err ? reject(err) : resolve()))),
+      new Promise((resolve, reject) =>
+        sock.send(Buffer.from(data), port, host, (err) => (err ? reject(err) : resolve())),
+      ),
     msgs: () => rec.of('msg').map((e) => e.args[0]),
     waitMsgs: (n, ms = STEP) => rec.waitCount('msg', n, ms).then(() => rec.of('msg').map((e) => e.args[0])),
   }
@@ -103,7 +118,9 @@ function udpServer(t, impl, args, { cfg = {}, types = [], onStart } = {}) {
   }
   t.teardown(() => {
     if (started && !srv._stoppedByTest) {
-      try { srv.stop() } catch {}
+      try {
+        srv.stop()
+      } catch {}
     }
   })
   return { ipc, srv, rec, start }
@@ -134,7 +151,12 @@ async function requestReply(t, impl, type) {
   const Q = udpServer(t, impl, type === 'udp4' ? [portQ, 'udp4'] : ['::1', portQ, 'udp6'], {
     cfg: { id: 'requester', networkPort: portR },
     types: ['message'],
-    onStart: () => Q.srv.emit({ address: type === 'udp4' ? 'localhost' : '::1', port: Q.ipc.config.networkPort }, 'message', reqData),
+    onStart: () =>
+      Q.srv.emit(
+        { address: type === 'udp4' ? 'localhost' : '::1', port: Q.ipc.config.networkPort },
+        'message',
+        reqData,
+      ),
   })
   const t0 = now()
   Q.start()
@@ -147,14 +169,20 @@ async function requestReply(t, impl, type) {
 
   const [req] = R.rec.of('message')
   t.deepEqual(req.args[0], reqData, 'replier got the request data')
-  t.deepEqual(pick(req.args[1]), { address: host, family: FAMILY[type], port: portQ, size: frameBytes('message', reqData) },
-    'replier rinfo = the requester address, family, port and the datagram size')
+  t.deepEqual(
+    pick(req.args[1]),
+    { address: host, family: FAMILY[type], port: portQ, size: frameBytes('message', reqData) },
+    'replier rinfo = the requester address, family, port and the datagram size',
+  )
 
   const [rep] = Q.rec.of('message')
   t.truthy(rep.args[1], 'the reply handler gets a socket (rinfo)')
   t.deepEqual(rep.args[0], replyData, 'requester got the reply data')
-  t.deepEqual(pick(rep.args[1]), { address: host, family: FAMILY[type], port: portR, size: frameBytes('message', replyData) },
-    'requester rinfo = the replier address, family, port and the datagram size')
+  t.deepEqual(
+    pick(rep.args[1]),
+    { address: host, family: FAMILY[type], port: portR, size: frameBytes('message', replyData) },
+    'requester rinfo = the replier address, family, port and the datagram size',
+  )
 
   await delay(WINDOW)
   t.is(R.rec.count('message'), 1, 'exactly one request arrived')
@@ -163,7 +191,12 @@ async function requestReply(t, impl, type) {
 }
 
 for (const impl of IMPL_NAMES) {
-  test(`[${impl}] udp4 request/reply (emit to localhost in the start callback, reply to rinfo)`, requestReply, impl, 'udp4')
+  test(
+    `[${impl}] udp4 request/reply (emit to localhost in the start callback, reply to rinfo)`,
+    requestReply,
+    impl,
+    'udp4',
+  )
   test6(`[${impl}] udp6 request/reply on ::1`, requestReply, impl, 'udp6')
 }
 
@@ -217,7 +250,12 @@ for (const impl of IMPL_NAMES) {
     await D.send(frame('m', 6), port, '::1')
     await S.rec.waitCount('m', 1, STEP)
     t.is(S.rec.of('m')[0].args[0], 6)
-    t.deepEqual(pick(S.rec.of('m')[0].args[1]), { address: '::1', family: 'IPv6', port: D.port, size: frameBytes('m', 6) })
+    t.deepEqual(pick(S.rec.of('m')[0].args[1]), {
+      address: '::1',
+      family: 'IPv6',
+      port: D.port,
+      size: frameBytes('m', 6),
+    })
   })
 
   test(`[${impl}] a UDP type in the 3rd argument is not lower-cased: 'UDP4' makes a junk property, not UDP`, (t) => {
@@ -274,13 +312,28 @@ for (const impl of IMPL_NAMES) {
     await D.send(dgramText, port)
     await S.rec.waitCount('n', 1, STEP)
     const got = S.rec.list.filter((e) => e.type === 'm' || e.type === 'n')
-    t.deepEqual(got.map((e) => [e.type, e.args[0]]), [['m', 1], ['m', { k: [2] }], ['n', '\u00e9\f']], 'three frames, in order')
+    t.deepEqual(
+      got.map((e) => [e.type, e.args[0]]),
+      [
+        ['m', 1],
+        ['m', { k: [2] }],
+        ['n', '\u00e9\f'],
+      ],
+      'three frames, in order',
+    )
     for (const e of got) {
-      t.deepEqual(pick(e.args[1]), { address: '127.0.0.1', family: 'IPv4', port: D.port, size: Buffer.byteLength(dgramText) },
-        `${e.type}: rinfo of the datagram`)
+      t.deepEqual(
+        pick(e.args[1]),
+        { address: '127.0.0.1', family: 'IPv4', port: D.port, size: Buffer.byteLength(dgramText) },
+        `${e.type}: rinfo of the datagram`,
+      )
     }
     const [reply] = await D.waitMsgs(1)
-    t.is(reply.toString('hex'), Buffer.from(frame('ack', { got: '\u00e9\f' })).toString('hex'), 'reply bytes = {"type":"ack","data":...}\\f')
+    t.is(
+      reply.toString('hex'),
+      Buffer.from(frame('ack', { got: '\u00e9\f' })).toString('hex'),
+      'reply bytes = {"type":"ack","data":...}\\f',
+    )
     t.is(S.rec.count('error'), 0)
   })
 
@@ -316,9 +369,10 @@ for (const impl of IMPL_NAMES) {
     const S = udpServer(t, impl, ['127.0.0.1', port, 'udp4'], {
       cfg: { rawBuffer: true, encoding: 'utf8' },
       types: ['data'],
-      onStart: () => S.srv.on('data', (buf, rinfo) => {
-        if (S.rec.count('data') === 1) S.srv.emit(rinfo, Buffer.from([0xff, 0x00, 0x80, 0x0c, 0xfe]))
-      }),
+      onStart: () =>
+        S.srv.on('data', (buf, rinfo) => {
+          if (S.rec.count('data') === 1) S.srv.emit(rinfo, Buffer.from([0xff, 0x00, 0x80, 0x0c, 0xfe]))
+        }),
     })
     S.start()
     await waitBound('udp4', port, { rec: S.rec })
@@ -331,7 +385,14 @@ for (const impl of IMPL_NAMES) {
     t.true(Buffer.isBuffer(first), "'data' carries a Buffer")
     t.is(first.toString('hex'), impl === 'ours' ? 'ff000c8041' : 'efbfbd000cefbfbd41')
     t.deepEqual(pick(rinfo), { address: '127.0.0.1', family: 'IPv4', port: D.port, size: 5 })
-    t.deepEqual(S.rec.of('data').slice(1).map((e) => e.args[0].toString()), ['ab', 'cd'], 'one data event per datagram')
+    t.deepEqual(
+      S.rec
+        .of('data')
+        .slice(1)
+        .map((e) => e.args[0].toString()),
+      ['ab', 'cd'],
+      'one data event per datagram',
+    )
     const [reply] = await D.waitMsgs(1)
     t.is(reply.toString('hex'), 'ff00800cfe', 'emit(rinfo, Buffer) sends the exact bytes')
   })
@@ -366,11 +427,18 @@ const SEND_ERRORS = [
 
 for (const impl of IMPL_NAMES) {
   for (const c of SEND_ERRORS) {
-    const what = impl === 'ours' ? "publishes 'error' and keeps serving (fix)" : 'kills the process with an uncaught TypeError (v9)'
+    const what =
+      impl === 'ours'
+        ? "publishes 'error' and keeps serving (fix)"
+        : 'kills the process with an uncaught TypeError (v9)'
     test(`[${impl}] UDP send error, ${c.name}: ${what}`, async (t) => {
       t.timeout(30000)
       const [port] = await freeUdpPorts('udp4')
-      const child = spawnNode(path.join(FIX, 'send-error.cjs'), { impl, env: { PORT: String(port), CASE: c.env }, label: `send-error[${impl}]` })
+      const child = spawnNode(path.join(FIX, 'send-error.cjs'), {
+        impl,
+        env: { PORT: String(port), CASE: c.env },
+        label: `send-error[${impl}]`,
+      })
       t.teardown(() => child.kill())
       try {
         const loaded = await child.waitJson((o) => o.ev === 'loaded', 10000)
@@ -444,7 +512,9 @@ for (const impl of IMPL_NAMES) {
     t.timeout(30000)
     const [port] = await freeUdpPorts('udp4')
     const child = spawnNode(path.join(FIX, 'peer.cjs'), {
-      impl, env: { ROLE: 'replier', TYPE: 'udp4', HOST: '127.0.0.1', PORT: String(port) }, label: `replier[${impl}]`,
+      impl,
+      env: { ROLE: 'replier', TYPE: 'udp4', HOST: '127.0.0.1', PORT: String(port) },
+      label: `replier[${impl}]`,
     })
     t.teardown(() => child.kill())
     try {
@@ -455,7 +525,10 @@ for (const impl of IMPL_NAMES) {
       await child.waitJson((o) => o.ev === 'close', STEP)
       const exit = await child.waitExit(STEP)
       t.deepEqual(exit, { code: 0, signal: null }, 'exit code 0, by itself')
-      const evs = child.json().map((o) => o.ev).filter((e) => e === 'socket.disconnected' || e === 'close')
+      const evs = child
+        .json()
+        .map((o) => o.ev)
+        .filter((e) => e === 'socket.disconnected' || e === 'close')
       t.deepEqual(evs, ['socket.disconnected', 'close'])
       t.is(child.json().find((o) => o.ev === 'socket.disconnected').id, false)
     } catch (e) {
@@ -508,8 +581,16 @@ for (const impl of IMPL_NAMES) {
     t.log(`${impl}: markers in ${rtt.toFixed(1)} ms; negative window ${window} ms`)
     await delay(window)
 
-    t.deepEqual(D.msgs().map((m) => m.toString()), [frame('welcome', { id: 'D' }), frame('marker', {})], 'plain peer: welcome and marker only')
-    t.deepEqual(P.rec.types().filter((x) => KINDS.includes(x)), ['welcome', 'marker'], 'node-ipc peer: welcome and marker only')
+    t.deepEqual(
+      D.msgs().map((m) => m.toString()),
+      [frame('welcome', { id: 'D' }), frame('marker', {})],
+      'plain peer: welcome and marker only',
+    )
+    t.deepEqual(
+      P.rec.types().filter((x) => KINDS.includes(x)),
+      ['welcome', 'marker'],
+      'node-ipc peer: welcome and marker only',
+    )
     t.is(S.rec.count('error'), 0, 'no error')
   })
 }
@@ -533,7 +614,9 @@ for (const pair of PAIRS) {
       const host = LOOP[type]
       const [portR, portQ] = await freeUdpPorts(type, 2)
       const replier = spawnNode(path.join(FIX, 'peer.cjs'), {
-        impl: pair.replier, env: { ROLE: 'replier', TYPE: type, HOST: host, PORT: String(portR) }, label: `replier[${pair.replier}]`,
+        impl: pair.replier,
+        env: { ROLE: 'replier', TYPE: type, HOST: host, PORT: String(portR) },
+        label: `replier[${pair.replier}]`,
       })
       t.teardown(() => replier.kill())
       let requester
@@ -547,7 +630,14 @@ for (const pair of PAIRS) {
 
         requester = spawnNode(path.join(FIX, 'peer.cjs'), {
           impl: pair.requester,
-          env: { ROLE: 'requester', TYPE: type, HOST: host, PORT: String(portQ), TARGET_HOST: type === 'udp4' ? 'localhost' : '::1', TARGET_PORT: String(portR) },
+          env: {
+            ROLE: 'requester',
+            TYPE: type,
+            HOST: host,
+            PORT: String(portQ),
+            TARGET_HOST: type === 'udp4' ? 'localhost' : '::1',
+            TARGET_PORT: String(portR),
+          },
           label: `requester[${pair.requester}]`,
         })
         t.teardown(() => requester.kill())
@@ -555,7 +645,12 @@ for (const pair of PAIRS) {
         // Datagrams may arrive in any order: v9 resolves 'localhost' with one dns.lookup per
         // send, and those complete out of order. Wait for every type on both sides.
         const all = (child, prefix) => (o) => {
-          const seen = new Set(child.json().filter((x) => x.ev === 'recv').map((x) => x.type))
+          const seen = new Set(
+            child
+              .json()
+              .filter((x) => x.ev === 'recv')
+              .map((x) => x.type),
+          )
           return o.ev === 'recv' && PAYLOADS.every((_, i) => seen.has(prefix + i))
         }
         await requester.waitJson(all(requester, 'r'), 15000)
@@ -566,24 +661,44 @@ for (const pair of PAIRS) {
 
         const byType = (list) => list.sort((a, b) => Number(a.type.slice(1)) - Number(b.type.slice(1)))
         const got = byType(replier.json().filter((o) => o.ev === 'recv'))
-        t.deepEqual(got.map((o) => o.type), PAYLOADS.map((_, i) => 'p' + i), 'replier got each of p0..pN exactly once')
+        t.deepEqual(
+          got.map((o) => o.type),
+          PAYLOADS.map((_, i) => 'p' + i),
+          'replier got each of p0..pN exactly once',
+        )
         PAYLOADS.forEach((p, i) => {
           const r = got[i]
           if (!r) return
           t.deepEqual(r.data, p.want, `p${i} data`)
-          t.deepEqual(r.rinfo, { address: host, family: FAMILY[type], port: portQ, size: frameBytes('p' + i, p.want) }, `p${i} rinfo`)
+          t.deepEqual(
+            r.rinfo,
+            { address: host, family: FAMILY[type], port: portQ, size: frameBytes('p' + i, p.want) },
+            `p${i} rinfo`,
+          )
         })
 
         const back = byType(requester.json().filter((o) => o.ev === 'recv'))
-        t.deepEqual(back.map((o) => o.type), PAYLOADS.map((_, i) => 'r' + i), 'requester got each of r0..rN exactly once')
+        t.deepEqual(
+          back.map((o) => o.type),
+          PAYLOADS.map((_, i) => 'r' + i),
+          'requester got each of r0..rN exactly once',
+        )
         PAYLOADS.forEach((p, i) => {
           const r = back[i]
           if (!r) return
           const want = { echo: p.want, by: pair.replier }
           t.deepEqual(r.data, want, `r${i} data`)
-          t.deepEqual(r.rinfo, { address: host, family: FAMILY[type], port: portR, size: frameBytes('r' + i, want) }, `r${i} rinfo`)
+          t.deepEqual(
+            r.rinfo,
+            { address: host, family: FAMILY[type], port: portR, size: frameBytes('r' + i, want) },
+            `r${i} rinfo`,
+          )
         })
-        t.deepEqual([...replier.json(), ...requester.json()].filter((o) => o.ev === 'error'), [], 'no error on either side')
+        t.deepEqual(
+          [...replier.json(), ...requester.json()].filter((o) => o.ev === 'error'),
+          [],
+          'no error on either side',
+        )
         t.true(replier.alive && requester.alive, 'both still run (UDP endpoints never exit on their own)')
       } catch (e) {
         t.log(replier.describe())

@@ -12,8 +12,21 @@ import test from 'ava'
 import path from 'node:path'
 import { EventEmitter } from 'node:events'
 import {
-  IMPL_NAMES, newIpc, track, tmpDir, endpoint, rawServer, rawClient, startServer, connectClient,
-  clientWithRawPeer, once, Recorder, delay, prng, frame,
+  IMPL_NAMES,
+  newIpc,
+  track,
+  tmpDir,
+  endpoint,
+  rawServer,
+  rawClient,
+  startServer,
+  connectClient,
+  clientWithRawPeer,
+  once,
+  Recorder,
+  delay,
+  prng,
+  frame,
 } from './helpers/behav-util.mjs'
 
 const TRANSPORTS = ['unix', 'tcp']
@@ -52,11 +65,19 @@ const END = '{"type":"end","data":"END"}\f'
 function throwingData() {
   const circ = { a: 1 }
   circ.self = circ
-  return [['circular', circ], ['BigInt', { n: 1n }], ['BigInt bare', 2n]]
+  return [
+    ['circular', circ],
+    ['BigInt', { n: 1n }],
+    ['BigInt bare', 2n],
+  ]
 }
 
 function expectedStream() {
-  return frameRows().map((r) => r[3] + '\f').join('') + END
+  return (
+    frameRows()
+      .map((r) => r[3] + '\f')
+      .join('') + END
+  )
 }
 
 for (const impl of IMPL_NAMES) {
@@ -90,7 +111,12 @@ for (const impl of IMPL_NAMES) {
       }
       server.broadcast('b', { x: 1 })
       server.emit(sock, 'end', 'END')
-      const want = frameRows().map((r) => r[3] + '\f').join('') + '{"type":"b","data":{"x":1}}\f' + END
+      const want =
+        frameRows()
+          .map((r) => r[3] + '\f')
+          .join('') +
+        '{"type":"b","data":{"x":1}}\f' +
+        END
       const bytes = await cli.sink.waitEndsWith(END, 3000)
       t.deepEqual(bytes.toString('utf8').split('\f'), want.split('\f'))
       t.true(bytes.equals(Buffer.from(want, 'utf8')))
@@ -135,25 +161,31 @@ for (const impl of IMPL_NAMES) {
   // ------------------------------------------------------------------ reassembly
 
   for (const tr of TRANSPORTS) {
-    test.serial(`[${impl}] frames split into 1-byte chunks reassemble, incl. inside UTF-8 (client, ${tr})`, async (t) => {
-      const ipc = track(t, newIpc(impl, { stopRetrying: true }))
-      const ep = await endpoint(t, tr)
-      const srv = await rawServer(t, ep)
-      const c = connectClient(ipc, 'w', ep)
-      const rec = new Recorder().attach(c, ['m', 'error'])
-      await once(c, 'connect', 3000)
-      const conn = await srv.waitConn()
-      if (tr === 'tcp') conn.socket.setNoDelay(true)
-      const msgs = [0, 1, 2].map((i) => ({ i, s: 'h\u00e9llo \u20acuro \ud83d\ude00 \u2028 \u4e2d\u6587' }))
-      const bytes = Buffer.from(msgs.map((m) => frame({ type: 'm', data: m })).join(''), 'utf8')
-      for (let i = 0; i < bytes.length; i++) {
-        conn.socket.write(bytes.subarray(i, i + 1))
-        await new Promise((r) => setImmediate(r))
-      }
-      await rec.waitCount('m', 3, 3000)
-      t.deepEqual(rec.of('m').map((e) => e.args[0]), msgs)
-      t.is(rec.count('error'), 0)
-    })
+    test.serial(
+      `[${impl}] frames split into 1-byte chunks reassemble, incl. inside UTF-8 (client, ${tr})`,
+      async (t) => {
+        const ipc = track(t, newIpc(impl, { stopRetrying: true }))
+        const ep = await endpoint(t, tr)
+        const srv = await rawServer(t, ep)
+        const c = connectClient(ipc, 'w', ep)
+        const rec = new Recorder().attach(c, ['m', 'error'])
+        await once(c, 'connect', 3000)
+        const conn = await srv.waitConn()
+        if (tr === 'tcp') conn.socket.setNoDelay(true)
+        const msgs = [0, 1, 2].map((i) => ({ i, s: 'h\u00e9llo \u20acuro \ud83d\ude00 \u2028 \u4e2d\u6587' }))
+        const bytes = Buffer.from(msgs.map((m) => frame({ type: 'm', data: m })).join(''), 'utf8')
+        for (let i = 0; i < bytes.length; i++) {
+          conn.socket.write(bytes.subarray(i, i + 1))
+          await new Promise((r) => setImmediate(r))
+        }
+        await rec.waitCount('m', 3, 3000)
+        t.deepEqual(
+          rec.of('m').map((e) => e.args[0]),
+          msgs,
+        )
+        t.is(rec.count('error'), 0)
+      },
+    )
 
     test.serial(`[${impl}] frames split at random points reassemble in order (server, ${tr})`, async (t) => {
       const ipc = track(t, newIpc(impl))
@@ -164,7 +196,8 @@ for (const impl of IMPL_NAMES) {
       if (tr === 'tcp') cli.socket.setNoDelay(true)
       const rnd = prng(42)
       const msgs = []
-      for (let i = 0; i < 60; i++) msgs.push({ i, s: '\u00e9\u20ac\ud83d\ude00'.repeat(1 + (i % 5)), pad: 'x'.repeat(Math.floor(rnd() * 40)) })
+      for (let i = 0; i < 60; i++)
+        msgs.push({ i, s: '\u00e9\u20ac\ud83d\ude00'.repeat(1 + (i % 5)), pad: 'x'.repeat(Math.floor(rnd() * 40)) })
       const bytes = Buffer.from(msgs.map((m) => frame({ type: 'm', data: m })).join(''), 'utf8')
       let off = 0
       let writes = 0
@@ -176,7 +209,10 @@ for (const impl of IMPL_NAMES) {
         await new Promise((r) => setImmediate(r))
       }
       await rec.waitCount('m', msgs.length, 5000)
-      t.deepEqual(rec.of('m').map((e) => e.args[0]), msgs)
+      t.deepEqual(
+        rec.of('m').map((e) => e.args[0]),
+        msgs,
+      )
       t.is(rec.count('error'), 0)
     })
 
@@ -192,7 +228,10 @@ for (const impl of IMPL_NAMES) {
       for (let i = 0; i < 10; i++) frames.push(frame({ type: i % 3 ? 'm' : 'n', data: i }))
       conn.socket.write(frames.join(''))
       await rec.waitFor((l) => l.filter((e) => e.type === 'm' || e.type === 'n').length >= 10, 3000, '10 frames')
-      t.deepEqual(rec.list.map((e) => [e.type, e.args[0]]), frames.map((_, i) => [i % 3 ? 'm' : 'n', i]))
+      t.deepEqual(
+        rec.list.map((e) => [e.type, e.args[0]]),
+        frames.map((_, i) => [i % 3 ? 'm' : 'n', i]),
+      )
     })
   }
 
@@ -210,7 +249,11 @@ for (const impl of IMPL_NAMES) {
     await rec.waitCount('hello', 1, 3000)
     t.is(rec.of('hello')[0].args[1], sockA, 'handlers get (data, socket) with the same socket object')
     t.is(sockA.id, 'alice')
-    a.socket.write(frame({ type: 'x', data: { id: 'bob' } }) + frame({ type: 'y', data: { id: 0 } }) + frame({ type: 'z', data: 'str' }))
+    a.socket.write(
+      frame({ type: 'x', data: { id: 'bob' } }) +
+        frame({ type: 'y', data: { id: 0 } }) +
+        frame({ type: 'z', data: 'str' }),
+    )
     await rec.waitCount('z', 1, 3000)
     t.is(sockA.id, 'bob', 'relabelled by a later truthy id, not by a falsy one')
     a.socket.end()
@@ -246,7 +289,10 @@ for (const impl of IMPL_NAMES) {
       c.emit('m', 'a\fb')
       c.emit('m', { s: '\f|\f' })
       await rec.waitCount('m', 2, 3000)
-      t.deepEqual(rec.of('m').map((e) => e.args[0]), ['a\fb', { s: '\f|\f' }])
+      t.deepEqual(
+        rec.of('m').map((e) => e.args[0]),
+        ['a\fb', { s: '\f|\f' }],
+      )
       t.is(rec.count('error'), 0)
     }
     // '|': 'a|b' splits into two invalid frames, the following message still arrives
@@ -298,7 +344,10 @@ for (const impl of IMPL_NAMES) {
     await delay(20)
     cli.socket.write('\n{"type":"a","data":"x\\r\\n"}\r\n')
     await rec.waitCount('a', 4, 3000)
-    t.deepEqual(rec.of('a').map((e) => e.args[0]), [1, 2, 3, 'x\r\n'])
+    t.deepEqual(
+      rec.of('a').map((e) => e.args[0]),
+      [1, 2, 3, 'x\r\n'],
+    )
     t.is(rec.count('error'), 0)
   })
 
@@ -324,7 +373,10 @@ for (const impl of IMPL_NAMES) {
       return
     }
     await rec.waitCount('a', 2, 3000)
-    t.deepEqual(rec.of('a').map((e) => e.args[0]), [1, 2])
+    t.deepEqual(
+      rec.of('a').map((e) => e.args[0]),
+      [1, 2],
+    )
   })
 
   test.serial(`[${impl}] delimiter is per endpoint (server side)`, async (t) => {
@@ -378,38 +430,50 @@ for (const impl of IMPL_NAMES) {
       t.is(rec.count('m'), 0, `v9 holds frames 1-5 back (window ${NEG_WINDOW} ms)`)
     } else {
       await rec.waitCount('m', 5, 3000)
-      t.deepEqual(rec.of('m').map((e) => e.args[0]), [1, 2, 3, 4, 5])
+      t.deepEqual(
+        rec.of('m').map((e) => e.args[0]),
+        [1, 2, 3, 4, 5],
+      )
     }
     cli.socket.write(f6.slice(10))
     await rec.waitCount('m', 6, 3000)
-    t.deepEqual(rec.of('m').map((e) => e.args[0]), [1, 2, 3, 4, 5, 6])
+    t.deepEqual(
+      rec.of('m').map((e) => e.args[0]),
+      [1, 2, 3, 4, 5, 6],
+    )
     t.is(rec.count('error'), 0)
   })
 
-  test.serial(`[${impl}] complete frames are delivered before the chunk ends on a delimiter (client, tcp)`, async (t) => {
-    const ipc = track(t, newIpc(impl, { stopRetrying: true }))
-    const ep = await endpoint(t, 'tcp')
-    const srv = await rawServer(t, ep)
-    const c = connectClient(ipc, 'w', ep)
-    const rec = new Recorder().attach(c, ['m', 'error'])
-    await once(c, 'connect', 3000)
-    const conn = await srv.waitConn()
-    const frames = [1, 2, 3, 4, 5, 6].map((i) => frame({ type: 'm', data: { i, s: '\u00e9' } }))
-    const f6 = Buffer.from(frames[5])
-    // cut frame 6 inside the two-byte UTF-8 sequence of the e-acute
-    const cut = Buffer.byteLength('{"type":"m","data":{"i":6,"s":"') + 1
-    conn.socket.write(Buffer.concat([Buffer.from(frames.slice(0, 5).join('')), f6.subarray(0, cut)]))
-    if (impl === 'ref') {
-      await delay(NEG_WINDOW)
-      t.is(rec.count('m'), 0, `v9 holds frames 1-5 back (window ${NEG_WINDOW} ms)`)
-    } else {
-      await rec.waitCount('m', 5, 3000)
-    }
-    conn.socket.write(f6.subarray(cut))
-    await rec.waitCount('m', 6, 3000)
-    t.deepEqual(rec.of('m').map((e) => e.args[0].i), [1, 2, 3, 4, 5, 6])
-    t.is(rec.count('error'), 0)
-  })
+  test.serial(
+    `[${impl}] complete frames are delivered before the chunk ends on a delimiter (client, tcp)`,
+    async (t) => {
+      const ipc = track(t, newIpc(impl, { stopRetrying: true }))
+      const ep = await endpoint(t, 'tcp')
+      const srv = await rawServer(t, ep)
+      const c = connectClient(ipc, 'w', ep)
+      const rec = new Recorder().attach(c, ['m', 'error'])
+      await once(c, 'connect', 3000)
+      const conn = await srv.waitConn()
+      const frames = [1, 2, 3, 4, 5, 6].map((i) => frame({ type: 'm', data: { i, s: '\u00e9' } }))
+      const f6 = Buffer.from(frames[5])
+      // cut frame 6 inside the two-byte UTF-8 sequence of the e-acute
+      const cut = Buffer.byteLength('{"type":"m","data":{"i":6,"s":"') + 1
+      conn.socket.write(Buffer.concat([Buffer.from(frames.slice(0, 5).join('')), f6.subarray(0, cut)]))
+      if (impl === 'ref') {
+        await delay(NEG_WINDOW)
+        t.is(rec.count('m'), 0, `v9 holds frames 1-5 back (window ${NEG_WINDOW} ms)`)
+      } else {
+        await rec.waitCount('m', 5, 3000)
+      }
+      conn.socket.write(f6.subarray(cut))
+      await rec.waitCount('m', 6, 3000)
+      t.deepEqual(
+        rec.of('m').map((e) => e.args[0].i),
+        [1, 2, 3, 4, 5, 6],
+      )
+      t.is(rec.count('error'), 0)
+    },
+  )
 }
 
 // The bad-frame sequence written by the peer, as published (after the real 'connect').

@@ -33,13 +33,18 @@ const SETTLE_MS = 10000 // how long the child polls for the baseline fd and thre
 const THRESHOLD = 10 // pongs per transport before a worker reports 'busy' and is terminated
 
 // What connecting to `opts` gives: the error code, or 'connected'.
-const connectOutcome = (opts) => netConnectError(opts).then((err) => err.code, () => 'connected')
+const connectOutcome = (opts) =>
+  netConnectError(opts).then(
+    (err) => err.code,
+    () => 'connected',
+  )
 
 // Whether a fresh dgram socket can bind 127.0.0.1:port: 'bound', or the error code.
-const bindOutcome = (port) => bindDgram('udp4', port).then(
-  (s) => new Promise((resolve) => s.close(() => resolve('bound'))),
-  (err) => err.code,
-)
+const bindOutcome = (port) =>
+  bindDgram('udp4', port).then(
+    (s) => new Promise((resolve) => s.close(() => resolve('bound'))),
+    (err) => err.code,
+  )
 
 // One child run per implementation, started by the first test that needs it and shared
 // by that implementation's tests; the child stays alive until the end of the file, so the
@@ -57,15 +62,24 @@ function run(impl) {
     const child = spawnNode(MAIN, {
       impl,
       env: {
-        WORKERS: String(WORKERS), THRESHOLD: String(THRESHOLD), MAIN_DIR: mainDir, WORK_DIR: workDir, CERTS,
+        WORKERS: String(WORKERS),
+        THRESHOLD: String(THRESHOLD),
+        MAIN_DIR: mainDir,
+        WORK_DIR: workDir,
+        CERTS,
         SETTLE_MS: String(SETTLE_MS),
       },
       label: `workers[${impl}]`,
     })
-    cleanups.push(async () => { await child.kill(); rmDir(mainDir); rmDir(workDir) })
+    cleanups.push(async () => {
+      await child.kill()
+      rmDir(mainDir)
+      rmDir(workDir)
+    })
     await child.waitJson((o) => o.ev === 'baseline', 20000)
     const s = await child.waitJson((o) => ['settled', 'worker-failed', 'fatal'].includes(o.ev), 70000)
-    if (s.ev !== 'settled') throw new Error(`the worker runs did not complete: ${JSON.stringify(s)}\n${child.describe()}`)
+    if (s.ev !== 'settled')
+      throw new Error(`the worker runs did not complete: ${JSON.stringify(s)}\n${child.describe()}`)
     return { child, s, workDir }
   })()
   return runs[impl]
@@ -83,7 +97,11 @@ for (const impl of ['ours', 'ref']) {
       for (const tr of ['unix', 'tcp', 'tls', 'udp']) {
         t.true(w.busy[tr] >= THRESHOLD, `worker ${w.i} ${tr}: ${JSON.stringify(w.busy)}`)
       }
-      t.deepEqual(w.errors.filter((e) => !e.afterBusy), [], `worker ${w.i}: no error before the termination`)
+      t.deepEqual(
+        w.errors.filter((e) => !e.afterBusy),
+        [],
+        `worker ${w.i}: no error before the termination`,
+      )
       t.is(w.exitCode, 1, `worker ${w.i} ended by terminate()`)
     }
     t.true(child.alive)
@@ -93,34 +111,50 @@ for (const impl of ['ours', 'ref']) {
     t.timeout(90000)
     const { s } = await run(impl)
     const more = s.extraFds.length > 20 ? ` (+${s.extraFds.length - 20} more)` : ''
-    t.deepEqual(s.final, s.baseline,
+    t.deepEqual(
+      s.final,
+      s.baseline,
       `fd/thread counts after ${s.waitedMs} ms: ${JSON.stringify(s.final)}, baseline ${JSON.stringify(s.baseline)}; ` +
-      `fds not in the baseline: ${JSON.stringify(s.extraFds.slice(0, 20))}${more}; ` +
-      `threads ${JSON.stringify(s.finalThreads)} (baseline ${JSON.stringify(s.baselineThreads)})`)
+        `fds not in the baseline: ${JSON.stringify(s.extraFds.slice(0, 20))}${more}; ` +
+        `threads ${JSON.stringify(s.finalThreads)} (baseline ${JSON.stringify(s.baselineThreads)})`,
+    )
   })
 
   test(title('no socket file is left'), async (t) => {
     t.timeout(90000)
     const { workDir } = await run(impl)
-    t.deepEqual(fs.readdirSync(workDir), [], 'socket files left in the workers\' folder')
+    t.deepEqual(fs.readdirSync(workDir), [], "socket files left in the workers' folder")
   })
 
-  test(title('their endpoints refuse connections (Unix ENOENT/ECONNREFUSED, TCP/TLS ECONNREFUSED) and their UDP ports bind again'), async (t) => {
-    t.timeout(90000)
-    const { child, s } = await run(impl)
-    t.true(child.alive, 'the process that ran the workers is still running during the probes')
-    const probes = await Promise.all(s.workers.map(async (w) => ({
-      i: w.i,
-      unix: await connectOutcome({ path: w.unixPath }),
-      tcp: await connectOutcome({ host: '127.0.0.1', port: w.tcpPort }),
-      tls: await connectOutcome({ host: '127.0.0.1', port: w.tlsPort }),
-      udp: await bindOutcome(w.udpPort),
-      udpPeer: await bindOutcome(w.udpPeerPort),
-    })))
-    const bad = probes.filter((p) => !['ENOENT', 'ECONNREFUSED'].includes(p.unix) || p.tcp !== 'ECONNREFUSED' ||
-      p.tls !== 'ECONNREFUSED' || p.udp !== 'bound' || p.udpPeer !== 'bound')
-    t.deepEqual(bad, [], `endpoints of terminated workers still in use (${bad.length} of ${WORKERS} workers)`)
-  })
+  test(
+    title(
+      'their endpoints refuse connections (Unix ENOENT/ECONNREFUSED, TCP/TLS ECONNREFUSED) and their UDP ports bind again',
+    ),
+    async (t) => {
+      t.timeout(90000)
+      const { child, s } = await run(impl)
+      t.true(child.alive, 'the process that ran the workers is still running during the probes')
+      const probes = await Promise.all(
+        s.workers.map(async (w) => ({
+          i: w.i,
+          unix: await connectOutcome({ path: w.unixPath }),
+          tcp: await connectOutcome({ host: '127.0.0.1', port: w.tcpPort }),
+          tls: await connectOutcome({ host: '127.0.0.1', port: w.tlsPort }),
+          udp: await bindOutcome(w.udpPort),
+          udpPeer: await bindOutcome(w.udpPeerPort),
+        })),
+      )
+      const bad = probes.filter(
+        (p) =>
+          !['ENOENT', 'ECONNREFUSED'].includes(p.unix) ||
+          p.tcp !== 'ECONNREFUSED' ||
+          p.tls !== 'ECONNREFUSED' ||
+          p.udp !== 'bound' ||
+          p.udpPeer !== 'bound',
+      )
+      t.deepEqual(bad, [], `endpoints of terminated workers still in use (${bad.length} of ${WORKERS} workers)`)
+    },
+  )
 
   test(title("the main thread's own server and client still make a round trip"), async (t) => {
     t.timeout(90000)

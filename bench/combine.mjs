@@ -37,7 +37,9 @@ for (const [key, { case: kase, transport, metric }] of keys) {
   const pick = (field) => median(mine.map((r) => (r ? r[field] : Number.NaN)))
   const switches = median(
     runs.map((run) => {
-      const s = run.find((l) => l.type === 'summary' && l.case === kase && l.transport === transport && l.impl === 'ours')
+      const s = run.find(
+        (l) => l.type === 'summary' && l.case === kase && l.transport === transport && l.impl === 'ours',
+      )
       return s ? s.switchesPerMsg : Number.NaN
     }),
   )
@@ -67,7 +69,11 @@ for (const [key, { case: kase, transport, metric }] of keys) {
 }
 const header = ['case', 'transport', 'metric', 'ours/floor', 'ours/ref', 'cpu/floor', 'ctxsw', 'rss Δ MB', 'targets']
 const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => String(r[i]).length)))
-const line = (cells) => cells.map((c, i) => String(c).padEnd(widths[i])).join('  ').trimEnd()
+const line = (cells) =>
+  cells
+    .map((c, i) => String(c).padEnd(widths[i]))
+    .join('  ')
+    .trimEnd()
 console.log(`medians over ${runs.length} runs: ${files.join(', ')}`)
 console.log(line(header))
 console.log(line(widths.map((w) => '-'.repeat(w))))

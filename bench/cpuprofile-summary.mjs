@@ -26,7 +26,8 @@ function category(url, name) {
   if (name === '(program)') return 'program (native, outside JS)'
   if (name === '(root)') return 'root'
   if (!url) return 'native (builtin / binding call)'
-  if (/nipc-bench-pkg-[^/]+\/lib\/|\/work\/main\/lib\//.test(url) && !url.includes('node_modules')) return 'ours lib/*.js'
+  if (/nipc-bench-pkg-[^/]+\/lib\/|\/work\/main\/lib\//.test(url) && !url.includes('node_modules'))
+    return 'ours lib/*.js'
   if (url.includes('/bench/')) return 'bench harness'
   if (url.includes('node_modules')) return 'node_modules'
   if (url.startsWith('node:')) return 'node internals'
@@ -67,14 +68,23 @@ for (const file of files) {
     byCat.set(cat, (byCat.get(cat) || 0) + us)
   }
   const busyHits = [...byCat].reduce((sum, [c, us]) => (c === 'idle' ? sum : sum + us), 0)
-  console.log(`\n${path.basename(file)}: ${(totalUs / 1000).toFixed(0)} ms profiled, ${totalHits} samples, ${((busyHits * usPerHit) / 1000).toFixed(0)} ms not idle`)
+  console.log(
+    `\n${path.basename(file)}: ${(totalUs / 1000).toFixed(0)} ms profiled, ${totalHits} samples, ${((busyHits * usPerHit) / 1000).toFixed(0)} ms not idle`,
+  )
   console.log('  by category (share of non-idle):')
   for (const [cat, hits] of [...byCat].sort((a, b) => b[1] - a[1])) {
     if (cat === 'idle') continue
-    console.log(`    ${((100 * hits) / busyHits).toFixed(1).padStart(5)}%  ${((hits * usPerHit) / 1000).toFixed(0).padStart(6)} ms  ${cat}`)
+    console.log(
+      `    ${((100 * hits) / busyHits).toFixed(1).padStart(5)}%  ${((hits * usPerHit) / 1000).toFixed(0).padStart(6)} ms  ${cat}`,
+    )
   }
   console.log(`  top ${top} self time (share of non-idle):`)
-  for (const [key, hits] of [...byFn].sort((a, b) => b[1] - a[1]).filter(([k]) => !k.startsWith('(idle)')).slice(0, top)) {
-    console.log(`    ${((100 * hits) / busyHits).toFixed(1).padStart(5)}%  ${((hits * usPerHit) / 1000).toFixed(1).padStart(7)} ms  ${key}`)
+  for (const [key, hits] of [...byFn]
+    .sort((a, b) => b[1] - a[1])
+    .filter(([k]) => !k.startsWith('(idle)'))
+    .slice(0, top)) {
+    console.log(
+      `    ${((100 * hits) / busyHits).toFixed(1).padStart(5)}%  ${((hits * usPerHit) / 1000).toFixed(1).padStart(7)} ms  ${key}`,
+    )
   }
 }

@@ -466,7 +466,8 @@ function fmt(value) {
 
 function table(rows, header) {
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => String(r[i]).length)))
-  const line = (cells) => cells.map((c, i) => (i < 3 ? String(c).padEnd(widths[i]) : String(c).padStart(widths[i]))).join('  ')
+  const line = (cells) =>
+    cells.map((c, i) => (i < 3 ? String(c).padEnd(widths[i]) : String(c).padStart(widths[i]))).join('  ')
   return [line(header), widths.map((w) => '-'.repeat(w)).join('  '), ...rows.map(line)].join('\n')
 }
 
@@ -544,7 +545,9 @@ async function main() {
                 .map(([k, v]) => `${k}=${fmt(v)}`)
                 .join(' ') + ` cpu/msg=${fmt(rec.cpuPerMsgUs)}µs`
             : `FAILED: ${rec.error}`
-          process.stderr.write(`  ${kase.padEnd(10)} ${transport.padEnd(4)} ${impl.padEnd(5)} #${s}  ${shown}  [${rec.wallMs} ms]\n`)
+          process.stderr.write(
+            `  ${kase.padEnd(10)} ${transport.padEnd(4)} ${impl.padEnd(5)} #${s}  ${shown}  [${rec.wallMs} ms]\n`,
+          )
         }
       }
       for (const impl of impls) {
@@ -583,7 +586,19 @@ async function main() {
     }
   }
   console.log(
-    table(rows, ['case', 'transport', 'impl', 'metric', 'median', 'range', 'cpu µs/msg', 'ctxsw/msg', 'rss srv MB', 'rss cli MB', 'ok']),
+    table(rows, [
+      'case',
+      'transport',
+      'impl',
+      'metric',
+      'median',
+      'range',
+      'cpu µs/msg',
+      'ctxsw/msg',
+      'rss srv MB',
+      'rss cli MB',
+      'ok',
+    ]),
   )
 
   // Ratios of ours to the floor and to the reference.
@@ -625,9 +640,21 @@ async function main() {
       }
     }
     console.log('')
-    console.log(`ours relative to floor and ref (metric medians; ${RR_CASES.join(', ')}: lower is better, others: higher)`)
     console.log(
-      table(rrows, ['case', 'transport', 'metric', 'ours/floor', 'ours/ref', 'cpu ours/floor', 'cpu ours/ref', 'rss srv Δfloor MB', 'rss cli Δfloor MB']),
+      `ours relative to floor and ref (metric medians; ${RR_CASES.join(', ')}: lower is better, others: higher)`,
+    )
+    console.log(
+      table(rrows, [
+        'case',
+        'transport',
+        'metric',
+        'ours/floor',
+        'ours/ref',
+        'cpu ours/floor',
+        'cpu ours/ref',
+        'rss srv Δfloor MB',
+        'rss cli Δfloor MB',
+      ]),
     )
 
     // Targets (issue #5), only when the floor ran.
@@ -644,7 +671,13 @@ async function main() {
         }
         const [op, bound] = goal
         const label = METRICS[r.case].find(([k]) => k === r.metric)[1]
-        trows.push([r.case, r.transport, `${label} ${op} ${bound}x floor`, fmtRatio(r.oursVsFloor), check(r.oursVsFloor, op, bound) ? 'met' : 'MISSED'])
+        trows.push([
+          r.case,
+          r.transport,
+          `${label} ${op} ${bound}x floor`,
+          fmtRatio(r.oursVsFloor),
+          check(r.oursVsFloor, op, bound) ? 'met' : 'MISSED',
+        ])
       }
       for (const kase of cases) {
         if (!resourceGoals.includes(kase)) {
@@ -652,7 +685,13 @@ async function main() {
         }
         for (const transport of transports) {
           const r = ratios.find((x) => x.case === kase && x.transport === transport)
-          trows.push([kase, transport, 'cpu/msg <= 1.0x floor', fmtRatio(r.cpuOursVsFloor), check(r.cpuOursVsFloor, '<=', 1) ? 'met' : 'MISSED'])
+          trows.push([
+            kase,
+            transport,
+            'cpu/msg <= 1.0x floor',
+            fmtRatio(r.cpuOursVsFloor),
+            check(r.cpuOursVsFloor, '<=', 1) ? 'met' : 'MISSED',
+          ])
           if (switchGoals[kase] !== undefined) {
             const switches = find(kase, transport, 'ours').switchesPerMsg
             trows.push([
@@ -703,7 +742,12 @@ async function main() {
   }
 
   console.log('')
-  console.log(`load average at end: ${os.loadavg().map((x) => x.toFixed(2)).join(' ')}`)
+  console.log(
+    `load average at end: ${os
+      .loadavg()
+      .map((x) => x.toFixed(2))
+      .join(' ')}`,
+  )
   console.log(`total wall time ${((Date.now() - began) / 1000).toFixed(1)} s`)
   console.log('')
   console.log('JSON lines (summaries):')

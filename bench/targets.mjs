@@ -16,4 +16,5 @@ export const RESOURCE_GOALS = ['throughput', 'latency', 'large', 'fanout', 'raw'
 export const SWITCH_GOALS = { latency: 2.2 }
 export const RSS_GOAL_MB = 20
 
-export const meets = (value, op, bound) => (Number.isFinite(value) ? (op === '>=' ? value >= bound : value <= bound) : false)
+export const meets = (value, op, bound) =>
+  Number.isFinite(value) ? (op === '>=' ? value >= bound : value <= bound) : false

@@ -8,7 +8,8 @@ ipc.config.id = 'hello'
 ipc.config.silent = true
 ipc.config.maxRetries = 10
 
-const connect = (cb) => (transport === 'unix' ? ipc.connectTo('world', where, cb) : ipc.connectToNet('world', '127.0.0.1', Number(where), cb))
+const connect = (cb) =>
+  transport === 'unix' ? ipc.connectTo('world', where, cb) : ipc.connectToNet('world', '127.0.0.1', Number(where), cb)
 
 connect(() => {
   const world = ipc.of.world

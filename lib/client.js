@@ -141,7 +141,14 @@ class Client extends PubSub {
   // v9's retry algorithm, exactly: retry after config.retry ms while retriesRemaining
   // lasts, unless stopRetrying or an explicit disconnect; then 'destroy'.
   _closed() {
-    this.log('connection closed', this.id, this.path, this.retriesRemaining, 'tries remaining of', this.config.maxRetries)
+    this.log(
+      'connection closed',
+      this.id,
+      this.path,
+      this.retriesRemaining,
+      'tries remaining of',
+      this.config.maxRetries,
+    )
     if (this.config.stopRetrying || this.retriesRemaining < 1 || this.explicitlyDisconnected) {
       this.publish('disconnect')
       this.log(this.config.id, 'exceeded connection rety amount of', ' or stopRetrying flag set.')

@@ -32,7 +32,7 @@ class Defaults {
 
     this.IPType = IP_TYPE
     this.tls = false
-    this.networkHost = this.IPType == 'IPv6' ? '::1' : '127.0.0.1'
+    this.networkHost = this.IPType === 'IPv6' ? '::1' : '127.0.0.1'
     this.networkPort = 8000
 
     this.readableAll = false

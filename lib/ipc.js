@@ -43,7 +43,7 @@ function disconnect(id) {
 function serve(path, callback) {
   // A missing native addon throws here, synchronously (ERR_IPC_NATIVE_BINARY_MISSING).
   loadBinding()
-  if (typeof path == 'function') {
+  if (typeof path === 'function') {
     callback = path
     path = false
   }
@@ -65,13 +65,13 @@ function serve(path, callback) {
 function serveNet(host, port, UDPType, callback) {
   // A missing native addon throws here, synchronously (ERR_IPC_NATIVE_BINARY_MISSING).
   loadBinding()
-  if (typeof host == 'number') {
+  if (typeof host === 'number') {
     callback = UDPType
     UDPType = port
     port = host
     host = false
   }
-  if (typeof host == 'function') {
+  if (typeof host === 'function') {
     callback = host
     UDPType = false
     host = false
@@ -81,18 +81,18 @@ function serveNet(host, port, UDPType, callback) {
     this.log('Server host not specified, so defaulting to', 'ipc.config.networkHost', this.config.networkHost)
     host = this.config.networkHost
   }
-  if (host.toLowerCase() == 'udp4' || host.toLowerCase() == 'udp6') {
+  if (host.toLowerCase() === 'udp4' || host.toLowerCase() === 'udp6') {
     callback = port
     UDPType = host.toLowerCase()
     port = false
     host = this.config.networkHost
   }
-  if (typeof port == 'string') {
+  if (typeof port === 'string') {
     callback = UDPType
     UDPType = port
     port = false
   }
-  if (typeof port == 'function') {
+  if (typeof port === 'function') {
     callback = port
     UDPType = false
     port = false
@@ -101,7 +101,7 @@ function serveNet(host, port, UDPType, callback) {
     this.log('Server port not specified, so defaulting to', 'ipc.config.networkPort', this.config.networkPort)
     port = this.config.networkPort
   }
-  if (typeof UDPType == 'function') {
+  if (typeof UDPType === 'function') {
     callback = UDPType
     UDPType = false
   }
@@ -137,7 +137,7 @@ function reuseOrRetire(ipc, id, callback) {
 function connect(id, path, callback) {
   // A missing native addon throws here, synchronously (ERR_IPC_NATIVE_BINARY_MISSING).
   loadBinding()
-  if (typeof path == 'function') {
+  if (typeof path === 'function') {
     callback = path
     path = false
   }
@@ -153,7 +153,11 @@ function connect(id, path, callback) {
   }
   if (!path) {
     // v9 logged `(path).data`, a String.prototype extension it no longer had: undefined.
-    this.log('Service path not specified, so defaulting to', 'ipc.config.socketRoot + ipc.config.appspace + id', undefined)
+    this.log(
+      'Service path not specified, so defaulting to',
+      'ipc.config.socketRoot + ipc.config.appspace + id',
+      undefined,
+    )
     path = this.config.socketRoot + this.config.appspace + id
   }
   if (reuseOrRetire(this, id, callback)) {
@@ -177,12 +181,12 @@ function connectNet(id, host, port, callback) {
     )
     return
   }
-  if (typeof host == 'number') {
+  if (typeof host === 'number') {
     callback = port
     port = host
     host = false
   }
-  if (typeof host == 'function') {
+  if (typeof host === 'function') {
     callback = host
     host = false
     port = false
@@ -191,7 +195,7 @@ function connectNet(id, host, port, callback) {
     this.log('Server host not specified, so defaulting to', 'ipc.config.networkHost', this.config.networkHost)
     host = this.config.networkHost
   }
-  if (typeof port == 'function') {
+  if (typeof port === 'function') {
     callback = port
     port = false
   }
@@ -200,7 +204,7 @@ function connectNet(id, host, port, callback) {
     port = this.config.networkPort
   }
   // v9 threw `ReferenceError: UDPType is not defined` here.
-  if (typeof callback == 'string') {
+  if (typeof callback === 'string') {
     throw new TypeError(
       `connectToNet: there is no UDP client in node-ipc ('${callback}'); ` +
         "use serveNet(port, 'udp4'|'udp6') on both ends and server.emit({address, port}, ...)",

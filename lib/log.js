@@ -11,7 +11,7 @@ function log(...args) {
     return
   }
   for (let i = 0; i < args.length; i++) {
-    if (typeof args[i] == 'object') {
+    if (typeof args[i] === 'object') {
       args[i] = util.inspect(args[i], { depth: config.logDepth, colors: config.logInColor })
     }
   }

@@ -76,7 +76,8 @@ function formatLargeFrame(type, data, delimiter) {
         return null
       }
       if (typeof value === 'string' && value.length >= LARGE_STRING) {
-        ;(large || (large = [])).push(value)
+        large = large || []
+        large.push(value)
       }
       values[i] = value
     }

@@ -100,7 +100,8 @@ class Endpoint {
     this.onEvents = receive
     // Connections read on this thread call with one event, or with a batch of several
     // (delivered as above, without the pull). This object keeps it alive for the core.
-    this.onDirect = (kind, conn, arg) => (typeof kind === 'number' ? owner._onNative(kind, conn, arg) : deliver(owner, kind, 0))
+    this.onDirect = (kind, conn, arg) =>
+      typeof kind === 'number' ? owner._onNative(kind, conn, arg) : deliver(owner, kind, 0)
     native.setDirect(this.onDirect)
     // A plain function, not a method: the call every emit ends in (src/binding/writer.rs).
     this.write = native.textWriter()

@@ -32,12 +32,12 @@ function off(type, handler) {
       'handler not defined. if you wish to remove all handlers from the event please pass "*" as the handler',
     )
   }
+  // biome-ignore lint/suspicious/noDoubleEquals: event-pubsub compared loosely; kept as v9 had it
   if (handler == '*') {
     delete this._events_[type]
     return this
   }
-  let at
-  while ((at = handlers.indexOf(handler)) !== -1) {
+  for (let at = handlers.indexOf(handler); at !== -1; at = handlers.indexOf(handler)) {
     handlers.splice(at, 1)
   }
   if (handlers.length < 1) {
@@ -60,7 +60,8 @@ function publish(type, ...args) {
     const handler = handlers[i]
     handler.apply(this, args)
     if (handler._once_) {
-      ;(onceHandled || (onceHandled = [])).push(handler)
+      onceHandled = onceHandled || []
+      onceHandled.push(handler)
     }
   }
   if (onceHandled) {

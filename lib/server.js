@@ -29,6 +29,8 @@ class Server extends PubSub {
     })
     Object.defineProperties(this, {
       _stopRequested: { value: false, writable: true },
+      // Listens of Unix/TCP servers not yet reported closed, oldest first (see _listenStarted).
+      _listens: { value: [] },
       // UDP: datagrams the kernel dropped so far, and how many of them 'error' has reported.
       _dropped: { value: 0, writable: true },
       _droppedReported: { value: 0, writable: true },
@@ -100,6 +102,14 @@ class Server extends PubSub {
     }
   }
 
+  // A listen handed to the core: it reports listening (or not, when cancelled) and then its
+  // close, in the order listens were made.
+  _listenStarted() {
+    const attempt = { handle: this.server, binding: true, cancelled: false }
+    this.server._attempt = attempt
+    this._listens.push(attempt)
+  }
+
   _isUdp() {
     return !!(this.udp4 || this.udp6)
   }
@@ -123,21 +133,33 @@ class Server extends PubSub {
           this.publish('connect', this.server)
           break
         }
-        if (!this.server._binding) {
+        // Listens report in the order they were made: this one is the oldest still binding.
+        const attempt = this._listens.find((a) => a.binding)
+        if (!attempt) {
+          break
+        }
+        attempt.binding = false
+        if (attempt.cancelled) {
           // Stopped while binding: the listener is already closed again; no 'start'.
           break
         }
-        this.server._binding = false
-        this.server._address = this.port ? arg : String(this.path)
-        this.server.listening = true
+        attempt.handle._address = this.port ? arg : String(this.path)
+        attempt.handle.listening = true
         this.onStart()
         break
       }
       case KIND.SERVER_CLOSED: {
-        this.server._binding = false
+        if (!this._isUdp()) {
+          // The oldest listen still open ends (a stop and a new start may overlap).
+          const attempt = this._listens.shift()
+          if (attempt) {
+            attempt.handle._closed()
+          }
+          break
+        }
         const wasListening = this.server.listening
         this.server._closed()
-        if (this._isUdp() && wasListening) {
+        if (wasListening) {
           // dgram's 'close' reached v9's close handler: 'socket.disconnected'(socket, false), 'close'.
           this.publish('close', undefined)
         }
@@ -255,7 +277,9 @@ function emit(socket, type, data) {
       return socket._writeJson(pieces) ? undefined : false
     }
   }
-  const message = this.config.rawBuffer ? rawFrame(type, this.config.encoding) : formatFrame(type, data, this._delimiter)
+  const message = this.config.rawBuffer
+    ? rawFrame(type, this.config.encoding)
+    : formatFrame(type, data, this._delimiter)
   if (this._isUdp()) {
     if (!socket.address || !socket.port) {
       this.log(
@@ -283,10 +307,21 @@ function udpSend(message, target) {
 // Serialised once, written to every connection by one native call. Earlier corked
 // emits go first, so per-socket order is kept.
 function broadcast(type, data) {
-  this.log('broadcasting event to all known sockets listening to ', this.path, ' : ', this.port ? this.port : '', type, data)
+  this.log(
+    'broadcasting event to all known sockets listening to ',
+    this.path,
+    ' : ',
+    this.port ? this.port : '',
+    type,
+    data,
+  )
   const pieces = this.config.rawBuffer ? null : formatLargeFrame(type, data, this._delimiter)
   const message =
-    pieces !== null ? null : this.config.rawBuffer ? rawFrame(type, this.config.encoding) : formatFrame(type, data, this._delimiter)
+    pieces !== null
+      ? null
+      : this.config.rawBuffer
+        ? rawFrame(type, this.config.encoding)
+        : formatFrame(type, data, this._delimiter)
   if (!this._native) {
     return
   }
@@ -362,7 +397,7 @@ function startServer() {
       listenInClusterWorker.call(this)
       return
     }
-    this.server._binding = true
+    this._listenStarted()
     native.listenUnix(String(this.path), !!config.readableAll, !!config.writableAll)
     return
   }
@@ -376,7 +411,7 @@ function startServer() {
   }
   try {
     const tls = config.tls ? resolveTls(config.tls, 'server', this.log.bind(this)) : undefined
-    this.server._binding = true
+    this._listenStarted()
     native.listenTcp(String(this.path), port, tls)
   } catch (err) {
     this.publish('error', tlsConfigError(err))
@@ -436,7 +471,9 @@ class ServerHandle extends EventEmitter {
       _maxConnections: { value: Infinity, writable: true },
       _address: { value: null, writable: true },
       // A listen was asked of the core and has not reported back yet.
-      _binding: { value: false, writable: true },
+      // This handle's listen in the core, while it has not reported listening: {binding,
+      // cancelled} (see Server#_listens).
+      _attempt: { value: null, writable: true },
     })
     this.listening = false
   }
@@ -474,8 +511,9 @@ class ServerHandle extends EventEmitter {
     if (!this.listening) {
       // Closing while the bind is still in progress cancels it, as net.Server#close does
       // between listen() and 'listening': the server never listens.
-      if (this._binding) {
-        this._binding = false
+      const attempt = this._attempt
+      if (attempt && attempt.binding && !attempt.cancelled) {
+        attempt.cancelled = true
         this._native.stopListening()
       }
       if (typeof callback === 'function') {

@@ -45,7 +45,11 @@ class Socket extends EventEmitter {
   constructor(endpoint, conn) {
     super()
     if (WRITE_HIGH_WATER === undefined) {
-      ;({ writeHighWater: WRITE_HIGH_WATER, writeDropped: WRITE_DROPPED, useJsonStringify: USE_JSON_STRINGIFY } = shared())
+      ;({
+        writeHighWater: WRITE_HIGH_WATER,
+        writeDropped: WRITE_DROPPED,
+        useJsonStringify: USE_JSON_STRINGIFY,
+      } = shared())
     }
     Object.defineProperties(this, {
       _endpoint: { value: endpoint },

@@ -102,7 +102,8 @@ function resolveTls(tls, side, log) {
     servername: tls.servername ? String(tls.servername) : undefined,
     minVersion: tls.minVersion ? String(tls.minVersion) : undefined,
     maxVersion: tls.maxVersion ? String(tls.maxVersion) : undefined,
-    handshakeTimeout: tls.handshakeTimeout === undefined || tls.handshakeTimeout === null ? undefined : Number(tls.handshakeTimeout),
+    handshakeTimeout:
+      tls.handshakeTimeout === undefined || tls.handshakeTimeout === null ? undefined : Number(tls.handshakeTimeout),
   }
 }
 

@@ -36,8 +36,17 @@ const MiB = 1024 * 1024
 
 function parseArgs(argv) {
   const o = {
-    impl: 'ours', only: 'cycles,clients,flood', cycles: 100000, warmup: 500, clients: 10000, procs: 4,
-    messages: 10, transport: 'unix', 'flood-seconds': 60, 'busy-ms': 2, 'msg-bytes': 256 * 1024,
+    impl: 'ours',
+    only: 'cycles,clients,flood',
+    cycles: 100000,
+    warmup: 500,
+    clients: 10000,
+    procs: 4,
+    messages: 10,
+    transport: 'unix',
+    'flood-seconds': 60,
+    'busy-ms': 2,
+    'msg-bytes': 256 * 1024,
   }
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]
@@ -66,27 +75,59 @@ function run(script, { env = {}, nodeArgs = [], nofile = 4096, label }) {
   cp.stdout.setEncoding('utf8')
   cp.stdout.on('data', (d) => {
     partial += d
-    let nl
-    while ((nl = partial.indexOf('\n')) !== -1) {
+    for (let nl = partial.indexOf('\n'); nl !== -1; nl = partial.indexOf('\n')) {
       const line = partial.slice(0, nl)
       partial = partial.slice(nl + 1)
       let obj = null
-      try { obj = JSON.parse(line) } catch {}
-      if (obj) { p.lines.push(obj); for (const l of [...p.listeners]) l(obj) }
+      try {
+        obj = JSON.parse(line)
+      } catch {}
+      if (obj) {
+        p.lines.push(obj)
+        for (const l of [...p.listeners]) l(obj)
+      }
     }
   })
   cp.stderr.setEncoding('utf8')
-  cp.stderr.on('data', (d) => { p.stderr += d })
-  p.exit = new Promise((resolve) => cp.on('close', (code, signal) => { p.exited = { code, signal }; resolve(p.exited) }))
-  p.waitFor = (pred, ms) => new Promise((resolve, reject) => {
-    const hit = p.lines.find(pred)
-    if (hit) return resolve(hit)
-    const timer = setTimeout(() => { p.listeners.delete(l); reject(new Error(`${label}: timeout ${ms} ms\n${p.stderr.slice(-2000)}`)) }, ms)
-    const l = (obj) => { if (pred(obj)) { clearTimeout(timer); p.listeners.delete(l); resolve(obj) } }
-    p.listeners.add(l)
-    p.exit.then(() => { if (p.listeners.has(l)) { clearTimeout(timer); p.listeners.delete(l); reject(new Error(`${label}: exited ${JSON.stringify(p.exited)}\n${p.stderr.slice(-2000)}`)) } })
+  cp.stderr.on('data', (d) => {
+    p.stderr += d
   })
-  p.kill = async (sig = 'SIGKILL') => { if (!p.exited) { cp.kill(sig); await p.exit } }
+  p.exit = new Promise((resolve) =>
+    cp.on('close', (code, signal) => {
+      p.exited = { code, signal }
+      resolve(p.exited)
+    }),
+  )
+  p.waitFor = (pred, ms) =>
+    new Promise((resolve, reject) => {
+      const hit = p.lines.find(pred)
+      if (hit) return resolve(hit)
+      const timer = setTimeout(() => {
+        p.listeners.delete(l)
+        reject(new Error(`${label}: timeout ${ms} ms\n${p.stderr.slice(-2000)}`))
+      }, ms)
+      const l = (obj) => {
+        if (pred(obj)) {
+          clearTimeout(timer)
+          p.listeners.delete(l)
+          resolve(obj)
+        }
+      }
+      p.listeners.add(l)
+      p.exit.then(() => {
+        if (p.listeners.has(l)) {
+          clearTimeout(timer)
+          p.listeners.delete(l)
+          reject(new Error(`${label}: exited ${JSON.stringify(p.exited)}\n${p.stderr.slice(-2000)}`))
+        }
+      })
+    })
+  p.kill = async (sig = 'SIGKILL') => {
+    if (!p.exited) {
+      cp.kill(sig)
+      await p.exit
+    }
+  }
   return p
 }
 
@@ -94,7 +135,10 @@ function freePort() {
   return new Promise((resolve, reject) => {
     const s = net.createServer()
     s.once('error', reject)
-    s.listen(0, '127.0.0.1', () => { const { port } = s.address(); s.close(() => resolve(port)) })
+    s.listen(0, '127.0.0.1', () => {
+      const { port } = s.address()
+      s.close(() => resolve(port))
+    })
   })
 }
 
@@ -115,11 +159,21 @@ async function soakCycles() {
   // progress lines (every 2 s) show RSS without gc; the gc'd figures are the baseline and the end
   const results = []
   const p = run(path.join(FIX, 'cycles.cjs'), {
-    label: 'cycles', nodeArgs: ['--expose-gc', '--max-semi-space-size=4', '--min-semi-space-size=4'],
-    env: { SOCK_PATH: path.join(dir, 's.sock'), DIR: dir, CYCLES: String(total), WARMUP: String(opts.warmup), LANES: '1' },
+    label: 'cycles',
+    nodeArgs: ['--expose-gc', '--max-semi-space-size=4', '--min-semi-space-size=4'],
+    env: {
+      SOCK_PATH: path.join(dir, 's.sock'),
+      DIR: dir,
+      CYCLES: String(total),
+      WARMUP: String(opts.warmup),
+      LANES: '1',
+    },
   })
   p.listeners.add((o) => {
-    if (o.ev === 'progress') say(`  ${o.completed} cycles, ${o.failures} failures, RSS ${mb(o.rss)} MiB (no gc), fds ${o.fds}, ${(o.ms / 1000).toFixed(0)} s`)
+    if (o.ev === 'progress')
+      say(
+        `  ${o.completed} cycles, ${o.failures} failures, RSS ${mb(o.rss)} MiB (no gc), fds ${o.fds}, ${(o.ms / 1000).toFixed(0)} s`,
+      )
   })
   const base = await p.waitFor((o) => o.ev === 'baseline', 60000)
   const done = await p.waitFor((o) => o.ev === 'done', 3600000)
@@ -129,9 +183,11 @@ async function soakCycles() {
   const ok = done.failures === 0 && growth < 10 * MiB && done.fds === base.fds && done.dirAfterStop.length === 0
   say(`  baseline (after warm-up, gc): RSS ${mb(base.rss)} MiB, heap ${mb(base.heap)} MiB, fds ${base.fds}`)
   say(`  end (gc):                     RSS ${mb(done.rss)} MiB, heap ${mb(done.heap)} MiB, fds ${done.fds}`)
-  say(`  ${done.measuredCycles} cycles in ${(done.measuredMs / 1000).toFixed(1)} s (${done.cyclesPerSec}/s); failures ${done.failures}; ` +
-    `RSS growth ${mb(growth)} MiB (${(growth / done.measuredCycles).toFixed(0)} B/cycle); heap growth ${mb(done.heap - base.heap)} MiB; ` +
-    `socket files left: ${JSON.stringify(done.dirAfterStop)} -> ${ok ? 'OK' : 'FAIL'}`)
+  say(
+    `  ${done.measuredCycles} cycles in ${(done.measuredMs / 1000).toFixed(1)} s (${done.cyclesPerSec}/s); failures ${done.failures}; ` +
+      `RSS growth ${mb(growth)} MiB (${(growth / done.measuredCycles).toFixed(0)} B/cycle); heap growth ${mb(done.heap - base.heap)} MiB; ` +
+      `socket files left: ${JSON.stringify(done.dirAfterStop)} -> ${ok ? 'OK' : 'FAIL'}`,
+  )
   results.push({ run: 'cycles', ok, base, done })
   return results
 }
@@ -143,21 +199,34 @@ async function soakClients() {
   const tcp = opts.transport === 'tcp'
   const dir = tcp ? null : fs.mkdtempSync(path.join(os.tmpdir(), 'nipc-soak-'))
   const env = tcp ? { PORT: String(await freePort()) } : { SOCK_PATH: path.join(dir, 's.sock') }
-  say(`\n== clients: ${per * P} concurrent clients in ${P} processes, ${opts.messages} messages each (${opts.impl}, ${opts.transport})`)
+  say(
+    `\n== clients: ${per * P} concurrent clients in ${P} processes, ${opts.messages} messages each (${opts.impl}, ${opts.transport})`,
+  )
   const nofile = per * P + 1024
   const server = run(path.join(FIX, 'server.cjs'), {
-    label: 'server', nofile, env: { ...env, MAX_CONN: String(per * P + 100), BROADCAST_AT: String(per * P), QUIET: '1', STATS_MS: '1000' },
+    label: 'server',
+    nofile,
+    env: { ...env, MAX_CONN: String(per * P + 100), BROADCAST_AT: String(per * P), QUIET: '1', STATS_MS: '1000' },
   })
   await server.waitFor((o) => o.ev === 'listening', 20000)
   const t0 = Date.now()
   let maxRss = 0
-  const sampler = setInterval(() => { maxRss = Math.max(maxRss, rssOf(server.cp.pid)) }, 200)
-  const clients = Array.from({ length: P }, (_, i) => run(path.join(FIX, 'clients.cjs'), {
-    label: `clients-${i}`, nofile: per + 1024, env: { ...env, N: String(per), K: String(opts.messages), PREFIX: `p${i}-` },
-  }))
+  const sampler = setInterval(() => {
+    maxRss = Math.max(maxRss, rssOf(server.cp.pid))
+  }, 200)
+  const clients = Array.from({ length: P }, (_, i) =>
+    run(path.join(FIX, 'clients.cjs'), {
+      label: `clients-${i}`,
+      nofile: per + 1024,
+      env: { ...env, N: String(per), K: String(opts.messages), PREFIX: `p${i}-` },
+    }),
+  )
   let lastLog = 0
   server.listeners.add((o) => {
-    if (o.ev === 'stats' && Date.now() - lastLog > 2000) { lastLog = Date.now(); say(`  server: ${o.connects} connects, ${o.hellos} messages, RSS ${mb(o.rss)} MiB`) }
+    if (o.ev === 'stats' && Date.now() - lastLog > 2000) {
+      lastLog = Date.now()
+      say(`  server: ${o.connects} connects, ${o.hellos} messages, RSS ${mb(o.rss)} MiB`)
+    }
   })
   let dones
   try {
@@ -174,41 +243,61 @@ async function soakClients() {
   const final = server.lines.filter((o) => o.ev === 'stats').pop()
   if (dir) fs.rmSync(dir, { recursive: true, force: true })
   const sum = (k) => dones.reduce((s, d) => s + d[k], 0)
-  const ok = sum('connected') === per * P && sum('acks') === per * P * opts.messages && sum('outOfOrder') === 0 &&
-    sum('broadcasts') === per * P && sum('errors') === 0
+  const ok =
+    sum('connected') === per * P &&
+    sum('acks') === per * P * opts.messages &&
+    sum('outOfOrder') === 0 &&
+    sum('broadcasts') === per * P &&
+    sum('errors') === 0
   say(`  all connected after ${connectedAt} ms (slowest process), all done after ${ms} ms`)
-  say(`  connected ${sum('connected')}, acks ${sum('acks')}, out of order ${sum('outOfOrder')}, broadcasts ${sum('broadcasts')}, ` +
-    `errors ${sum('errors')} ${JSON.stringify(Object.assign({}, ...dones.map((d) => d.errorCodes)))}, disconnects ${sum('disconnects')}`)
-  say(`  server: connects ${final && final.connects}, messages ${final && final.hellos}, max RSS ${mb(maxRss)} MiB -> ${ok ? 'OK' : 'FAIL'}`)
+  say(
+    `  connected ${sum('connected')}, acks ${sum('acks')}, out of order ${sum('outOfOrder')}, broadcasts ${sum('broadcasts')}, ` +
+      `errors ${sum('errors')} ${JSON.stringify(Object.assign({}, ...dones.map((d) => d.errorCodes)))}, disconnects ${sum('disconnects')}`,
+  )
+  say(
+    `  server: connects ${final && final.connects}, messages ${final && final.hellos}, max RSS ${mb(maxRss)} MiB -> ${ok ? 'OK' : 'FAIL'}`,
+  )
   return [{ run: 'clients', ok, dones, final, maxRss, ms }]
 }
 
 async function soakFlood() {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'nipc-soak-'))
   const env = { SOCK_PATH: path.join(dir, 's.sock') }
-  say(`\n== flood: ${opts['flood-seconds']} s of ${opts['msg-bytes']}-byte messages into a server busy ${opts['busy-ms']} ms per message (${opts.impl}, unix)`)
+  say(
+    `\n== flood: ${opts['flood-seconds']} s of ${opts['msg-bytes']}-byte messages into a server busy ${opts['busy-ms']} ms per message (${opts.impl}, unix)`,
+  )
   const server = run(path.join(FIX, 'server.cjs'), {
-    label: 'server', env: { ...env, BUSY_MS: String(opts['busy-ms']), STATS_MS: '100', FLOOD_EVERY: '100', QUIET: '1' },
+    label: 'server',
+    env: { ...env, BUSY_MS: String(opts['busy-ms']), STATS_MS: '100', FLOOD_EVERY: '100', QUIET: '1' },
   })
   await server.waitFor((o) => o.ev === 'listening', 20000)
   const client = run(path.join(FIX, 'flood-client.cjs'), {
-    label: 'flood-client', env: { ...env, MSG_BYTES: String(opts['msg-bytes']), DURATION_MS: String(opts['flood-seconds'] * 1000) },
+    label: 'flood-client',
+    env: { ...env, MSG_BYTES: String(opts['msg-bytes']), DURATION_MS: String(opts['flood-seconds'] * 1000) },
   })
   await client.waitFor((o) => o.ev === 'connected', 20000)
   let maxRss = 0
   const samples = []
-  const sampler = setInterval(() => { const r = rssOf(server.cp.pid); maxRss = Math.max(maxRss, r); samples.push(r) }, 100)
+  const sampler = setInterval(() => {
+    const r = rssOf(server.cp.pid)
+    maxRss = Math.max(maxRss, r)
+    samples.push(r)
+  }, 100)
   let lastLog = 0
   client.listeners.add((o) => {
     if (o.ev === 'progress' && Date.now() - lastLog > 5000) {
       lastLog = Date.now()
-      say(`  client pushed ${mb(o.bytes)} MiB (${o.falses} x false, ${o.drains} x drain); server RSS now ${mb(rssOf(server.cp.pid))} MiB`)
+      say(
+        `  client pushed ${mb(o.bytes)} MiB (${o.falses} x false, ${o.drains} x drain); server RSS now ${mb(rssOf(server.cp.pid))} MiB`,
+      )
     }
   })
   const done = await client.waitFor((o) => o.ev === 'done', (opts['flood-seconds'] + 120) * 1000)
   const lastHandled = server.lines.filter((o) => o.ev === 'flood').pop()
   const lastCount = Math.floor(done.emitted / 100) * 100
-  const all = await server.waitFor((o) => o.ev === 'flood' && o.flood >= lastCount, 600000).catch((e) => ({ err: e.message }))
+  const all = await server
+    .waitFor((o) => o.ev === 'flood' && o.flood >= lastCount, 600000)
+    .catch((e) => ({ err: e.message }))
   await server.waitFor((o) => o.ev === 'stats' && o.flood >= done.emitted, 600000).catch(() => {})
   clearInterval(sampler)
   const ticks = server.lines.filter((o) => o.ev === 'stats').map((o) => o.t)
@@ -218,17 +307,21 @@ async function soakFlood() {
   fs.rmSync(dir, { recursive: true, force: true })
   const backlog = done.bytes - (lastHandled ? lastHandled.floodBytes : 0)
   const ok = done.throws === 0 && maxRss < 300 * MiB && !all.err
-  say(`  client pushed ${mb(done.bytes)} MiB in ${(done.ms / 1000).toFixed(1)} s (${(done.bytes / MiB / (done.ms / 1000)).toFixed(1)} MiB/s); ` +
-    `emit returned ${JSON.stringify(done.returns)}; ${done.drains} drains; threw ${done.throws}`)
-  say(`  server max RSS ${mb(maxRss)} MiB; backlog when the flood ended ~${mb(backlog)} MiB (granularity 100 messages); ` +
-    `everything handled: ${!all.err}; longest stall of the server's 100 ms interval: ${maxGap} ms (${ticks.length} ticks) -> ${ok ? 'OK' : 'FAIL'}`)
+  say(
+    `  client pushed ${mb(done.bytes)} MiB in ${(done.ms / 1000).toFixed(1)} s (${(done.bytes / MiB / (done.ms / 1000)).toFixed(1)} MiB/s); ` +
+      `emit returned ${JSON.stringify(done.returns)}; ${done.drains} drains; threw ${done.throws}`,
+  )
+  say(
+    `  server max RSS ${mb(maxRss)} MiB; backlog when the flood ended ~${mb(backlog)} MiB (granularity 100 messages); ` +
+      `everything handled: ${!all.err}; longest stall of the server's 100 ms interval: ${maxGap} ms (${ticks.length} ticks) -> ${ok ? 'OK' : 'FAIL'}`,
+  )
   return [{ run: 'flood', ok, done, maxRss, backlog, maxGap }]
 }
 
 const only = new Set(opts.only.split(','))
 const all = []
-if (only.has('cycles')) all.push(...await soakCycles())
-if (only.has('clients')) all.push(...await soakClients())
-if (only.has('flood')) all.push(...await soakFlood())
+if (only.has('cycles')) all.push(...(await soakCycles()))
+if (only.has('clients')) all.push(...(await soakClients()))
+if (only.has('flood')) all.push(...(await soakFlood()))
 say(`\n${all.map((r) => `${r.run}: ${r.ok ? 'OK' : 'FAIL'}`).join(', ')}`)
 process.exit(all.every((r) => r.ok) ? 0 : 1)

@@ -159,7 +159,11 @@ export class ByteSink {
 
   waitEndsWith(tail, ms) {
     const t = Buffer.from(tail)
-    return this.waitFor((b) => b.length >= t.length && b.subarray(b.length - t.length).equals(t), ms, `bytes ending with ${JSON.stringify(String(tail))}`)
+    return this.waitFor(
+      (b) => b.length >= t.length && b.subarray(b.length - t.length).equals(t),
+      ms,
+      `bytes ending with ${JSON.stringify(String(tail))}`,
+    )
   }
 }
 
@@ -198,7 +202,13 @@ export async function rawServer(t, ep, onConn = () => {}) {
     return new Promise((resolve) => server.close(() => resolve()))
   }
   if (t) t.teardown(() => close().catch(() => {}))
-  return { server, conns, rec, close, waitConn: (n = 1, ms = 5000) => rec.waitCount('connection', n, ms).then(() => conns[n - 1]) }
+  return {
+    server,
+    conns,
+    rec,
+    close,
+    waitConn: (n = 1, ms = 5000) => rec.waitCount('connection', n, ms).then(() => conns[n - 1]),
+  }
 }
 
 // A plain node:net client (node:tls without verification for {tls: true}) connected to an
@@ -213,10 +223,14 @@ export async function rawClient(t, ep, ms = 5000) {
   socket.on('error', () => {})
   const closed = new Promise((resolve) => socket.on('close', resolve))
   if (t) t.teardown(() => socket.destroy())
-  await withTimeout(new Promise((resolve, reject) => {
-    socket.once(ep.tls ? 'secureConnect' : 'connect', resolve)
-    socket.once('error', reject)
-  }), ms, 'raw client connect')
+  await withTimeout(
+    new Promise((resolve, reject) => {
+      socket.once(ep.tls ? 'secureConnect' : 'connect', resolve)
+      socket.once('error', reject)
+    }),
+    ms,
+    'raw client connect',
+  )
   return { socket, sink, closed }
 }
 
@@ -238,9 +252,24 @@ export async function startServer(ipc, ep, cb) {
   const server = ipc.server
   const started = new Promise((resolve, reject) => {
     let done = false
-    const onStart = () => { if (!done) { done = true; queueMicrotask(detach); resolve() } }
-    const onErr = (err) => { if (!done) { done = true; queueMicrotask(detach); reject(err) } }
-    const detach = () => { server.off('start', onStart); server.off('error', onErr) }
+    const onStart = () => {
+      if (!done) {
+        done = true
+        queueMicrotask(detach)
+        resolve()
+      }
+    }
+    const onErr = (err) => {
+      if (!done) {
+        done = true
+        queueMicrotask(detach)
+        reject(err)
+      }
+    }
+    const detach = () => {
+      server.off('start', onStart)
+      server.off('error', onErr)
+    }
     server.on('start', onStart)
     server.on('error', onErr)
   })
@@ -252,12 +281,26 @@ export async function startServer(ipc, ep, cb) {
 // Start ipc.server (serve/serveNet already called) and report the first of 'start' /
 // 'error': {event: 'start'} or {event: 'error', err}.
 export function startOutcome(server, ms = 5000) {
-  return withTimeout(new Promise((resolve) => {
-    let done = false
-    server.on('start', () => { if (!done) { done = true; resolve({ event: 'start' }) } })
-    server.on('error', (err) => { if (!done) { done = true; resolve({ event: 'error', err }) } })
-    server.start()
-  }), ms, 'start or error')
+  return withTimeout(
+    new Promise((resolve) => {
+      let done = false
+      server.on('start', () => {
+        if (!done) {
+          done = true
+          resolve({ event: 'start' })
+        }
+      })
+      server.on('error', (err) => {
+        if (!done) {
+          done = true
+          resolve({ event: 'error', err })
+        }
+      })
+      server.start()
+    }),
+    ms,
+    'start or error',
+  )
 }
 
 // Connect an impl client to {path} or {port}; returns the client synchronously.
@@ -307,10 +350,14 @@ export function cleanupIpc(ipc) {
     const s = ipc.server
     if (s) {
       for (const sock of [...(s.sockets || [])]) {
-        try { sock.destroy() } catch {}
+        try {
+          sock.destroy()
+        } catch {}
       }
       if (s.server) {
-        try { s.stop() } catch {}
+        try {
+          s.stop()
+        } catch {}
       }
     }
   } catch {}
@@ -338,6 +385,7 @@ export const frame = (obj, delim = '\f') => JSON.stringify(obj) + delim
 export const dataLen = (type, bytes) => bytes - JSON.stringify({ type, data: '' }).length
 export function frameOfSize(type, bytes) {
   const s = JSON.stringify({ type, data: 'x'.repeat(dataLen(type, bytes)) })
-  if (Buffer.byteLength(s) !== bytes) throw new Error(`frameOfSize(${JSON.stringify(type)}, ${bytes}): the type is not ASCII`)
+  if (Buffer.byteLength(s) !== bytes)
+    throw new Error(`frameOfSize(${JSON.stringify(type)}, ${bytes}): the type is not ASCII`)
   return s
 }

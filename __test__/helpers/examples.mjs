@@ -38,7 +38,7 @@ const describeEndpoint = (ep) => (ep.path ? ep.path : `${ep.host}:${ep.port}`)
  *   <tmp>/node-ipc.js              what the same string finds from a two-level dir (rawBuffer)
  * Both shims re-export the implementation under test.
  */
-export async function setupExample (implPath, dir) {
+export async function setupExample(implPath, dir) {
   const tmp = await fsp.mkdtemp(path.join(os.tmpdir(), 'node-ipc-rs-example-'))
   const root = path.join(tmp, 'root')
   const src = path.join(COMPAT_EXAMPLES, dir)
@@ -58,18 +58,23 @@ export async function setupExample (implPath, dir) {
     tmp,
     dir: dest,
     files,
-    cleanup: () => fsp.rm(tmp, { recursive: true, force: true })
+    cleanup: () => fsp.rm(tmp, { recursive: true, force: true }),
   }
 }
 
-const hexIPv4 = (host) => host.split('.').map((b) => Number(b).toString(16).toUpperCase().padStart(2, '0')).reverse().join('')
+const hexIPv4 = (host) =>
+  host
+    .split('.')
+    .map((b) => Number(b).toString(16).toUpperCase().padStart(2, '0'))
+    .reverse()
+    .join('')
 
 /**
  * Is there a listening socket on `ep` ({path} or {host, port})? On Linux this reads
  * /proc/net/unix or /proc/net/tcp, so the server never sees a probe connection. Elsewhere
  * it falls back to a probe connect.
  */
-export async function isListening (ep) {
+export async function isListening(ep) {
   if (process.platform === 'linux') {
     if (ep.path) {
       const txt = await fsp.readFile('/proc/net/unix', 'utf8')
@@ -108,7 +113,7 @@ export const LISTENER = { up: isListening, name: describeEndpoint }
  * Poll until something listens on `ep` (as `probe` sees it); reject on timeout or if `proc`
  * exits first.
  */
-export async function waitListening (ep, { proc, timeout = 10000, interval = 20, probe = LISTENER } = {}) {
+export async function waitListening(ep, { proc, timeout = 10000, interval = 20, probe = LISTENER } = {}) {
   const deadline = Date.now() + timeout
   for (;;) {
     if (await probe.up(ep)) return
@@ -121,14 +126,14 @@ export async function waitListening (ep, { proc, timeout = 10000, interval = 20,
 }
 
 /** Reject if something already listens on `ep` (a leftover or foreign process). */
-export async function assertEndpointFree (ep, probe = LISTENER) {
+export async function assertEndpointFree(ep, probe = LISTENER) {
   if (await probe.up(ep)) {
     throw new Error(`${probe.name(ep)} already has a listener before the test started`)
   }
 }
 
 /** Is a process with this pid alive (signal 0 probe; a zombie counts as dead)? */
-export function pidAlive (pid) {
+export function pidAlive(pid) {
   try {
     process.kill(pid, 0)
   } catch (err) {
@@ -146,7 +151,7 @@ export function pidAlive (pid) {
 }
 
 /** Poll until none of `pids` is alive; resolve with the ones still alive after `timeout`. */
-export async function waitPidsGone (pids, { timeout = 5000, interval = 25 } = {}) {
+export async function waitPidsGone(pids, { timeout = 5000, interval = 25 } = {}) {
   const deadline = Date.now() + timeout
   for (;;) {
     const alive = pids.filter(pidAlive)
@@ -156,18 +161,21 @@ export async function waitPidsGone (pids, { timeout = 5000, interval = 25 } = {}
 }
 
 /** Every process in `procs` must still be running (they only end when killed). */
-export function assertRunning (t, procs) {
+export function assertRunning(t, procs) {
   for (const p of procs) {
     t.true(p.alive, `${p.label} should run until killed, but exited: ${JSON.stringify(p.exit)}`)
   }
 }
 
 /** Bytes of all `<Buffer ..>` shown in lines matching `re`, concatenated, as hex. */
-export function bufferBytes (proc, re) {
-  return proc.match(re).map((l) => {
-    const m = /<Buffer((?: [0-9a-f]{2})*)>/.exec(l.text)
-    return m ? m[1].replace(/ /g, '') : ''
-  }).join('')
+export function bufferBytes(proc, re) {
+  return proc
+    .match(re)
+    .map((l) => {
+      const m = /<Buffer((?: [0-9a-f]{2})*)>/.exec(l.text)
+      return m ? m[1].replace(/ /g, '') : ''
+    })
+    .join('')
 }
 
 /**
@@ -183,7 +191,13 @@ export function bufferBytes (proc, re) {
  * must not leave behind. The test may wait `lockWait` ms for the lock (other example files
  * hold it for whole tests) and run `runTimeout` ms besides.
  */
-function withExample (t, impl, dir, body, { probe = LISTENER, prepare, after, runTimeout = 60000, lockWait = 90000 } = {}) {
+function withExample(
+  t,
+  impl,
+  dir,
+  body,
+  { probe = LISTENER, prepare, after, runTimeout = 60000, lockWait = 90000 } = {},
+) {
   t.timeout(runTimeout + lockWait)
   return withFixedEndpoints(async () => {
     const ex = await setupExample(IMPLS[impl], dir)
@@ -217,7 +231,7 @@ function withExample (t, impl, dir, body, { probe = LISTENER, prepare, after, ru
  * Declare `${title} [ref]` and `${title} [ours]` (title defaults to `dir`): serial, because
  * every example binds the same fixed endpoints. Each runs `check(t, ex)` in withExample.
  */
-export function exampleTests (dir, check, { title = dir, ...options } = {}) {
+export function exampleTests(dir, check, { title = dir, ...options } = {}) {
   for (const impl of ['ref', 'ours']) {
     test.serial(`${title} [${impl}]`, (t) => withExample(t, impl, dir, (ex) => check(t, ex), options))
   }
@@ -228,7 +242,7 @@ export function exampleTests (dir, check, { title = dir, ...options } = {}) {
  * message is the string 'hello' without an id, so socket.id stays undefined (prints as '')
  * and the server's socket.disconnected handler logs the id as false.
  */
-export async function checkBasic (t, { start, startServer }, ep) {
+export async function checkBasic(t, { start, startServer }, ep) {
   const server = await startServer('world-server.js', ep)
   const client = start('hello-client.js')
 
@@ -259,7 +273,7 @@ export async function checkBasic (t, { start, startServer }, ep) {
  * {message} without an id, so the server keys both under `undefined`, never sees hello and
  * goodbye, and never broadcasts kill.connection; both clients stay connected until killed.
  */
-export async function checkMultiClientBroadcast (t, { start, startServer }, ep) {
+export async function checkMultiClientBroadcast(t, { start, startServer }, ep) {
   const server = await startServer('world-server.js', ep)
   const goodbye = start('goodbye-client.js')
   const hello = start('hello-client.js')
@@ -290,7 +304,7 @@ export async function checkMultiClientBroadcast (t, { start, startServer }, ep) 
  * connect; the server replies to each after a delay. Requests must reach the server one per
  * reply. Only the first three requests are checked, then everything is killed.
  */
-export async function checkBasicSync (t, { dir, start, startServer }, ep) {
+export async function checkBasicSync(t, { dir, start, startServer }, ep) {
   // the delay is the example's own, so that a change to it cannot pass unnoticed
   const serverSrc = fs.readFileSync(path.join(dir, 'world-server.js'), 'utf8')
   const replyDelay = Number(/\},\s*(\d+)\s*\)/.exec(serverSrc)?.[1])
@@ -301,19 +315,32 @@ export async function checkBasicSync (t, { dir, start, startServer }, ep) {
   const client = start('hello-client.js')
 
   await client.waitFor(/## connected to world ##/, { timeout: LINE_TIMEOUT })
-  const got = await server.waitFor(/got a message from\s+hello\d$/, { timeout: 3 * replyDelay + LINE_TIMEOUT, count: 3 })
+  const got = await server.waitFor(/got a message from\s+hello\d$/, {
+    timeout: 3 * replyDelay + LINE_TIMEOUT,
+    count: 3,
+  })
   const received = server.match(/got a message from\s+hello\d$/)
-  t.deepEqual(got.map((l) => /hello(\d)$/.exec(l.text)[1]), ['0', '1', '2'], 'requests arrive in order')
+  t.deepEqual(
+    got.map((l) => /hello(\d)$/.exec(l.text)[1]),
+    ['0', '1', '2'],
+    'requests arrive in order',
+  )
   t.is(received.length, 3, 'no request beyond hello2 arrived before the third reply was due')
 
   for (let i = 1; i < 3; i++) {
     const gap = got[i].t - got[i - 1].t
-    t.true(gap >= replyDelay - slack, `hello${i} arrived ${gap}ms after hello${i - 1}; expected >= ~${replyDelay}ms (one request per reply)`)
+    t.true(
+      gap >= replyDelay - slack,
+      `hello${i} arrived ${gap}ms after hello${i - 1}; expected >= ~${replyDelay}ms (one request per reply)`,
+    )
     t.true(gap < 2 * replyDelay + LINE_TIMEOUT, `hello${i} arrived ${gap}ms after hello${i - 1}; too slow`)
   }
   // The client printed both replies before it sent hello2, but its output travels on its
   // own pipe: wait for it rather than read what has arrived so far.
-  const replies = await client.waitFor(/got a message from world :\s+hello\d world!/, { timeout: LINE_TIMEOUT, count: 2 })
+  const replies = await client.waitFor(/got a message from world :\s+hello\d world!/, {
+    timeout: LINE_TIMEOUT,
+    count: 2,
+  })
   t.is(replies.length, 2, 'client got the replies to hello0 and hello1')
   for (let i = 1; i < 3; i++) {
     // the request follows the reply to the previous one (both arrival times on this
@@ -329,7 +356,7 @@ export async function checkBasicSync (t, { dir, start, startServer }, ep) {
 const hex = (s) => Buffer.from(s).toString('hex')
 
 /** Wait until the `<Buffer ..>` lines matching `re` add up to at least `hexLen` hex digits. */
-async function waitBytes (proc, re, hexLen, timeout = LINE_TIMEOUT) {
+async function waitBytes(proc, re, hexLen, timeout = LINE_TIMEOUT) {
   const deadline = Date.now() + timeout
   while (bufferBytes(proc, re).length < hexLen) {
     const left = deadline - Date.now()
@@ -346,7 +373,7 @@ const RAW_CONVERSATIONS = {
     serverGot: /got a message\s+<Buffer 68 65 6c 6c 6f>\s+hello$/,
     fromWorld: /got a message from world :\s+<Buffer[ 0-9a-f]*>/,
     want: hex('hello') + hex('goodbye'),
-    says: 'client received "hello" then "goodbye" as raw bytes'
+    says: 'client received "hello" then "goodbye" as raw bytes',
   },
   // the client sends a 6-byte Buffer; the server sends [0xaa] on connect and [0x0d, 0xee] per
   // data chunk
@@ -354,8 +381,8 @@ const RAW_CONVERSATIONS = {
     serverGot: /got a message\s+<Buffer 00 02 00 ff ee cc>$/,
     fromWorld: /got a message from world :\s+<Buffer[ 0-9a-f]*>$/,
     want: 'aa0dee',
-    says: 'client received aa, then 0d ee'
-  }
+    says: 'client received aa, then 0d ee',
+  },
 }
 
 /**
@@ -363,7 +390,7 @@ const RAW_CONVERSATIONS = {
  * the two server writes as one chunk or two: compare the concatenated bytes. `connectLine`
  * is a line the server prints once per connection, if it prints one.
  */
-export async function checkRawExchange (t, { start, startServer }, ep, encoding, connectLine) {
+export async function checkRawExchange(t, { start, startServer }, ep, encoding, connectLine) {
   const { serverGot, fromWorld, want, says } = RAW_CONVERSATIONS[encoding]
   const server = await startServer('world.server.js', ep)
   const client = start('hello-client.js')
@@ -376,7 +403,11 @@ export async function checkRawExchange (t, { start, startServer }, ep, encoding,
   if (encoding === 'ascii') {
     for (const l of client.match(fromWorld)) {
       const m = /<Buffer((?: [0-9a-f]{2})*)>\s+(\S*)$/.exec(l.text)
-      t.is(Buffer.from(m[1].replace(/ /g, ''), 'hex').toString('ascii'), m[2], `data.toString() matches the bytes: ${l.text}`)
+      t.is(
+        Buffer.from(m[1].replace(/ /g, ''), 'hex').toString('ascii'),
+        m[2],
+        `data.toString() matches the bytes: ${l.text}`,
+      )
     }
   }
 

@@ -51,10 +51,14 @@ export const hexPort = (port) => port.toString(16).toUpperCase().padStart(4, '0'
 export function udpBound(type, port) {
   const file = type === 'udp6' ? '/proc/net/udp6' : '/proc/net/udp'
   const want = ':' + hexPort(port)
-  return fs.readFileSync(file, 'utf8').split('\n').slice(1).some((line) => {
-    const f = line.trim().split(/\s+/)
-    return f.length > 2 && f[1].endsWith(want)
-  })
+  return fs
+    .readFileSync(file, 'utf8')
+    .split('\n')
+    .slice(1)
+    .some((line) => {
+      const f = line.trim().split(/\s+/)
+      return f.length > 2 && f[1].endsWith(want)
+    })
 }
 
 // A fresh folder for Unix socket paths (kept short: the OS limit is 108 bytes on Linux).
@@ -71,7 +75,9 @@ export function tmpDir(t, prefix = 'nipc-') {
 
 // Remove a folder made by tmpSocketDir; never throws.
 export function rmDir(dir) {
-  try { fs.rmSync(dir, { recursive: true, force: true }) } catch {}
+  try {
+    fs.rmSync(dir, { recursive: true, force: true })
+  } catch {}
 }
 
 // A fresh endpoint of `transport` ('unix' | 'tcp') for a child-process scenario: `env`
@@ -108,6 +114,7 @@ export async function staleSocket(file) {
   const code = `require('net').createServer().listen(${JSON.stringify(file)}, () => process.kill(process.pid, 'SIGKILL'))`
   const child = spawnNode('-e', { args: [code], label: 'stale socket' })
   await runToEnd(child, 10000)
-  if (!fs.statSync(file, { throwIfNoEntry: false })?.isSocket()) throw new Error(`no stale socket at ${file}\n${child.describe()}`)
+  if (!fs.statSync(file, { throwIfNoEntry: false })?.isSocket())
+    throw new Error(`no stale socket at ${file}\n${child.describe()}`)
   return file
 }

@@ -32,7 +32,9 @@ export function netConnectError(opts, mod = net, ms = WAIT) {
   return withTimeout(
     new Promise((resolve, reject) => {
       socket.once('error', resolve)
-      socket.once(mod === tls ? 'secureConnect' : 'connect', () => reject(new Error(`node:${mod === tls ? 'tls' : 'net'} connected to ${JSON.stringify(opts)}`)))
+      socket.once(mod === tls ? 'secureConnect' : 'connect', () =>
+        reject(new Error(`node:${mod === tls ? 'tls' : 'net'} connected to ${JSON.stringify(opts)}`)),
+      )
     }),
     ms,
     `node error for connect ${JSON.stringify(opts)}`,
@@ -65,7 +67,9 @@ export function dgramBindError(type, port, host, ms = WAIT) {
     ms,
     `dgram bind error ${host}:${port}`,
   ).finally(() => {
-    try { socket.close() } catch {}
+    try {
+      socket.close()
+    } catch {}
   })
 }
 
@@ -101,10 +105,14 @@ export function freePortOn(host) {
 
 // A server holding a port on `host` for the test's duration.
 export async function occupy(t, host, server = net.createServer()) {
-  await withTimeout(new Promise((resolve, reject) => {
-    server.once('error', reject)
-    server.listen(0, host, resolve)
-  }), WAIT, `occupy ${host}`)
+  await withTimeout(
+    new Promise((resolve, reject) => {
+      server.once('error', reject)
+      server.listen(0, host, resolve)
+    }),
+    WAIT,
+    `occupy ${host}`,
+  )
   t.teardown(() => server.close())
   return server.address().port
 }
@@ -112,10 +120,14 @@ export async function occupy(t, host, server = net.createServer()) {
 // A dgram socket holding a port for the test's duration.
 export async function occupyUdp(t, type, host) {
   const socket = dgram.createSocket(type)
-  await withTimeout(new Promise((resolve, reject) => {
-    socket.once('error', reject)
-    socket.bind(0, host, resolve)
-  }), WAIT, `occupy udp ${host}`)
+  await withTimeout(
+    new Promise((resolve, reject) => {
+      socket.once('error', reject)
+      socket.bind(0, host, resolve)
+    }),
+    WAIT,
+    `occupy udp ${host}`,
+  )
   t.teardown(() => socket.close())
   return socket.address().port
 }

@@ -13,8 +13,11 @@ import { IMPLS } from './impl.mjs'
 const require = createRequire(import.meta.url)
 
 const live = new Set()
-process.on('exit', () => { for (const c of live) c.kill('SIGKILL') })
+process.on('exit', () => {
+  for (const c of live) c.kill('SIGKILL')
+})
 
+// biome-ignore lint/suspicious/noControlCharactersInRegex: ESC starts the colour codes it strips
 const stripAnsi = (s) => s.replace(/\x1b\[[0-9;]*[A-Za-z]/g, '')
 
 export class Child {
@@ -38,8 +41,7 @@ export class Child {
     const onText = (stream, chunk) => {
       this[stream] += chunk
       partial[stream] += chunk
-      let nl
-      while ((nl = partial[stream].indexOf('\n')) !== -1) {
+      for (let nl = partial[stream].indexOf('\n'); nl !== -1; nl = partial[stream].indexOf('\n')) {
         this._line(stream, partial[stream].slice(0, nl))
         partial[stream] = partial[stream].slice(nl + 1)
       }
@@ -49,7 +51,9 @@ export class Child {
       cp[stream].setEncoding('utf8')
       cp[stream].on('data', (chunk) => onText(stream, chunk))
     }
-    cp.on('error', (err) => { this.spawnError = err })
+    cp.on('error', (err) => {
+      this.spawnError = err
+    })
     cp.on('exit', (code, signal) => {
       live.delete(this)
       this.exit = { code, signal }
@@ -78,8 +82,12 @@ export class Child {
     for (const w of [...this._waiters]) w()
   }
 
-  get pid() { return this.cp.pid }
-  get alive() { return this.exit === null }
+  get pid() {
+    return this.cp.pid
+  }
+  get alive() {
+    return this.exit === null
+  }
 
   // Parsed JSON lines (non-JSON lines are skipped).
   json() {
@@ -87,7 +95,9 @@ export class Child {
     for (const l of this.lines) {
       const t = l.trim()
       if (!t.startsWith('{')) continue
-      try { out.push(JSON.parse(t)) } catch {}
+      try {
+        out.push(JSON.parse(t))
+      } catch {}
     }
     return out
   }
@@ -103,13 +113,26 @@ export class Child {
   _waitUntil(probe, timeoutMs, what) {
     return new Promise((resolve, reject) => {
       let timer
-      const done = () => { clearTimeout(timer); this._waiters.delete(check) }
+      const done = () => {
+        clearTimeout(timer)
+        this._waiters.delete(check)
+      }
       const check = () => {
         const v = probe()
-        if (v !== undefined) { done(); resolve(v); return }
-        if (this._closed) { done(); reject(new Error(`${this.label}: exited before ${what}\n${this.describe()}`)) }
+        if (v !== undefined) {
+          done()
+          resolve(v)
+          return
+        }
+        if (this._closed) {
+          done()
+          reject(new Error(`${this.label}: exited before ${what}\n${this.describe()}`))
+        }
       }
-      timer = setTimeout(() => { done(); reject(new Error(`${this.label}: timeout ${timeoutMs} ms before ${what}\n${this.describe()}`)) }, timeoutMs)
+      timer = setTimeout(() => {
+        done()
+        reject(new Error(`${this.label}: timeout ${timeoutMs} ms before ${what}\n${this.describe()}`))
+      }, timeoutMs)
       this._waiters.add(check)
       check()
     })
@@ -121,7 +144,11 @@ export class Child {
     const test = (line) => {
       if (match instanceof RegExp) return match.test(line)
       let obj
-      try { obj = JSON.parse(line) } catch { return false }
+      try {
+        obj = JSON.parse(line)
+      } catch {
+        return false
+      }
       return !!match(obj)
     }
     return this._waitUntil(() => this.lines.find(test), timeoutMs, `a line matched ${match}`)
@@ -134,16 +161,23 @@ export class Child {
 
   // Resolve once stdout + stderr (so far or later) match `re`; reject on exit or timeout.
   waitOutput(re, timeoutMs = 10000) {
-    return this._waitUntil(() => (re.test(this.stdout + this.stderr) ? true : undefined), timeoutMs, `the output matched ${re}`)
-      .then(() => {})
+    return this._waitUntil(
+      () => (re.test(this.stdout + this.stderr) ? true : undefined),
+      timeoutMs,
+      `the output matched ${re}`,
+    ).then(() => {})
   }
 
   // Resolve with the first `count` timeline lines of `stream` that match `re`.
   waitFor(re, { stream = 'stdout', timeout = 10000, count = 1 } = {}) {
-    return this._waitUntil(() => {
-      const m = this.match(re, stream)
-      return m.length >= count ? m.slice(0, count) : undefined
-    }, timeout, `${count} ${stream} line(s) matched ${re}`)
+    return this._waitUntil(
+      () => {
+        const m = this.match(re, stream)
+        return m.length >= count ? m.slice(0, count) : undefined
+      },
+      timeout,
+      `${count} ${stream} line(s) matched ${re}`,
+    )
   }
 
   // Resolve with {code, signal} when the process has exited and its output is drained;
@@ -177,7 +211,9 @@ export class Child {
   async kill(signal = 'SIGKILL') {
     if (!this._closed) {
       this._signal(signal)
-      try { await this.waitExit(5000) } catch {}
+      try {
+        await this.waitExit(5000)
+      } catch {}
     }
     return this.exit
   }
@@ -197,9 +233,13 @@ export class Child {
   describe(n = 80) {
     const state = this.exit
       ? `exit ${JSON.stringify(this.exit)} at ${this.exitAt - this.t0} ms`
-      : this.spawnError ? `spawn error ${this.spawnError.message}` : 'still running'
+      : this.spawnError
+        ? `spawn error ${this.spawnError.message}`
+        : 'still running'
     const cut = (s) => (s.length > 2000 ? s.slice(0, 2000) + '…' : s)
-    const shown = this.timeline.slice(-n).map((l) => `${String(l.t - this.t0).padStart(6)} ${l.stream === 'stderr' ? 'ERR' : 'out'}| ${cut(l.text)}`)
+    const shown = this.timeline
+      .slice(-n)
+      .map((l) => `${String(l.t - this.t0).padStart(6)} ${l.stream === 'stderr' ? 'ERR' : 'out'}| ${cut(l.text)}`)
     return `--- ${this.label} pid ${this.cp.pid}, ${state}; last ${shown.length} of ${this.timeline.length} lines:\n${shown.join('\n')}`
   }
 }
@@ -237,14 +277,22 @@ export function spawnScenario(t, script, impl, scenario, env = {}) {
 
 // Spawn any command as the leader of its own process group (see Child's `group`).
 export function spawnCommand(command, args, { env = {}, cwd, label, t } = {}) {
-  const cp = spawn(command, args, { cwd, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'], detached: true })
+  const cp = spawn(command, args, {
+    cwd,
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+    detached: true,
+  })
   return track(new Child(cp, label || `${command.split('/').pop()} ${args[0] || ''}`, { group: true }), t)
 }
 
 // Wait for `child` to end by itself; after `timeoutMs` kill it. Never rejects: resolves with
 // {code, signal, timedOut} for the caller to assert on (the output stays on `child`).
 export async function runToEnd(child, timeoutMs) {
-  const timedOut = await child.waitExit(timeoutMs).then(() => false, () => true)
+  const timedOut = await child.waitExit(timeoutMs).then(
+    () => false,
+    () => true,
+  )
   if (timedOut) await child.kill()
   return { ...child.exit, timedOut }
 }
@@ -278,7 +326,10 @@ export async function assertLoaded(t, child, impl, timeoutMs = 10000) {
 // A negative assertion: the child is still running `windowMs` from now (it may not exit
 // by itself in that window). The caller states why the window is long enough.
 export async function assertStaysAlive(t, child, windowMs) {
-  const r = await child.waitExit(windowMs).then((e) => e, () => 'alive')
+  const r = await child.waitExit(windowMs).then(
+    (e) => e,
+    () => 'alive',
+  )
   t.is(r, 'alive', `process exited within ${windowMs} ms: ${child.describe()}`)
 }
 

@@ -24,11 +24,30 @@ function openssl(args, cwd) {
 function selfSigned(dir, name, cn, san) {
   const key = path.join(dir, `${name}.key`)
   const pub = path.join(dir, `${name}.pub`)
-  openssl([
-    'req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-sha256',
-    '-days', '30', '-keyout', key, '-out', pub, '-subj', `/CN=${cn}/O=node-ipc-rs tests`,
-    '-addext', san, ...EXT.flatMap((e) => ['-addext', e]),
-  ], dir)
+  openssl(
+    [
+      'req',
+      '-x509',
+      '-newkey',
+      'ec',
+      '-pkeyopt',
+      'ec_paramgen_curve:prime256v1',
+      '-nodes',
+      '-sha256',
+      '-days',
+      '30',
+      '-keyout',
+      key,
+      '-out',
+      pub,
+      '-subj',
+      `/CN=${cn}/O=node-ipc-rs tests`,
+      '-addext',
+      san,
+      ...EXT.flatMap((e) => ['-addext', e]),
+    ],
+    dir,
+  )
   return { key, pub }
 }
 
@@ -37,25 +56,72 @@ function expiredSelfSigned(dir, name, cn, san) {
   fs.mkdirSync(ca)
   fs.writeFileSync(path.join(ca, 'index.txt'), '')
   fs.writeFileSync(path.join(ca, 'serial'), '01\n')
-  fs.writeFileSync(path.join(ca, 'ca.cnf'), [
-    '[ ca ]', 'default_ca = CA_default',
-    '[ CA_default ]', `dir = ${ca}`, `database = ${ca}/index.txt`, `new_certs_dir = ${ca}`,
-    `serial = ${ca}/serial`, 'default_md = sha256', 'policy = policy_any', 'copy_extensions = copy',
-    'unique_subject = no', 'email_in_dn = no',
-    '[ policy_any ]', 'commonName = supplied', 'organizationName = optional', '',
-  ].join('\n'))
+  fs.writeFileSync(
+    path.join(ca, 'ca.cnf'),
+    [
+      '[ ca ]',
+      'default_ca = CA_default',
+      '[ CA_default ]',
+      `dir = ${ca}`,
+      `database = ${ca}/index.txt`,
+      `new_certs_dir = ${ca}`,
+      `serial = ${ca}/serial`,
+      'default_md = sha256',
+      'policy = policy_any',
+      'copy_extensions = copy',
+      'unique_subject = no',
+      'email_in_dn = no',
+      '[ policy_any ]',
+      'commonName = supplied',
+      'organizationName = optional',
+      '',
+    ].join('\n'),
+  )
   const key = path.join(dir, `${name}.key`)
   const pub = path.join(dir, `${name}.pub`)
   const csr = path.join(ca, `${name}.csr`)
-  openssl([
-    'req', '-new', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes',
-    '-keyout', key, '-out', csr, '-subj', `/CN=${cn}/O=node-ipc-rs tests`,
-    '-addext', san, ...EXT.flatMap((e) => ['-addext', e]),
-  ], ca)
-  openssl([
-    'ca', '-batch', '-config', path.join(ca, 'ca.cnf'), '-selfsign', '-keyfile', key, '-in', csr,
-    '-out', pub, '-startdate', '20200101000000Z', '-enddate', '20210101000000Z', '-notext',
-  ], ca)
+  openssl(
+    [
+      'req',
+      '-new',
+      '-newkey',
+      'ec',
+      '-pkeyopt',
+      'ec_paramgen_curve:prime256v1',
+      '-nodes',
+      '-keyout',
+      key,
+      '-out',
+      csr,
+      '-subj',
+      `/CN=${cn}/O=node-ipc-rs tests`,
+      '-addext',
+      san,
+      ...EXT.flatMap((e) => ['-addext', e]),
+    ],
+    ca,
+  )
+  openssl(
+    [
+      'ca',
+      '-batch',
+      '-config',
+      path.join(ca, 'ca.cnf'),
+      '-selfsign',
+      '-keyfile',
+      key,
+      '-in',
+      csr,
+      '-out',
+      pub,
+      '-startdate',
+      '20200101000000Z',
+      '-enddate',
+      '20210101000000Z',
+      '-notext',
+    ],
+    ca,
+  )
   return { key, pub }
 }
 
@@ -72,7 +138,12 @@ export function makeCerts() {
     cleanup: () => fs.rmSync(dir, { recursive: true, force: true }),
   }
   // sanity: the expired one really is expired, the others are not
-  const end = (p) => new Date(openssl(['x509', '-in', p, '-noout', '-enddate']).trim().replace(/^notAfter=/, ''))
+  const end = (p) =>
+    new Date(
+      openssl(['x509', '-in', p, '-noout', '-enddate'])
+        .trim()
+        .replace(/^notAfter=/, ''),
+    )
   if (!(end(certs.expired.pub) < new Date())) throw new Error('expired test certificate is not expired')
   if (!(end(certs.srv.pub) > new Date())) throw new Error('srv test certificate is already expired')
   return certs

@@ -235,7 +235,8 @@ process.on('message', (m) => {
       const usage = process.resourceUsage()
       // Context switches of all the process's threads (getrusage): thread hand-offs show here.
       const switches =
-        usage.voluntaryContextSwitches - baseUsage.voluntaryContextSwitches +
+        usage.voluntaryContextSwitches -
+        baseUsage.voluntaryContextSwitches +
         (usage.involuntaryContextSwitches - baseUsage.involuntaryContextSwitches)
       send({ ev: 'stats', cpu: { user: cpu.user, system: cpu.system }, maxRSS: usage.maxRSS, switches })
       break

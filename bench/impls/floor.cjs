@@ -4,8 +4,24 @@
 // line splitter with JSON.parse on receive; raw: 128-byte Buffers and byte counting.
 
 const net = require('net')
-const { cfg, PAYLOAD, RAW_SIZE, LARGE_SIZE, send, fail, start, done, setGo, bursts, sequence, receiveAll,
-  receiveBytes, pingPong, windowed, requestWindow } = require('./common.cjs')
+const {
+  cfg,
+  PAYLOAD,
+  RAW_SIZE,
+  LARGE_SIZE,
+  send,
+  fail,
+  start,
+  done,
+  setGo,
+  bursts,
+  sequence,
+  receiveAll,
+  receiveBytes,
+  pingPong,
+  windowed,
+  requestWindow,
+} = require('./common.cjs')
 
 const N = cfg.n
 
@@ -21,6 +37,7 @@ function lines(socket, onMsg) {
   socket.on('data', (chunk) => {
     let start = 0
     let idx
+    // biome-ignore lint/suspicious/noAssignInExpressions: the floor's splitter stays as first measured
     while ((idx = chunk.indexOf('\n', start)) !== -1) {
       let line = chunk.slice(start, idx)
       if (pending.length > 0) {

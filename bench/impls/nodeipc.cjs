@@ -5,8 +5,25 @@
 // same code drives both.
 
 const path = require('path')
-const { cfg, PAYLOAD, RAW_SIZE, LARGE_SIZE, send, fail, start, done, setGo, bursts, sequence, receiveAll,
-  receiveBytes, pingPong, windowed, requestWindow, sequencePerPeer } = require('./common.cjs')
+const {
+  cfg,
+  PAYLOAD,
+  RAW_SIZE,
+  LARGE_SIZE,
+  send,
+  fail,
+  start,
+  done,
+  setGo,
+  bursts,
+  sequence,
+  receiveAll,
+  receiveBytes,
+  pingPong,
+  windowed,
+  requestWindow,
+  sequencePerPeer,
+} = require('./common.cjs')
 
 // 'ours' loads the package root the orchestrator chose (a snapshot of this repo by default).
 const oursRoot = cfg.oursRoot || path.join(__dirname, '..', '..')
