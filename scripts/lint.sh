@@ -8,6 +8,6 @@ cargo fmt --check
 cargo clippy --locked --all-targets -- -D warnings
 (cd fuzz && cargo fmt --check && cargo clippy --locked --all-targets -- -D warnings)
 RUSTDOCFLAGS=-Dwarnings cargo doc --locked --no-deps
-npx biome ci .
+npx biome ci --diagnostic-level=error .
 node scripts/check-ffi.mjs
 bash scripts/check-citations.sh
