@@ -396,6 +396,33 @@ const jestArgs = (label, ...extra) => [
   ...extra,
 ]
 
+platformTest(
+  'installed by alias without its platform package: require works, serve and connectTo throw ERR_IPC_NATIVE_BINARY_MISSING',
+  async (t) => {
+    const project = path.join(work, 'no-addon')
+    fs.mkdirSync(project)
+    fs.writeFileSync(path.join(project, 'package.json'), JSON.stringify({ name: 'no-addon', private: true }))
+    const installed = await npm(['install', '--omit=optional', `node-ipc@file:${tarballPath(rootTarball)}`], project)
+    t.is(installed.code, 0, installed.output)
+    t.false(fs.existsSync(path.join(project, 'node_modules', thisPlatform.manifest.name)), 'no platform package')
+    const script = `const ipc = require('node-ipc')
+      const out = { loaded: typeof ipc.serve === 'function' }
+      for (const [name, call] of [['serve', () => ipc.serve('/tmp/never.sock')], ['connectTo', () => ipc.connectTo('w', '/tmp/never.sock')]]) {
+        try { call(); out[name] = 'no error' } catch (err) { out[name] = { code: err.code, package: err.package, message: err.message } }
+      }
+      console.log(JSON.stringify(out))`
+    const ran = await run(process.execPath, ['-e', script], { cwd: project, timeoutMs: 15_000 })
+    t.is(ran.code, 0, ran.output)
+    const out = JSON.parse(ran.stdout)
+    t.true(out.loaded)
+    for (const name of ['serve', 'connectTo']) {
+      t.is(out[name].code, 'ERR_IPC_NATIVE_BINARY_MISSING', `${name}: ${JSON.stringify(out[name])}`)
+      t.is(out[name].package, thisPlatform.manifest.name, 'names the missing package')
+      t.true(out[name].message.includes(`${process.platform}-${process.arch}`), 'names the platform')
+    }
+  },
+)
+
 platformTest('user project: jest with its default workers', async (t) => {
   const { result, ran } = await runUserRunner(t, 'jest-default', jestArgs('default'))
   t.regex(result.output, /Tests:\s+2 passed, 2 total/)

@@ -197,6 +197,12 @@ async fn write_loop<W: AsyncWrite + Unpin>(mut writer: W, live: Arc<Live>) {
   loop {
     let changed = shared.out.changed();
     tokio::pin!(changed);
+    // A plain stream takes what it can straight from the queue, under the queue's lock, so
+    // that nothing the socket had room for is ever held here when a destroy() comes (it
+    // writes what is still queued the same way first). Only what is left waits below.
+    if shared.out.flush_direct() {
+      live.courier.send(Event::Drain { conn: shared.id });
+    }
     let chunks = match shared.out.next() {
       Next::Write(chunks) => chunks,
       Next::Finish(Closing::End) => {

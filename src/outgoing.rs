@@ -142,6 +142,36 @@ impl Outgoing {
     Some(pending)
   }
 
+  /// Writes what is queued straight to the socket, as far as it takes it now, when the
+  /// stream allows direct writes and no writer holds chunks: before a `destroy()` or a
+  /// `process.exit()`, which drop the rest (a `net.Socket` has written what it could).
+  /// Returns true when that emptied a queue that had passed the high-water mark: a drain
+  /// event is due.
+  pub fn flush_direct(&self) -> bool {
+    let mut guard = self.state.locked();
+    let state = &mut *guard;
+    if state.writing || state.closing == Closing::Destroy {
+      return false;
+    }
+    let Some(direct) = &state.direct else { return false };
+    let mut wrote = false;
+    while let Some(front) = state.chunks.front_mut() {
+      let Ok(n) = direct(front) else { break };
+      wrote |= n > 0;
+      state.pending = state.pending.saturating_sub(n);
+      if n < front.len() {
+        front.advance(n);
+        break;
+      }
+      state.chunks.pop_front();
+    }
+    if wrote && state.chunks.is_empty() && state.over_high_water {
+      state.over_high_water = false;
+      return true;
+    }
+    false
+  }
+
   /// Asks the writer to finish; a stronger request overrides a weaker one.
   pub fn close(&self, how: Closing) {
     {
@@ -247,6 +277,29 @@ mod tests {
     q.close(Closing::Destroy);
     q.close(Closing::End); // weaker, ignored
     assert!(matches!(q.next(), Next::Finish(Closing::Destroy)));
+  }
+
+  #[test]
+  fn flush_direct_writes_the_queue_in_order_as_far_as_the_socket_takes_it() {
+    let q = Outgoing::new(100);
+    q.push_queued(Bytes::from_static(b"abc"));
+    q.push_queued(Bytes::from_static(b"def"));
+    assert!(!q.flush_direct(), "no direct writer yet: nothing happens");
+    let taken = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let sink = taken.clone();
+    // A socket that takes 4 bytes, then is full.
+    q.set_direct(Box::new(move |bytes| {
+      let mut got = sink.lock().unwrap();
+      let room = 4usize.saturating_sub(got.len()).min(bytes.len());
+      if room == 0 {
+        return Err(std::io::ErrorKind::WouldBlock.into());
+      }
+      got.extend_from_slice(&bytes[..room]);
+      Ok(room)
+    }));
+    assert!(!q.flush_direct());
+    assert_eq!(*taken.lock().unwrap(), b"abcd");
+    assert_eq!(expect_write(&q), vec![Bytes::from_static(b"ef")], "the rest stays queued");
   }
 
   #[test]

@@ -205,6 +205,23 @@ impl Registry {
     }
   }
 
+  /// Writes what `id` has queued as far as its socket takes it now (see
+  /// [`Outgoing::flush_direct`]).
+  pub fn flush_now(&self, id: ConnId) {
+    if let Some(conn) = self.conn(id) {
+      // The connection is going: a drain would reach nobody.
+      let _ = conn.out.flush_direct();
+    }
+  }
+
+  /// As [`Registry::flush_now`], for every connection.
+  pub fn flush_all_now(&self) {
+    let conns: Vec<_> = self.conns().values().cloned().collect();
+    for conn in conns {
+      let _ = conn.out.flush_direct();
+    }
+  }
+
   /// Destroys every connection, and any that is still being set up once it is ready.
   pub fn shut_down(&self) {
     self.shut_down.fire();

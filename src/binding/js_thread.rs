@@ -248,8 +248,10 @@ impl JsSide {
   /// Writes what is queued for `conn` as far as its socket takes it now: before a destroy,
   /// as a `net.Socket` has written what it could before it is destroyed.
   pub fn flush_now(&self, conn: ConnId) {
-    if let Some(polled) = self.polled(conn) {
-      polled.flush_now();
+    match self.polled(conn) {
+      Some(polled) => polled.flush_now(),
+      // A plain stream on tokio tasks writes straight too; TLS cannot (its task encrypts).
+      None => self.endpoint.flush_now(conn),
     }
   }
 
@@ -518,6 +520,7 @@ pub(super) fn flush_all_now() {
     for conn in side.all_polled() {
       conn.flush_now();
     }
+    side.endpoint.flush_all_now();
   }
 }
 
