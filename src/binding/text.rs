@@ -43,7 +43,7 @@ fn append_utf8(env: sys::napi_env, value: sys::napi_value, units: usize, out: &m
   Ok(())
 }
 
-fn trim(mut bytes: Vec<u8>) -> Vec<u8> {
+pub(super) fn trim(mut bytes: Vec<u8>) -> Vec<u8> {
   if bytes.capacity() - bytes.len() > SLACK {
     bytes.shrink_to_fit();
   }

@@ -106,7 +106,8 @@ unsafe fn write_call(env: sys::napi_env, info: sys::napi_callback_info) -> Resul
     let mut bytes = Vec::with_capacity(room);
     // SAFETY: per the caller.
     unsafe { utf8_into(env, argv[1], &mut bytes) }?;
-    return Ok(pending(side.write(conn, bytes::Bytes::from(bytes))));
+    // Room was made for 3 bytes a unit; what waits in the queue should not keep it.
+    return Ok(pending(side.write(conn, bytes::Bytes::from(super::text::trim(bytes)))));
   }
   SCRATCH.with(|scratch| {
     let mut scratch = scratch.borrow_mut();
