@@ -2,18 +2,31 @@
 // install both offline into fresh projects (by name, and by alias as `node-ipc`), run
 // unchanged node-ipc code from there, and run a user project's own jest and ava suites.
 import test from 'ava'
+import { execFileSync } from 'node:child_process'
 import fs from 'node:fs'
+import { createRequire } from 'node:module'
 import os from 'node:os'
 import path from 'node:path'
+import semver from 'semver'
 import { ROOT } from './helpers/impl.mjs'
 import { freePort } from './helpers/net.mjs'
-import { spawnCommand, runToEnd } from './helpers/proc.mjs'
+import { NODE_UNDER_TEST, spawnCommand, runToEnd } from './helpers/proc.mjs'
 import { cannotRun } from './helpers/skip.mjs'
 
 const RUN_TIMEOUT_MS = 90_000
 const USER_PROJECT = path.join(ROOT, '__test__', 'fixtures', 'user-project')
 const JEST = path.join(ROOT, 'node_modules', 'jest', 'bin', 'jest.js')
 const AVA = path.join(ROOT, 'node_modules', 'ava', 'entrypoints', 'cli.mjs')
+// v9's EventParser compared with the reference's in an installed project (and the
+// js-message class v9 formats).
+const requireHere = createRequire(import.meta.url)
+const EVENT_PARSER_TABLE = path.join(ROOT, '__test__', 'fixtures', 'event-parser-table.cjs')
+const { table } = requireHere(EVENT_PARSER_TABLE)
+const JS_MESSAGE = requireHere.resolve('js-message')
+const Message = requireHere(JS_MESSAGE)
+const RefParser = requireHere(
+  path.join(path.dirname(requireHere.resolve('@achrinza/node-ipc')), 'entities', 'EventParser.js'),
+)
 const rootManifest = JSON.parse(fs.readFileSync(path.join(ROOT, 'package.json'), 'utf8'))
 
 const platformDirs = fs.readdirSync(path.join(ROOT, 'npm')).map((dir) => ({
@@ -21,15 +34,29 @@ const platformDirs = fs.readdirSync(path.join(ROOT, 'npm')).map((dir) => ({
   manifest: JSON.parse(fs.readFileSync(path.join(ROOT, 'npm', dir, 'package.json'), 'utf8')),
 }))
 
-// The platform package this machine would install: npm decides by os, cpu and libc.
+// The installed project's own code runs on the Node under test (helpers/proc.mjs): its
+// platform picks the platform package (an arm64 Node under qemu installs linux-arm64-gnu).
+// npm, tsc and the test runner stay on this Node.
+const [NODE, ...NODE_PREFIX] = NODE_UNDER_TEST
+const target = JSON.parse(
+  execFileSync(
+    NODE,
+    [
+      ...NODE_PREFIX,
+      '-p',
+      'JSON.stringify({ platform: process.platform, arch: process.arch, version: process.versions.node,' +
+        " libc: process.report.getReport().header.glibcVersionRuntime ? 'glibc' : 'musl' })",
+    ],
+    { encoding: 'utf8', timeout: 60_000 },
+  ),
+)
+
+// The platform package npm would install there: npm decides by os, cpu and libc.
 const thisPlatform = platformDirs.find(
   ({ manifest }) =>
-    manifest.os.includes(process.platform) &&
-    manifest.cpu.includes(process.arch) &&
-    (!manifest.libc ||
-      (process.report.getReport().header.glibcVersionRuntime
-        ? manifest.libc.includes('glibc')
-        : manifest.libc.includes('musl'))),
+    manifest.os.includes(target.platform) &&
+    manifest.cpu.includes(target.arch) &&
+    (!manifest.libc || manifest.libc.includes(target.libc)),
 )
 
 // A built addon for which no npm/ package exists would make every test here skip: say so.
@@ -44,6 +71,8 @@ async function run(command, args, { timeoutMs = RUN_TIMEOUT_MS, ...opts } = {}) 
   const end = await runToEnd(child, timeoutMs)
   return { ...end, stdout: child.stdout, stderr: child.stderr, output: child.stdout + child.stderr }
 }
+
+const runNode = (args, opts) => run(NODE, [...NODE_PREFIX, ...args], opts)
 
 let work // temp folder for tarballs, projects and every socket of the children (TMPDIR)
 let rootTarball
@@ -63,6 +92,13 @@ const npm = (args, cwd) =>
       '--no-update-notifier',
       '--registry',
       'http://127.0.0.1:9/',
+      // The platform of the Node under test, which may not be this machine's.
+      '--os',
+      target.platform,
+      '--cpu',
+      target.arch,
+      '--libc',
+      target.libc,
       '--cache',
       path.join(work, 'npm-cache'),
       '--userconfig',
@@ -121,12 +157,8 @@ test.after.always(() => {
 function platformTest(title, fn) {
   test.serial(title, async (t) => {
     if (!thisPlatform) {
-      t.deepEqual(
-        builtAddons,
-        [],
-        `built ${builtAddons} but npm/ has no package for ${process.platform}-${process.arch}`,
-      )
-      cannotRun(t, `no npm/ platform package for ${process.platform}-${process.arch}`)
+      t.deepEqual(builtAddons, [], `built ${builtAddons} but npm/ has no package for ${target.platform}-${target.arch}`)
+      cannotRun(t, `no npm/ platform package for ${target.platform}-${target.arch}`)
       return
     }
     await fn(t)
@@ -153,6 +185,10 @@ platformTest('the root tarball holds the JS, types and certificates the loader n
     'binding.js',
     ...listFiles(path.join(ROOT, 'lib'), 'lib/'),
     ...listFiles(path.join(ROOT, 'local-node-ipc-certs'), 'local-node-ipc-certs/'),
+    // v9's files that code loads by path.
+    ...listFiles(path.join(ROOT, 'entities'), 'entities/'),
+    ...listFiles(path.join(ROOT, 'services'), 'services/'),
+    ...listFiles(path.join(ROOT, 'dao'), 'dao/'),
   ].sort()
   t.deepEqual(rootTarball.files.map((f) => f.path).sort(), expected)
   t.false(
@@ -225,7 +261,7 @@ async function loadedFiles(t, project, name) {
     })
     ipc.server.start()`
   const dir = fs.mkdtempSync(path.join(work, 's-'))
-  const loaded = await run(process.execPath, ['-e', script], {
+  const loaded = await runNode(['-e', script], {
     cwd: project,
     env: { SOCKET_DIR: dir },
     timeoutMs: 15_000,
@@ -240,14 +276,14 @@ async function runPair(t, project, transport) {
   const dir = fs.mkdtempSync(path.join(work, 's-'))
   const where = transport === 'tcp' ? String(await freePort()) : path.join(dir, 'w.sock')
   const env = { TMPDIR: work }
-  const server = spawnCommand(process.execPath, ['server.js', transport, where], { cwd: project, env })
+  const server = spawnCommand(NODE, [...NODE_PREFIX, 'server.js', transport, where], { cwd: project, env })
   try {
     const listening = await server.waitLine(/listening/, 10_000).then(
       () => true,
       () => false,
     )
     t.true(listening && server.exit === null, `the server starts within 10 s:\n${server.describe()}`)
-    const client = await run(process.execPath, ['client.js', transport, where], {
+    const client = await runNode(['client.js', transport, where], {
       cwd: project,
       env,
       timeoutMs: 15_000,
@@ -295,7 +331,7 @@ platformTest(
         '  className: IPC.name, keys: Object.keys(ipc) }))',
       ].join('\n'),
     )
-    const identity = await run(process.execPath, ['identity.mjs'], { cwd: project })
+    const identity = await runNode(['identity.mjs'], { cwd: project })
     t.is(identity.code, 0, identity.output)
     t.deepEqual(JSON.parse(identity.stdout), {
       sameSingleton: true,
@@ -330,6 +366,60 @@ platformTest(
     t.regex(fs.readFileSync(path.join(project, 'server.js'), 'utf8'), /require\('node-ipc'\)/)
     await runPair(t, project, 'unix')
     await runPair(t, project, 'tcp')
+    // v9's EventParser, loaded by path next to the package's main file and by name: its
+    // results on the table of inputs equal the reference's, and a frame made with it and
+    // written with socket.write(text, callback) reaches an ordinary handler.
+    fs.writeFileSync(
+      path.join(project, 'deep.js'),
+      `const path = require('path')
+      const byPath = require(path.resolve(path.dirname(require.resolve('node-ipc')), 'entities/EventParser'))
+      const byName = require('node-ipc/entities/EventParser')
+      const byNameJs = require('node-ipc/entities/EventParser.js')
+      const { table } = require(${JSON.stringify(EVENT_PARSER_TABLE)})
+      const Message = require(${JSON.stringify(JS_MESSAGE)})
+      const ipc = require('node-ipc')
+      ipc.config.silent = true
+      ipc.config.stopRetrying = true
+      const out = { same: byPath === byName && byName === byNameJs, table: table(byPath, Message) }
+      const where = path.join(process.env.SOCKET_DIR, 'deep.sock')
+      ipc.serve(where, () => {
+        ipc.server.on('hello', (data) => {
+          out.received = data
+          if (out.callback) finish()
+        })
+      })
+      ipc.server.on('start', () => {
+        ipc.connectTo('world', where, () => {
+          ipc.of.world.on('connect', () => {
+            const message = new Message()
+            message.type = 'hello'
+            message.data = { text: 'é😀', n: 0 }
+            ipc.of.world.socket.write(new byPath(ipc.config).format(message), () => {
+              out.callback = true
+              if (out.received) finish()
+            })
+          })
+        })
+      })
+      ipc.server.start()
+      function finish() {
+        console.log(JSON.stringify(out))
+        ipc.disconnect('world')
+        ipc.server.stop()
+      }
+`,
+    )
+    const deep = await runNode(['deep.js'], {
+      cwd: project,
+      env: { SOCKET_DIR: fs.mkdtempSync(path.join(work, 's-')) },
+      timeoutMs: 30_000,
+    })
+    t.is(deep.code, 0, deep.output)
+    const got = JSON.parse(deep.stdout)
+    t.true(got.same, 'by path, by name and by name.js load the same module')
+    t.deepEqual(got.table, table(RefParser, Message), 'the same results as v9 on the table of inputs')
+    t.deepEqual(got.received, { text: 'é😀', n: 0 }, 'the handler got the frame')
+    t.true(got.callback, 'the write callback fired')
     // The user's test runners and @types/node come from this package's devDependencies (no
     // registry at test time).
     fs.symlinkSync(path.join(ROOT, 'node_modules', 'ava'), path.join(project, 'node_modules', 'ava'), 'dir')
@@ -374,10 +464,16 @@ function whereTheyRan(out) {
 // jest's and ava's words for a test process that would not end.
 const LINGERING = /open handle|did not exit|failed to exit|force exited|--detectOpenHandles/i
 
-async function runUserRunner(t, label, argv) {
+// The user's runners run on the Node under test: jest 30 supports every version we claim;
+// ava 7 only Node 20.19 and later, so on older versions the user's ava suite runs on this
+// Node (the title says which).
+const AVA_ENGINES = JSON.parse(fs.readFileSync(path.join(ROOT, 'node_modules', 'ava', 'package.json'), 'utf8')).engines
+const USER_AVA_NODE = semver.satisfies(target.version, AVA_ENGINES.node) ? NODE_UNDER_TEST : [process.execPath]
+
+async function runUserRunner(t, label, argv, [node, ...prefix] = NODE_UNDER_TEST) {
   t.truthy(aliasProject, 'the alias install test ran first')
   const out = fs.mkdtempSync(path.join(work, `${label}-`))
-  const result = await run(process.execPath, argv, {
+  const result = await run(node, [...prefix, ...argv], {
     cwd: aliasProject,
     env: { USER_PROJECT_OUT: out, TMPDIR: work, CI: 'true', NODE_OPTIONS: '' },
   })
@@ -411,14 +507,14 @@ platformTest(
         try { call(); out[name] = 'no error' } catch (err) { out[name] = { code: err.code, package: err.package, message: err.message } }
       }
       console.log(JSON.stringify(out))`
-    const ran = await run(process.execPath, ['-e', script], { cwd: project, timeoutMs: 15_000 })
+    const ran = await runNode(['-e', script], { cwd: project, timeoutMs: 15_000 })
     t.is(ran.code, 0, ran.output)
     const out = JSON.parse(ran.stdout)
     t.true(out.loaded)
     for (const name of ['serve', 'connectTo']) {
       t.is(out[name].code, 'ERR_IPC_NATIVE_BINARY_MISSING', `${name}: ${JSON.stringify(out[name])}`)
       t.is(out[name].package, thisPlatform.manifest.name, 'names the missing package')
-      t.true(out[name].message.includes(`${process.platform}-${process.arch}`), 'names the platform')
+      t.true(out[name].message.includes(`${target.platform}-${target.arch}`), 'names the platform')
     }
   },
 )
@@ -457,13 +553,16 @@ platformTest('user project: jest with worker threads (the addon loaded in two th
   t.true(ran['jest-unix'].threadId > 0 && ran['jest-tcp'].threadId > 0, 'both ran off the main thread')
 })
 
-platformTest('user project: ava with worker threads (its default)', async (t) => {
-  const { result, ran } = await runUserRunner(t, 'ava', [AVA, '--verbose'])
-  t.regex(result.output, /3 tests passed/)
-  t.is(ran['ava-unix'].pid, ran['ava-tcp'].pid)
-  t.not(ran['ava-unix'].threadId, ran['ava-tcp'].threadId)
-  t.true(ran['ava-unix'].threadId > 0 && ran['ava-tcp'].threadId > 0, 'both ran in worker threads')
-})
+platformTest(
+  `user project: ava with worker threads (its default), on Node ${USER_AVA_NODE === NODE_UNDER_TEST ? target.version : `${process.versions.node} (ava 7 needs ${AVA_ENGINES.node})`}`,
+  async (t) => {
+    const { result, ran } = await runUserRunner(t, 'ava', [AVA, '--verbose'], USER_AVA_NODE)
+    t.regex(result.output, /3 tests passed/)
+    t.is(ran['ava-unix'].pid, ran['ava-tcp'].pid)
+    t.not(ran['ava-unix'].threadId, ran['ava-tcp'].threadId)
+    t.true(ran['ava-unix'].threadId > 0 && ran['ava-tcp'].threadId > 0, 'both ran in worker threads')
+  },
+)
 
 // The control: the checks above can fail. A test that leaves its server open keeps jest alive,
 // and --detectOpenHandles names the addon's handle. Once jest has said so, it must still be
@@ -471,8 +570,8 @@ platformTest('user project: ava with worker threads (its default)', async (t) =>
 platformTest('control: a user test that leaves a server running keeps jest from exiting', async (t) => {
   t.truthy(aliasProject)
   const jest = spawnCommand(
-    process.execPath,
-    jestArgs('leaky', '--runInBand', '--detectOpenHandles', '--testMatch', '**/leaky/*.test.js'),
+    NODE,
+    [...NODE_PREFIX, ...jestArgs('leaky', '--runInBand', '--detectOpenHandles', '--testMatch', '**/leaky/*.test.js')],
     {
       cwd: aliasProject,
       env: { TMPDIR: work, CI: 'true' },

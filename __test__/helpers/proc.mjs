@@ -250,6 +250,16 @@ function track(child, t) {
   return child
 }
 
+// The Node that runs the processes under test: this one, or the one named by
+// NODE_IPC_RS_TEST_NODE (a path, or a JSON array for a command with arguments, such as an
+// emulator and an arm64 node), which scripts/test-node-versions.mjs and
+// scripts/test-linux-arm64.sh set. The test tooling itself (ava) stays on this Node.
+export const NODE_UNDER_TEST = (() => {
+  const named = process.env.NODE_IPC_RS_TEST_NODE
+  if (!named) return [process.execPath]
+  return named.startsWith('[') ? JSON.parse(named) : [named]
+})()
+
 // Spawn `node [nodeArgs] <script> ...args` with the implementation `impl` ('ours' | 'ref')
 // selected through IPC_IMPL / IPC_IMPL_PATH. Extra env vars in `env`. `prelude`: a bash
 // command run first in the same process (a umask, a raised `ulimit -n`), after which bash
@@ -263,9 +273,10 @@ export function spawnNode(script, { impl, args = [], env = {}, cwd, label, nodeA
   }
   const argv = [...nodeArgs, script, ...args]
   const opts = { cwd, env: childEnv, stdio: ['ignore', 'pipe', 'pipe'] }
+  const [node, ...nodePrefix] = NODE_UNDER_TEST
   const cp = prelude
-    ? spawn('bash', ['-c', `${prelude}; exec "$@"`, 'bash', process.execPath, ...argv], opts)
-    : spawn(process.execPath, argv, opts)
+    ? spawn('bash', ['-c', `${prelude}; exec "$@"`, 'bash', node, ...nodePrefix, ...argv], opts)
+    : spawn(node, [...nodePrefix, ...argv], opts)
   return track(new Child(cp, label || `${impl || 'node'}:${script.split('/').pop()}`), t)
 }
 
