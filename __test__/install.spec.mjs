@@ -51,6 +51,8 @@ const target = JSON.parse(
   ),
 )
 
+const CROSS = target.platform !== process.platform || target.arch !== process.arch
+
 // The platform package npm would install there: npm decides by os, cpu and libc.
 const thisPlatform = platformDirs.find(
   ({ manifest }) =>
@@ -99,6 +101,10 @@ const npm = (args, cwd) =>
       target.arch,
       '--libc',
       target.libc,
+      // npm checks a package named on the command line against this machine's own cpu
+      // whatever --cpu says (EBADPLATFORM): for another architecture's Node (arm64 under
+      // qemu) --force turns that check into a warning.
+      ...(CROSS ? ['--force'] : []),
       '--cache',
       path.join(work, 'npm-cache'),
       '--userconfig',

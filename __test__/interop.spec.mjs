@@ -13,6 +13,21 @@ const here = path.dirname(fileURLToPath(import.meta.url))
 const FIX = path.join(here, 'fixtures', 'interop')
 const P = require('./fixtures/interop/payloads.cjs')
 
+// The processes under test run on the Node that a version or arm64 run names
+// (scripts/test-node-versions.mjs and scripts/test-linux-arm64.sh set the version and
+// architecture they expect); elsewhere on this Node.
+test('the processes under test run on the Node the run names, with either implementation', async (t) => {
+  const expected = {
+    version: process.env.NODE_IPC_RS_TEST_NODE_VERSION || process.version,
+    arch: process.env.NODE_IPC_RS_TEST_NODE_ARCH || process.arch,
+    serve: 'function',
+  }
+  for (const impl of ['ref', 'ours']) {
+    const child = spawnNode(path.join(FIX, 'which-node.cjs'), { impl, t })
+    t.deepEqual(JSON.parse(await child.waitLine(/version/, 60_000)), expected, impl)
+  }
+})
+
 const EXCHANGE_TIMEOUT = 40000
 
 const PAIRS = [

@@ -5,7 +5,7 @@
 # the processes under test run on arm64 Node: NODE_IPC_RS_TEST_NODE, __test__/helpers/proc.mjs).
 # Also checks that the npm/linux-arm64-gnu platform package would carry the built file.
 #
-#   bash scripts/test-linux-arm64.sh        # needs root for apt-get the first time
+#   npm run test:linux-arm64    # apt-get (as root, or through sudo) the first time
 #
 # How the cross build works: Debian's rustc-web (a second Rust, with its library sources)
 # rebuilds std for aarch64 with -Zbuild-std (rustup cannot fetch that target's std here);
@@ -26,8 +26,10 @@ done
 if [ ${#need[@]} -gt 0 ]; then
   echo "== apt-get install ${need[*]}"
   export DEBIAN_FRONTEND=noninteractive
-  timeout 300 apt-get update -qq
-  timeout 900 apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+  as_root=()
+  [ "$(id -u)" -eq 0 ] || as_root=(sudo --preserve-env=DEBIAN_FRONTEND)
+  timeout 300 "${as_root[@]}" apt-get update -qq
+  timeout 900 "${as_root[@]}" apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
 fi
 
 echo "== arm64 Node $NODE_VERSION"
@@ -61,7 +63,7 @@ echo "== the addon loads in arm64 Node"
   console.log('loaded', Object.keys(b.contract().kinds).length, 'event kinds')"
 
 # The processes under test run on arm64 Node (__test__/helpers/proc.mjs).
-export NODE_IPC_RS_TEST_NODE
+export NODE_IPC_RS_TEST_NODE NODE_IPC_RS_TEST_NODE_VERSION=v$NODE_VERSION NODE_IPC_RS_TEST_NODE_ARCH=arm64
 NODE_IPC_RS_TEST_NODE=$(node -e 'console.log(JSON.stringify(process.argv.slice(1)))' "${RUN_NODE[@]}")
 
 echo "== examples and interop in arm64 Node"

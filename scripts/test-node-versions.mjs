@@ -64,7 +64,13 @@ for (const version of versions) {
   const ran = spawnSync(process.execPath, [AVA, ...SPECS], {
     cwd: ROOT,
     stdio: 'inherit',
-    env: { ...process.env, NODE_IPC_RS_TEST_NODE: node },
+    env: {
+      ...process.env,
+      NODE_IPC_RS_TEST_NODE: node,
+      // What the children must report (interop.spec checks it).
+      NODE_IPC_RS_TEST_NODE_VERSION: `v${version}`,
+      NODE_IPC_RS_TEST_NODE_ARCH: process.arch,
+    },
   })
   results.push({ version, ok: ran.status === 0, seconds: Math.round((Date.now() - started) / 1000) })
 }
