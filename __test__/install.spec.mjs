@@ -22,7 +22,8 @@ const AVA = path.join(ROOT, 'node_modules', 'ava', 'entrypoints', 'cli.mjs')
 const requireHere = createRequire(import.meta.url)
 const EVENT_PARSER_TABLE = path.join(ROOT, '__test__', 'fixtures', 'event-parser-table.cjs')
 const { table } = requireHere(EVENT_PARSER_TABLE)
-const JS_MESSAGE = requireHere.resolve('js-message')
+// js-message as the reference resolves it (a dependency of the reference, not of ours).
+const JS_MESSAGE = createRequire(requireHere.resolve('@achrinza/node-ipc')).resolve('js-message')
 const Message = requireHere(JS_MESSAGE)
 const RefParser = requireHere(
   path.join(path.dirname(requireHere.resolve('@achrinza/node-ipc')), 'entities', 'EventParser.js'),
@@ -107,10 +108,12 @@ const npm = (args, cwd) =>
       ...(CROSS ? ['--force'] : []),
       '--cache',
       path.join(work, 'npm-cache'),
+      // Two empty files: npm 11 refuses one file as both (outside `npm run`, which passes
+      // its own through the environment).
       '--userconfig',
-      path.join(work, 'npmrc'),
+      path.join(work, 'npmrc-user'),
       '--globalconfig',
-      path.join(work, 'npmrc'),
+      path.join(work, 'npmrc-global'),
     ],
     { cwd },
   )
@@ -124,7 +127,8 @@ async function pack(dir, ...flags) {
 test.before(async () => {
   if (!thisPlatform) return
   work = fs.mkdtempSync(path.join(os.tmpdir(), 'nipc-i-'))
-  fs.writeFileSync(path.join(work, 'npmrc'), '')
+  fs.writeFileSync(path.join(work, 'npmrc-user'), '')
+  fs.writeFileSync(path.join(work, 'npmrc-global'), '')
 
   // The root package as `npm publish` sends it: its prepublishOnly (`napi pre-publish`) adds
   // every platform package as an optional dependency at the root's version. The repository's
@@ -188,6 +192,7 @@ platformTest('the root tarball holds the JS, types and certificates the loader n
     'index.mjs',
     'index.d.ts',
     'index.d.mts',
+    'node-ipc.js',
     'binding.js',
     ...listFiles(path.join(ROOT, 'lib'), 'lib/'),
     ...listFiles(path.join(ROOT, 'local-node-ipc-certs'), 'local-node-ipc-certs/'),

@@ -2,6 +2,7 @@
 // requires) and services/IPC, at the same place in the package and through the exports map
 // (with and without .js), behaving as v9's; other v9 internals (dao/*) throw a clear error.
 import test from 'ava'
+import { execFileSync } from 'node:child_process'
 import fs from 'node:fs'
 import path from 'node:path'
 import { createRequire } from 'node:module'
@@ -11,7 +12,8 @@ import { newIpc, track, tmpDir, withTimeout } from './helpers/behav-util.mjs'
 const require = createRequire(import.meta.url)
 const OURS = path.dirname(IMPLS.ours)
 const REF = path.dirname(require.resolve('@achrinza/node-ipc'))
-const Message = require('js-message')
+// js-message as the reference resolves it (a dependency of the reference, not of ours).
+const Message = createRequire(require.resolve('@achrinza/node-ipc'))('js-message')
 // As real code finds it: next to the file the package name resolves to.
 const OursParser = require(path.resolve(path.dirname(require.resolve(IMPLS.ours)), 'entities/EventParser'))
 const RefParser = require(path.join(REF, 'entities', 'EventParser.js'))
@@ -31,19 +33,35 @@ test('entities/EventParser: format and parse give v9 output (and format normalis
   t.deepEqual(ours, table(RefParser, Message))
 })
 
-test('entities/Defaults and services/IPC are where v9 had them', (t) => {
+test("entities/Defaults has v9's fields and values, without the addon; services/IPC and node-ipc.js are where v9 had them", (t) => {
   const Defaults = require(path.join(OURS, 'entities', 'Defaults.js'))
-  t.is(new Defaults().delimiter, '\f')
-  t.is(new Defaults().retry, 500)
+  const RefDefaults = require(path.join(REF, 'entities', 'Defaults.js'))
+  const plain = (d) => ({ ...d, logger: typeof d.logger })
+  t.deepEqual(plain(new Defaults()), plain(new RefDefaults()))
+  t.is(Defaults.name, 'Defaults')
+  // Spreading it, as code that builds a config does, loads no native addon (v9's was plain JS).
+  const loaded = execFileSync(
+    process.execPath,
+    [
+      '-e',
+      `const D = require(${JSON.stringify(path.join(OURS, 'entities', 'Defaults.js'))})
+      JSON.stringify({ ...new D() })
+      console.log(JSON.stringify(Object.keys(require.cache).filter((f) => f.endsWith('.node'))))`,
+    ],
+    { encoding: 'utf8', timeout: 10_000 },
+  )
+  t.deepEqual(JSON.parse(loaded), [])
   const IPC = require(path.join(OURS, 'services', 'IPC.js'))
   t.is(IPC, require(IMPLS.ours).IPC)
   t.is(typeof new IPC().serve, 'function')
+  t.is(require(path.join(OURS, 'node-ipc.js')), require(IMPLS.ours), "v9's main file: the same singleton")
 })
 
 test('the exports map reaches them with and without .js; v9 internals throw a clear error', (t) => {
   const self = createRequire(IMPLS.ours)
   for (const name of ['entities/EventParser', 'entities/EventParser.js'])
     t.is(self(`node-ipc-rs/${name}`), OursParser, name)
+  for (const name of ['node-ipc', 'node-ipc.js']) t.is(self(`node-ipc-rs/${name}`), require(IMPLS.ours), name)
   t.is(self('node-ipc-rs/entities/Defaults'), self('node-ipc-rs/entities/Defaults.js'))
   t.is(self('node-ipc-rs/services/IPC'), require(IMPLS.ours).IPC)
   for (const name of ['dao/client', 'dao/socketServer.js']) {

@@ -1,6 +1,16 @@
 'use strict'
 
 // node-ipc v9's entities/Defaults.js, at the same path: the class of `ipc.config`'s
-// defaults (this package's own, with its additions).
+// defaults with v9's fields and values. This package's own defaults (lib/defaults.js) add
+// `maxMessageSize`, whose default is read from the native addon; the v9 class leaves it out,
+// so spreading or serialising `new Defaults()` never needs the addon, as in v9.
+const Base = require('../lib/defaults.js')
 
-module.exports = require('../lib/defaults.js')
+class Defaults extends Base {
+  constructor() {
+    super()
+    delete this.maxMessageSize
+  }
+}
+
+module.exports = Defaults

@@ -15,8 +15,9 @@ class Parser {
   }
 
   // A js-message-style message ({type, data, JSON}) as one frame. As in v9, `data` is
-  // normalised on the message itself (falsy but false/0, or an EventEmitter, becomes {})
-  // before its JSON (the message's own getter) is read.
+  // normalised on the message itself before its JSON (the message's own getter) is read:
+  // falsy data other than false and 0 becomes {}, and so does data with a truthy
+  // `_maxListeners` (an EventEmitter after setMaxListeners).
   format(message) {
     if (!message.data && message.data !== false && message.data !== 0) {
       message.data = {}

@@ -4,7 +4,7 @@
 # Fails listing every citation of one ("SPEC", "§", "Part A/B").
 set -euo pipefail
 cd "$(dirname "$0")/.."
-found=$(git ls-files -- src lib __test__ bench scripts demo fuzz/fuzz_targets index.js index.mjs index.d.ts index.d.mts \
+found=$(git ls-files -- src lib entities services dao node-ipc.js __test__ bench scripts demo fuzz/fuzz_targets index.js index.mjs index.d.ts index.d.mts \
   '*.md' .ci/run package.json Cargo.toml \
   | grep -v '^scripts/check-citations.sh$' \
   | xargs grep -nE '\bSPEC\b|§|\bPart [AB]\b' -- || true)
