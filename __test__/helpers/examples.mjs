@@ -188,8 +188,9 @@ export function bufferBytes(proc, re) {
  * Options: `probe` ({ up(ep), name(ep) }) tells that a server is up, for servers that are not
  * one stream listener; `prepare(ex)` lays out more files next to the copy before anything
  * runs; `after(t)` checks, once all processes are dead and still under the lock, what they
- * must not leave behind. The test may wait `lockWait` ms for the lock (other example files
- * hold it for whole tests) and run `runTimeout` ms besides.
+ * must not leave behind. Other example files hold the lock for whole tests; the wait for
+ * it fails once the lock has made no progress for `lockWait` ms, and the test may run
+ * `runTimeout` ms besides.
  */
 function withExample(
   t,
