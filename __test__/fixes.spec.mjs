@@ -196,32 +196,42 @@ test('[ref] v9 server double-prefixes a path that already is a pipe (platform st
   t.deepEqual(out.server, [...PIPE_ROWS.map((r) => r[1]), '\\\\.\\pipe\\\\\\.\\pipe\\already'])
 })
 
-// Named pipes are not built yet (README, "Platforms"): the error must reach handlers attached
-// the usual way, in connectTo's callback and before server.start(), and nothing may throw.
-test('[ours] on Windows a pipe client and server report ERR_IPC_UNSUPPORTED to their handlers (platform stubbed)', async (t) => {
+// Ours with process.platform stubbed to win32, the addon's local listen and connect
+// recorded instead of run: the server listens on the mapped name and reports it as its path
+// (as v9), a name that already is a pipe is kept (v9 prefixed it again), and the client
+// connects to the same name while its own path stays as given.
+test('[ours] on Windows server and client map a path to the same pipe name (platform stubbed)', async (t) => {
   const script = `
     const ipc = require(${JSON.stringify(IMPLS.ours)})
-    // The addon loaded as a Windows build would provide it; then the platform is Windows.
-    require(${JSON.stringify(path.join(path.dirname(IMPLS.ours), 'lib', 'native.js'))}).loadBinding()
+    const { NativeEndpoint } = require(${JSON.stringify(path.join(path.dirname(IMPLS.ours), 'lib', 'native.js'))}).loadBinding()
+    const out = { server: [], serverPath: [], client: [], clientPath: [] }
+    NativeEndpoint.prototype.listenUnix = function (onEvents, name) { out.server.push(name) }
+    NativeEndpoint.prototype.connectUnix = function (onEvents, name) { out.client.push(name); return 1 }
     Object.defineProperty(process, 'platform', { value: 'win32' })
     ipc.config.silent = true
-    const out = {}
-    ipc.serve('/tmp/never-bound.sock')
-    ipc.server.on('error', (err) => { out.server = err.code })
-    ipc.server.start()
-    ipc.connectTo('world', '/tmp/never-bound.sock', () => {
-      ipc.of.world.on('error', (err) => { out.client = err.code })
+    ipc.config.maxRetries = 0
+    const paths = ${JSON.stringify([...PIPE_ROWS.map((r) => r[0]), ALREADY])}
+    paths.forEach((p, i) => {
+      ipc.serve(p)
+      ipc.server.start()
+      ipc.connectTo('c' + i, p)
     })
-    setImmediate(() => console.log(JSON.stringify(out)))
+    setImmediate(() => {
+      out.serverPath = [ipc.server.path]
+      out.clientPath = paths.map((p, i) => ipc.of['c' + i].path)
+      console.log(JSON.stringify(out))
+    })
   `
-  t.deepEqual(await evalNode(script, { cwd: tmpDir(t) }), {
-    server: 'ERR_IPC_UNSUPPORTED',
-    client: 'ERR_IPC_UNSUPPORTED',
-  })
+  const out = await evalNode(script, { cwd: tmpDir(t) })
+  const mapped = [...PIPE_ROWS.map((r) => r[1]), ALREADY]
+  t.deepEqual(out.server, mapped)
+  t.deepEqual(out.client, mapped)
+  t.deepEqual(out.serverPath, [ALREADY], 'the last server reports its pipe name as its path')
+  t.deepEqual(out.clientPath, [...PIPE_ROWS.map((r) => r[0]), ALREADY], 'client paths stay as given')
 })
 
-// lib/pipe-name.js holds v9's mapping for when the named-pipe transport lands: a missing
-// file, or one without toPipeName, fails here.
+// lib/pipe-name.js holds v9's mapping (with the fix): a missing file, or one without
+// toPipeName, fails here.
 test('[ours] pipe-name mapping keeps a path that already is a pipe', (t) => {
   const file = path.join(path.dirname(IMPLS.ours), 'lib', 'pipe-name.js')
   t.true(fs.existsSync(file), `${file} exists`)

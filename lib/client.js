@@ -5,7 +5,8 @@ const Queue = require('./queue')
 const { Socket } = require('./socket')
 const { KIND, createEndpoint, eachFrame } = require('./native')
 const { formatFrame, formatLargeFrame, parseFrame, rawFrame } = require('./message')
-const { systemError, messageTooLarge, unsupported } = require('./errors')
+const { systemError, messageTooLarge } = require('./errors')
+const { toPipeName } = require('./pipe-name')
 const { resolveTls, tlsConfigError } = require('./tls-options')
 
 // `ipc.of[id]`: one logical connection that reconnects by v9's rules (README, "Clients").
@@ -204,11 +205,6 @@ function connect() {
     this.log('\n\n######\nerror: ', this.id, ' client has not specified socket path it wishes to connect to.')
     return
   }
-  if (!this.port && process.platform === 'win32') {
-    // Next tick: connectTo's callback, where users attach their handlers, runs after connect().
-    process.nextTick(() => this.publish('error', unsupported('Windows named pipes')))
-    return
-  }
   let port
   if (this.port) {
     port = Number(this.port)
@@ -225,7 +221,9 @@ function connect() {
   this._syncRawMode()
   if (!this.port) {
     this.log('Connecting client on Unix Socket :', this.path)
-    this._conn = this._native.connectUnix(String(this.path))
+    // On Windows the path names a pipe, mapped as v9 maps it; `this.path` stays as given.
+    const local = process.platform === 'win32' ? toPipeName(String(this.path)) : String(this.path)
+    this._conn = this._native.connectUnix(local)
   } else {
     const iface = this.config.interface || this.config.interfaces || {}
     let tls

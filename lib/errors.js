@@ -121,10 +121,4 @@ function datagramsDropped(dropped, total) {
   return err
 }
 
-function unsupported(what) {
-  const err = new Error(`${what} is not supported by node-ipc-rs yet`)
-  err.code = 'ERR_IPC_UNSUPPORTED'
-  return err
-}
-
-module.exports = { systemError, messageTooLarge, datagramsDropped, unsupported }
+module.exports = { systemError, messageTooLarge, datagramsDropped }

@@ -8,7 +8,8 @@ const PubSub = require('./pubsub')
 const { Socket, flushCorked } = require('./socket')
 const { KIND, createEndpoint, eachFrame, loadBinding } = require('./native')
 const { formatFrame, formatLargeFrame, joinLargeFrame, parseFrame, rawFrame } = require('./message')
-const { systemError, messageTooLarge, datagramsDropped, unsupported } = require('./errors')
+const { systemError, messageTooLarge, datagramsDropped } = require('./errors')
+const { toPipeName } = require('./pipe-name')
 const { resolveTls, tlsConfigError } = require('./tls-options')
 
 // `ipc.server`: a Unix-socket or TCP server over the Rust core.
@@ -66,14 +67,10 @@ class Server extends PubSub {
       this.log('Socket Server Path not specified, refusing to start')
       return
     }
-    if (!this.port && process.platform === 'win32') {
-      // Asynchronous like every other listen failure.
-      process.nextTick(() => this.publish('error', unsupported('Windows named pipes')))
-      return
-    }
     // Only a stale Unix socket is removed, never a regular file or directory, and network
-    // servers unlink nothing (v9 unlinked any file, even `./127.0.0.1`).
-    if (!this.port && this.config.unlink) {
+    // servers unlink nothing (v9 unlinked any file, even `./127.0.0.1`). A named pipe has no
+    // file to remove.
+    if (!this.port && this.config.unlink && process.platform !== 'win32') {
       fs.lstat(this.path, (err, stats) => {
         if (!err && stats.isSocket()) {
           fs.unlink(this.path, () => startServer.call(this))
@@ -396,6 +393,11 @@ function startServer() {
     if (cluster.isWorker) {
       listenInClusterWorker.call(this)
       return
+    }
+    if (process.platform === 'win32') {
+      // As v9, the server's path becomes the pipe name; unlike v9, a pipe name is kept as it
+      // is instead of getting a second prefix (README, "Differences from node-ipc v9").
+      this.path = toPipeName(String(this.path))
     }
     this._listenStarted()
     native.listenUnix(String(this.path), !!config.readableAll, !!config.writableAll)

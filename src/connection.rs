@@ -11,15 +11,19 @@ use bytes::{Buf, Bytes};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
 use crate::errors::IoFailure;
+#[cfg(unix)]
+use crate::mailbox::HandedOffSocket;
+use crate::mailbox::PeerInfo;
 use crate::mailbox::{put_frame, Courier, Event};
-use crate::mailbox::{HandedOffSocket, PeerInfo};
 #[cfg(doc)]
 use crate::outgoing::Outgoing;
 use crate::outgoing::{Closing, Next};
 use crate::read_buffer::ReadBuffer;
+#[cfg(unix)]
 use crate::ready_io::{ReadyIo, Shared};
 use crate::registry::{ConnShared, Registry};
 use crate::transport::Stream;
+#[cfg(unix)]
 use crate::unix_stream::UnixConn;
 
 /// How long `end()` may spend flushing to a peer that does not read before the
@@ -82,6 +86,14 @@ pub fn start(stream: Stream, live: Arc<Live>, peer: PeerInfo) {
     // Its owner is gone (a Worker that ended): close it unannounced.
     return live.shared.destroy();
   }
+  #[cfg(unix)]
+  return start_or_hand_off(stream, live, peer);
+  #[cfg(windows)]
+  start_tasks(stream, live, peer)
+}
+
+#[cfg(unix)]
+fn start_or_hand_off(stream: Stream, live: Arc<Live>, peer: PeerInfo) {
   let conn = live.shared.id;
   let hand_off = live.registry.hands_off_plain_streams();
   let socket = match stream {
@@ -101,11 +113,29 @@ pub fn start(stream: Stream, live: Arc<Live>, peer: PeerInfo) {
 fn start_tasks(stream: Stream, live: Arc<Live>, peer: PeerInfo) {
   live.courier.send(Event::Connected { conn: live.shared.id, peer });
   match stream {
+    #[cfg(unix)]
     Stream::Unix(s) => match UnixConn::from_std(s) {
       Ok(s) => start_shared(live, Arc::new(s)),
       Err(err) => live.report_error(IoFailure::new(&err, "read", None, None)),
     },
+    #[cfg(unix)]
     Stream::Tcp(s) => start_shared(live, Arc::new(s)),
+    // No direct writes on Windows: every write goes through the writer task.
+    #[cfg(windows)]
+    Stream::Tcp(s) => {
+      let (r, w) = s.into_split();
+      spawn(live, r, w)
+    }
+    #[cfg(windows)]
+    Stream::PipeServer(s) => {
+      let (r, w) = tokio::io::split(s);
+      spawn(live, r, w)
+    }
+    #[cfg(windows)]
+    Stream::PipeClient(s) => {
+      let (r, w) = tokio::io::split(s);
+      spawn(live, r, w)
+    }
     Stream::TlsServer(s) => {
       let (r, w) = tokio::io::split(*s);
       spawn(live, r, w)
@@ -118,6 +148,7 @@ fn start_tasks(stream: Stream, live: Arc<Live>, peer: PeerInfo) {
 }
 
 /// A plain stream shared by its tasks and direct writes from the caller (`Outgoing::push`).
+#[cfg(unix)]
 fn start_shared<S: ReadyIo>(live: Arc<Live>, stream: Arc<S>) {
   let direct = stream.clone();
   live.shared.out.set_direct(Box::new(move |bytes| direct.try_write(bytes)));

@@ -10,7 +10,7 @@
 //! |---|---|
 //! | bytes and signals | [`locked`] poison-free locks, [`codec`] framing, [`frame_runs`] frames as JS gets them, [`json_text`] large-string JSON, [`read_buffer`], [`outgoing`] write queue, [`cancel`] |
 //! | errors and events | [`tls`] rustls settings, [`errors`] Node-style failures, [`lookup`] host names, [`mailbox`] events to the consumer |
-//! | connections | [`registry`] connections by id, `ready_io` and `unix_stream` shared streams, [`tcp_connect`], [`transport`] opening streams, [`connection`] tokio tasks, [`polled`] driven by readiness |
+//! | connections | [`registry`] connections by id, `ready_io` and `unix_stream` shared streams, `named_pipe` (Windows), [`tcp_connect`], [`transport`] opening streams, [`connection`] tokio tasks, [`polled`] driven by readiness |
 //! | endpoints | `server` (listen, accept), `client` (connect), [`udp`], [`endpoint`] what one JS object drives |
 //! | Node | `binding` (napi, libuv handles on the JS thread) |
 //!
@@ -32,11 +32,18 @@ pub mod mailbox;
 pub mod tls;
 
 pub mod connection;
+#[cfg(windows)]
+mod named_pipe;
+// Readiness-driven streams (direct writes, the JS thread's poll handles) are Unix only;
+// on Windows every stream runs on tokio tasks.
+#[cfg(unix)]
 pub mod polled;
+#[cfg(unix)]
 mod ready_io;
 pub mod registry;
 pub mod tcp_connect;
 pub mod transport;
+#[cfg(unix)]
 mod unix_stream;
 
 mod client;
@@ -49,5 +56,6 @@ mod binding;
 
 #[cfg(test)]
 mod layering_tests;
-#[cfg(test)]
+// Unix sockets and descriptors throughout.
+#[cfg(all(test, unix))]
 mod transport_tests;

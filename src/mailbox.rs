@@ -89,9 +89,16 @@ impl Event {
 pub struct HandedOffSocket(pub socket2::Socket);
 
 impl PartialEq for HandedOffSocket {
+  #[cfg(unix)]
   fn eq(&self, other: &Self) -> bool {
     use std::os::fd::AsRawFd;
     self.0.as_raw_fd() == other.0.as_raw_fd()
+  }
+
+  #[cfg(windows)]
+  fn eq(&self, other: &Self) -> bool {
+    use std::os::windows::io::AsRawSocket;
+    self.0.as_raw_socket() == other.0.as_raw_socket()
   }
 }
 

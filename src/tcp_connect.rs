@@ -61,7 +61,7 @@ async fn connect_any(
     let result = if n + 1 < addrs.len() {
       match tokio::time::timeout(attempt_timeout, attempt).await {
         Ok(result) => result,
-        Err(_) => Err(connect_failure(&std::io::Error::from_raw_os_error(libc::ETIMEDOUT), addr, options)),
+        Err(_) => Err(connect_failure(&std::io::Error::from_raw_os_error(OS_ETIMEDOUT), addr, options)),
       }
     } else {
       attempt.await
@@ -95,6 +95,17 @@ fn alternate_families(addrs: Vec<SocketAddr>) -> Vec<SocketAddr> {
   }
 }
 
+/// The OS's own numbers for the failures made here, which [`IoFailure`] then reports as
+/// it reports the OS's (Windows sockets have numbers of their own: WSAETIMEDOUT, WSAEINVAL).
+#[cfg(unix)]
+const OS_ETIMEDOUT: i32 = libc::ETIMEDOUT;
+#[cfg(unix)]
+const OS_EINVAL: i32 = libc::EINVAL;
+#[cfg(windows)]
+const OS_ETIMEDOUT: i32 = 10060;
+#[cfg(windows)]
+const OS_EINVAL: i32 = 10022;
+
 /// One attempt, as Node's internalConnect: bound first when `localAddress` or a
 /// `localPort` was given (a failure there is `bind CODE localAddress:localPort`), then
 /// connected.
@@ -106,7 +117,7 @@ async fn connect_tcp(addr: SocketAddr, options: &TcpConnectOptions) -> Result<Tc
     let address = local_address(addr, options);
     let bind_failure = |err: &std::io::Error| IoFailure::new(err, "bind", Some(address.clone()), local_port);
     let ip: std::net::IpAddr =
-      address.parse().map_err(|_| bind_failure(&std::io::Error::from_raw_os_error(libc::EINVAL)))?;
+      address.parse().map_err(|_| bind_failure(&std::io::Error::from_raw_os_error(OS_EINVAL)))?;
     socket.bind(SocketAddr::new(ip, local_port.unwrap_or(0))).map_err(|err| bind_failure(&err))?;
   }
   socket.connect(addr).await.map_err(|err| connect_failure(&err, addr, options))

@@ -1,10 +1,13 @@
-//! Opening streams: binding listeners, accepting, connecting. Unix domain sockets and TCP
-//! differ only here; the connection code is shared.
+//! Opening streams: binding listeners, accepting, connecting. Local endpoints (Unix domain
+//! sockets, Windows named pipes) and TCP differ only here; the connection code is shared.
 
+#[cfg(unix)]
 use std::os::unix::fs::PermissionsExt;
 use std::sync::Arc;
 
-use tokio::net::{TcpListener, TcpStream, UnixListener, UnixStream};
+use tokio::net::{TcpListener, TcpStream};
+#[cfg(unix)]
+use tokio::net::{UnixListener, UnixStream};
 use tokio_rustls::rustls::pki_types::CertificateDer;
 use tokio_rustls::{TlsAcceptor, TlsConnector};
 
@@ -12,14 +15,26 @@ use crate::errors::IoFailure;
 use crate::lookup::lookup;
 pub use crate::mailbox::PeerInfo;
 use crate::mailbox::TlsPeer;
+#[cfg(windows)]
+use crate::named_pipe::PipeListener;
 use crate::tcp_connect::connect_host;
 pub use crate::tcp_connect::TcpConnectOptions;
 use crate::tls::{handshake_failure, ClientTls, ServerTls, HANDSHAKE_TIMEOUT};
 
 #[derive(Clone)]
 pub enum ListenTarget {
-  Unix { path: String, readable_all: bool, writable_all: bool },
-  Tcp { host: String, port: u16, tls: Option<Arc<ServerTls>> },
+  /// A Unix socket path, or on Windows a pipe name (`\\.\pipe\...`; the modes do not
+  /// apply there).
+  Unix {
+    path: String,
+    readable_all: bool,
+    writable_all: bool,
+  },
+  Tcp {
+    host: String,
+    port: u16,
+    tls: Option<Arc<ServerTls>>,
+  },
 }
 
 #[derive(Clone)]
@@ -29,14 +44,22 @@ pub enum ConnectTarget {
 }
 
 pub enum Listener {
+  #[cfg(unix)]
   Unix(UnixListener, String),
+  #[cfg(windows)]
+  Pipe(PipeListener),
   Tcp(TcpListener, Option<Arc<ServerTls>>),
 }
 
 pub enum Stream {
   /// Non-blocking and not registered with tokio yet: it is either handed off or wrapped
   /// in a `UnixConn` when it starts.
+  #[cfg(unix)]
   Unix(std::os::unix::net::UnixStream),
+  #[cfg(windows)]
+  PipeServer(tokio::net::windows::named_pipe::NamedPipeServer),
+  #[cfg(windows)]
+  PipeClient(tokio::net::windows::named_pipe::NamedPipeClient),
   Tcp(TcpStream),
   TlsServer(Box<tokio_rustls::server::TlsStream<TcpStream>>),
   TlsClient(Box<tokio_rustls::client::TlsStream<TcpStream>>),
@@ -51,11 +74,17 @@ impl ListenTarget {
   }
 
   pub async fn bind(&self) -> Result<Listener, IoFailure> {
+    #[cfg_attr(windows, allow(unused_variables))] // the socket file's mode is Unix only
     let fail = |err: std::io::Error| {
       let (address, port) = self.address();
       IoFailure::new(&err, "listen", address, port)
     };
     match self {
+      #[cfg(windows)]
+      ListenTarget::Unix { path, .. } => {
+        PipeListener::bind(path).map(Listener::Pipe).map_err(|err| IoFailure::pipe_bind(&err, path))
+      }
+      #[cfg(unix)]
       ListenTarget::Unix { path, readable_all, writable_all } => {
         let listener = UnixListener::bind(path).map_err(|err| IoFailure::unix_bind(&err, path))?;
         if *readable_all || *writable_all {
@@ -90,9 +119,14 @@ impl Listener {
     cx: &mut std::task::Context<'_>,
   ) -> std::task::Poll<std::io::Result<(Stream, PeerInfo)>> {
     match self {
+      #[cfg(unix)]
       Listener::Unix(listener, _) => listener
         .poll_accept(cx)
         .map(|accepted| Ok((Stream::Unix(accepted?.0.into_std()?), PeerInfo::default()))),
+      #[cfg(windows)]
+      Listener::Pipe(listener) => {
+        listener.poll_accept(cx).map_ok(|server| (Stream::PipeServer(server), PeerInfo::default()))
+      }
       Listener::Tcp(listener, _) => listener.poll_accept(cx).map_ok(|(stream, _)| {
         let peer = tcp_peer(&stream);
         (Stream::Tcp(stream), peer)
@@ -104,19 +138,27 @@ impl Listener {
   pub fn local_addr(&self) -> Option<std::net::SocketAddr> {
     match self {
       Listener::Tcp(listener, _) => listener.local_addr().ok(),
+      #[cfg(unix)]
       Listener::Unix(..) => None,
+      #[cfg(windows)]
+      Listener::Pipe(..) => None,
     }
   }
 
   pub fn tls(&self) -> Option<Arc<ServerTls>> {
     match self {
       Listener::Tcp(_, tls) => tls.clone(),
+      #[cfg(unix)]
       Listener::Unix(..) => None,
+      #[cfg(windows)]
+      Listener::Pipe(..) => None,
     }
   }
 
-  /// Node removes a Unix socket file when its server closes; so do we.
+  /// Node removes a Unix socket file when its server closes; so do we. (A pipe has no
+  /// file: its name goes with its last instance.)
   pub fn remove_socket_file(&self) {
+    #[cfg(unix)]
     if let Listener::Unix(_, path) = self {
       let _ = std::fs::remove_file(path);
     }
@@ -126,6 +168,12 @@ impl Listener {
 impl ConnectTarget {
   pub async fn connect(&self) -> Result<(Stream, PeerInfo), IoFailure> {
     match self {
+      #[cfg(windows)]
+      ConnectTarget::Unix { path } => crate::named_pipe::connect(path)
+        .await
+        .map(|s| (Stream::PipeClient(s), PeerInfo::default()))
+        .map_err(|err| IoFailure::new(&err, "connect", Some(path.clone()), None)),
+      #[cfg(unix)]
       ConnectTarget::Unix { path } => UnixStream::connect(path)
         .await
         .and_then(UnixStream::into_std)
@@ -223,6 +271,7 @@ fn tcp_peer(stream: &TcpStream) -> PeerInfo {
   }
 }
 
+#[cfg(unix)]
 impl Stream {
   /// A duplicate of the connected Unix stream socket numbered `fd` (one Node's cluster
   /// module accepted). Any integer is safe to pass: one that is not an open descriptor, or

@@ -88,7 +88,12 @@ async fn bind(target: &UdpTarget) -> Result<UdpSocket, IoFailure> {
 /// An IP literal of the other family: dgram passes it on as dns.lookup returns it, and
 /// the bind or send fails with EINVAL.
 fn wrong_family() -> std::io::Error {
-  std::io::Error::from_raw_os_error(libc::EINVAL)
+  #[cfg(unix)]
+  let einval = libc::EINVAL;
+  // WSAEINVAL, which libuv reports as EINVAL.
+  #[cfg(windows)]
+  let einval = 10022;
+  std::io::Error::from_raw_os_error(einval)
 }
 
 /// Like dgram, a name resolves within the socket's own address family (dns.lookup with
@@ -139,6 +144,7 @@ async fn receive_loop(socket: &UdpSocket, registry: &Registry, cancel: &Cancel, 
 /// The kernel's count of datagrams it dropped because the socket's receive queue was full
 /// (Linux's `SO_RXQ_OVFL`, cumulative, delivered with each datagram received). Elsewhere
 /// nothing is counted.
+#[cfg(unix)]
 mod kernel_drops {
   use std::io;
   use std::net::SocketAddr;
@@ -232,6 +238,33 @@ mod kernel_drops {
       }
       _ => Err(io::Error::new(io::ErrorKind::InvalidData, "a datagram from an unknown address family")),
     }
+  }
+}
+
+/// Windows has no drop count: a plain non-blocking receive.
+#[cfg(windows)]
+mod kernel_drops {
+  use std::io;
+  use std::net::SocketAddr;
+
+  use tokio::net::UdpSocket;
+
+  pub fn enable(_: &UdpSocket) -> bool {
+    false
+  }
+
+  /// One datagram, without blocking (the raw call that tokio's `async_io` retries on
+  /// readiness, so not tokio's own `try_recv_from`).
+  pub fn recv(socket: &UdpSocket, buf: &mut [u8]) -> io::Result<(usize, SocketAddr, Option<u32>)> {
+    let sock = socket2::SockRef::from(socket);
+    // SAFETY: initialised bytes may be viewed as possibly-uninitialised ones; recv_from
+    // only writes to them.
+    let uninit = unsafe { &mut *(buf as *mut [u8] as *mut [std::mem::MaybeUninit<u8>]) };
+    let (n, from) = sock.recv_from(uninit)?;
+    let from = from.as_socket().ok_or_else(|| {
+      io::Error::new(io::ErrorKind::InvalidData, "a datagram from an unknown address family")
+    })?;
+    Ok((n, from, None))
   }
 }
 

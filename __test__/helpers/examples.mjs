@@ -222,6 +222,9 @@ function withExample(
       throw err
     } finally {
       await Promise.all(procs.map((p) => p.stop()))
+      // A server stopped by a signal cannot unlink its socket file (node:net's cannot
+      // either); the next example would replace it, but nothing should outlive the run.
+      if (fs.statSync(UNIX_WORLD.path, { throwIfNoEntry: false })?.isSocket()) fs.rmSync(UNIX_WORLD.path)
       await ex.cleanup()
     }
     if (after) await after(t)

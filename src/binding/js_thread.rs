@@ -25,7 +25,6 @@ use napi::threadsafe_function::{ThreadsafeFunction, ThreadsafeFunctionCallMode};
 use super::batch::{self, JsBatch};
 use super::poll_conn::{PollConn, PollOwner};
 use super::teardown;
-use super::uv;
 use crate::endpoint::Endpoint;
 use crate::errors::IoFailure;
 use crate::mailbox::{ConnId, Courier, Event, Mailbox, Wake};
@@ -54,7 +53,8 @@ struct Life {
 
 pub(super) struct JsSide {
   env: sys::napi_env,
-  uv_loop: *mut uv::Loop,
+  /// This thread's libuv loop (`uv_loop_t`), where connections read here are watched.
+  uv_loop: *mut std::ffi::c_void,
   key: u64,
   pub endpoint: Arc<Endpoint>,
   mailbox: Arc<Mailbox>,
@@ -477,6 +477,7 @@ impl Drop for JsSide {
 ///
 /// # Safety
 /// On the env's thread, outside any JS call.
+#[cfg_attr(windows, allow(dead_code))] // only direct deliveries (Unix) raise
 unsafe fn raise_pending(env: sys::napi_env) {
   let mut exception = std::ptr::null_mut();
   // SAFETY: per the caller.
@@ -490,6 +491,7 @@ unsafe fn raise_pending(env: sys::napi_env) {
 ///
 /// # Safety
 /// On the env's thread, outside any JS call.
+#[cfg_attr(windows, allow(dead_code))]
 unsafe fn raise(env: sys::napi_env, message: &str) {
   let mut text = std::ptr::null_mut();
   let mut error = std::ptr::null_mut();

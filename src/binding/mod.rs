@@ -4,9 +4,14 @@
 
 mod batch;
 mod js_thread;
+#[cfg(unix)]
+mod poll_conn;
+#[cfg(windows)]
+#[path = "poll_conn_none.rs"]
 mod poll_conn;
 mod teardown;
 mod text;
+#[cfg(unix)]
 mod uv;
 mod writer;
 
@@ -35,7 +40,19 @@ const READ_HIGH_WATER: usize = 2 << 20;
 /// their local sockets. The tests run a subset that way so that path stays covered.
 fn plain_streams_on_js_thread() -> bool {
   static ON_JS_THREAD: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
-  *ON_JS_THREAD.get_or_init(|| std::env::var("NODE_IPC_RS_IO").map_or(true, |io| io != "tokio"))
+  *ON_JS_THREAD.get_or_init(|| cfg!(unix) && std::env::var("NODE_IPC_RS_IO").map_or(true, |io| io != "tokio"))
+}
+
+/// Our own duplicate of descriptor `fd`, so that Node closing its handle leaves ours open.
+#[cfg(unix)]
+fn adoptable(fd: i32) -> Result<Stream> {
+  Stream::from_unix_fd_number(fd).map_err(|err| Error::new(Status::InvalidArg, err.to_string()))
+}
+
+/// Node's cluster hands Windows workers no descriptor (a socket's `fd` is -1 there).
+#[cfg(windows)]
+fn adoptable(_fd: i32) -> Result<Stream> {
+  Err(Error::new(Status::InvalidArg, "adopting a descriptor is not supported on Windows"))
 }
 
 #[napi]
@@ -155,9 +172,7 @@ impl NativeEndpoint {
   /// Takes over a Unix socket accepted by Node's cluster module; the caller closes its copy.
   #[napi(catch_unwind)]
   pub fn adopt_fd(&self, on_events: Function<JsBatch, ()>, fd: i32) -> Result<()> {
-    // Our own duplicate, so that Node closing its handle leaves ours open.
-    let stream =
-      Stream::from_unix_fd_number(fd).map_err(|err| Error::new(Status::InvalidArg, err.to_string()))?;
+    let stream = adoptable(fd)?;
     let courier = self.side.courier(&on_events)?;
     self.side.update_keep_alive();
     within_runtime_if_available(|| self.endpoint().adopt(stream, &courier));

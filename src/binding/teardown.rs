@@ -52,11 +52,13 @@ pub(super) fn tearing_down() -> bool {
   STATE.try_with(|state| state.borrow().tearing_down).unwrap_or(true)
 }
 
+#[cfg_attr(windows, allow(dead_code))] // libuv handles are opened on Unix only
 pub(super) fn handles_opened(n: usize) {
   STATE.with(|state| state.borrow_mut().open_handles += n);
 }
 
 /// Completes the environment's teardown once the last handle is freed.
+#[cfg_attr(windows, allow(dead_code))]
 pub(super) fn handles_closed(n: usize) {
   let hook = STATE.with(|state| {
     let mut state = state.borrow_mut();
