@@ -19,18 +19,7 @@ CACHE=${NODE_IPC_RS_NODE_CACHE:-$HOME/.cache/node-ipc-rs/node}
 TARGET=aarch64-unknown-linux-gnu
 SYSROOT=/usr/aarch64-linux-gnu
 
-need=()
-for p in rustc-web cargo-web rust-web-src gcc-aarch64-linux-gnu libc6-dev-arm64-cross libc6-arm64-cross qemu-user-static; do
-  dpkg -s "$p" >/dev/null 2>&1 || need+=("$p")
-done
-if [ ${#need[@]} -gt 0 ]; then
-  echo "== apt-get install ${need[*]}"
-  export DEBIAN_FRONTEND=noninteractive
-  as_root=()
-  [ "$(id -u)" -eq 0 ] || as_root=(sudo --preserve-env=DEBIAN_FRONTEND)
-  timeout 300 "${as_root[@]}" apt-get update -qq
-  timeout 900 "${as_root[@]}" apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
-fi
+bash scripts/apt-need.sh rustc-web cargo-web rust-web-src gcc-aarch64-linux-gnu libc6-dev-arm64-cross libc6-arm64-cross qemu-user-static
 
 echo "== arm64 Node $NODE_VERSION"
 NODE_DIR=$CACHE/linux-arm64-$NODE_VERSION

@@ -1,0 +1,130 @@
+'use strict'
+
+// Shared by the Windows tests, which run in node.exe under Wine with Node's own test runner
+// (`npm run test:windows`, scripts/test-windows.sh): ava 7 needs a newer Node than those
+// tests can rely on there, and the runner needs nothing installed. Each helper is defined
+// once, here.
+
+const { spawn } = require('node:child_process')
+const crypto = require('node:crypto')
+const fs = require('node:fs')
+const os = require('node:os')
+const path = require('node:path')
+
+const ROOT = path.resolve(__dirname, '..', '..')
+const IMPLS = {
+  ours: path.join(ROOT, 'index.js'),
+  ref: require.resolve('@achrinza/node-ipc', { paths: [ROOT] }),
+}
+const COMPAT_EXAMPLES = path.join(
+  path.dirname(require.resolve('@node-ipc/compat/package.json', { paths: [ROOT] })),
+  'example',
+)
+
+/** A fresh pipe path, as node-ipc users write it (mapped to \\.\pipe\... by both impls). */
+function pipePath(label = 'test') {
+  return `/tmp/node-ipc-rs-${label}-${process.pid}-${crypto.randomBytes(4).toString('hex')}`
+}
+
+/** The name node:net listens on for `pipePath` (v9's mapping). */
+function pipeName(p) {
+  return `\\\\.\\pipe\\${p.replace(/^\//, '').replace(/\//g, '-')}`
+}
+
+function tmpDir(t) {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'node-ipc-rs-win-'))
+  t.after(() => fs.rmSync(dir, { recursive: true, force: true }))
+  return dir
+}
+
+/** Resolves when `emitter` emits `event` (with its first argument), rejects after `ms`. */
+function once(emitter, event, ms = 10000, what = event) {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`no ${what} within ${ms} ms`)), ms)
+    emitter.once(event, (value) => {
+      clearTimeout(timer)
+      resolve(value)
+    })
+  })
+}
+
+const delay = (ms) => new Promise((resolve) => setTimeout(resolve, ms))
+
+/**
+ * A child node.exe running `file` (or `-e` code when `code` is given), its output collected
+ * line by line. `waitFor(re, ms)` resolves with the first line matching `re`; `waitExit(ms)`
+ * with the exit code; `stop()` kills it and waits. Children are killed when the test ends.
+ */
+function spawnNode(t, args, { cwd, env } = {}) {
+  const child = spawn(process.execPath, args, {
+    cwd,
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  })
+  const lines = []
+  const waiters = []
+  let exited = null
+  const onLine = (line) => {
+    lines.push(line)
+    for (const w of [...waiters]) {
+      if (w.re.test(line)) {
+        waiters.splice(waiters.indexOf(w), 1)
+        w.resolve(line)
+      }
+    }
+  }
+  for (const stream of [child.stdout, child.stderr]) {
+    let rest = ''
+    stream.setEncoding('utf8')
+    stream.on('data', (chunk) => {
+      const parts = (rest + chunk).split(/\r?\n/)
+      rest = parts.pop()
+      for (const line of parts) onLine(line)
+    })
+    stream.on('end', () => rest && onLine(rest))
+  }
+  const exit = new Promise((resolve) =>
+    child.on('exit', (code, signal) => {
+      exited = { code, signal }
+      resolve(exited)
+    }),
+  )
+  const handle = {
+    child,
+    lines,
+    output: () => lines.join('\n'),
+    waitFor(re, ms = 15000) {
+      const seen = lines.find((l) => re.test(l))
+      if (seen !== undefined) return Promise.resolve(seen)
+      return new Promise((resolve, reject) => {
+        const w = { re, resolve }
+        waiters.push(w)
+        setTimeout(() => {
+          if (waiters.includes(w)) {
+            waiters.splice(waiters.indexOf(w), 1)
+            reject(new Error(`no line matching ${re} within ${ms} ms; output:\n${handle.output()}`))
+          }
+        }, ms)
+      })
+    },
+    async waitExit(ms = 15000) {
+      const timer = delay(ms).then(() => 'timeout')
+      const r = await Promise.race([exit, timer])
+      if (r === 'timeout') throw new Error(`still running after ${ms} ms; output:\n${handle.output()}`)
+      return r
+    },
+    async stop() {
+      if (!exited) child.kill()
+      await exit
+    },
+  }
+  t.after(() => handle.stop())
+  return handle
+}
+
+/** Runs `code` in a child node.exe with `IMPL` set to the implementation's path. */
+function runScript(t, impl, code, options = {}) {
+  return spawnNode(t, ['-e', code], { ...options, env: { ...options.env, IMPL: IMPLS[impl] } })
+}
+
+module.exports = { ROOT, IMPLS, COMPAT_EXAMPLES, pipePath, pipeName, tmpDir, once, delay, spawnNode, runScript }
