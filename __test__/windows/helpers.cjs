@@ -50,9 +50,19 @@ function once(emitter, event, ms = 10000, what = event) {
 
 const delay = (ms) => new Promise((resolve) => setTimeout(resolve, ms))
 
+function parseJson(line) {
+  if (!line.startsWith('{')) return undefined
+  try {
+    return JSON.parse(line)
+  } catch {
+    return undefined
+  }
+}
+
 /**
  * A child node.exe running `file` (or `-e` code when `code` is given), its output collected
- * line by line. `waitFor(re, ms)` resolves with the first line matching `re`; `waitExit(ms)`
+ * line by line. `waitFor(re, ms)` resolves with the first line matching `re` (anything with
+ * a `test(line)` method); `json()`/`waitJson(pred, ms)` read JSON lines; `waitExit(ms)`
  * with the exit code; `stop()` kills it and waits. Children are killed when the test ends.
  */
 function spawnNode(t, args, { cwd, env } = {}) {
@@ -106,6 +116,16 @@ function spawnNode(t, args, { cwd, env } = {}) {
           }
         }, ms)
       })
+    },
+    /** The output lines that are JSON objects (fixtures print one a line), parsed. */
+    json: () => lines.map(parseJson).filter(Boolean),
+    /** The first JSON line `pred` accepts, waiting up to `ms`. */
+    async waitJson(pred, ms = 15000) {
+      const match = {
+        test: (l) => Boolean(parseJson(l) && pred(parseJson(l))),
+        toString: () => `a JSON line where ${pred}`,
+      }
+      return parseJson(await handle.waitFor(match, ms))
     },
     async waitExit(ms = 15000) {
       const timer = delay(ms).then(() => 'timeout')

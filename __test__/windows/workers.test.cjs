@@ -1,0 +1,107 @@
+'use strict'
+
+// Worker teardown on Windows: the scenario of workers.spec.mjs (fixtures/workers/main.cjs)
+// in a child node.exe. 20 worker_threads Workers, each with a named-pipe, TCP, TLS and UDP
+// server and client in traffic, are terminated mid-traffic while the main thread uses the
+// addon too; then every worker's pipe is gone (ENOENT, as node:net says for a pipe nobody
+// serves), its TCP/TLS ports refuse, its UDP ports bind again, and the main thread still
+// makes a round trip. Under Wine the child sees its host process's /proc, so its open
+// descriptors are counted as on Linux; on Windows itself nothing is counted (no /proc).
+const test = require('node:test')
+const assert = require('node:assert')
+const dgram = require('node:dgram')
+const fs = require('node:fs')
+const net = require('node:net')
+const path = require('node:path')
+const { IMPLS, ROOT, tmpDir, spawnNode } = require('./helpers.cjs')
+
+const MAIN = path.join(__dirname, '..', 'fixtures', 'workers', 'main.cjs')
+const WORKERS = 20
+const THRESHOLD = 10 // pongs per transport before a worker is terminated
+const SETTLE_MS = 10000 // how long the child polls for its baseline descriptor count
+
+const connectOutcome = (opts) =>
+  new Promise((resolve) => {
+    const s = net.connect(opts)
+    s.on('connect', () => {
+      s.destroy()
+      resolve('connected')
+    })
+    s.on('error', (err) => resolve(err.code))
+  })
+
+const bindOutcome = (port) =>
+  new Promise((resolve) => {
+    const s = dgram.createSocket('udp4')
+    s.on('error', (err) => resolve(err.code))
+    s.bind(port, '127.0.0.1', () => s.close(() => resolve('bound')))
+  })
+
+const toPipe = (p) => (p.startsWith('\\\\.\\pipe\\') ? p : `\\\\.\\pipe\\${p.replace(/^\//, '').replace(/\//g, '-')}`)
+
+for (const impl of Object.keys(IMPLS)) {
+  test(`[${impl}] ${WORKERS} workers terminated mid-traffic leave nothing open and their endpoints gone`, {
+    timeout: 240000,
+  }, async (t) => {
+    const child = spawnNode(t, [MAIN], {
+      env: {
+        IPC_IMPL: impl,
+        IPC_IMPL_PATH: IMPLS[impl],
+        WORKERS: String(WORKERS),
+        THRESHOLD: String(THRESHOLD),
+        MAIN_DIR: tmpDir(t),
+        WORK_DIR: tmpDir(t),
+        CERTS: path.join(ROOT, 'local-node-ipc-certs'),
+        SETTLE_MS: String(SETTLE_MS),
+      },
+    })
+    const s = await child.waitJson((o) => ['settled', 'worker-failed', 'fatal'].includes(o.ev), 200000)
+    assert.strictEqual(s.ev, 'settled', `the worker runs did not complete: ${JSON.stringify(s)}\n${child.output()}`)
+
+    assert.strictEqual(s.workers.length, WORKERS)
+    for (const w of s.workers) {
+      for (const tr of ['unix', 'tcp', 'tls', 'udp']) {
+        assert.ok(w.busy[tr] >= THRESHOLD, `worker ${w.i} ${tr}: ${JSON.stringify(w.busy)}`)
+      }
+      assert.deepStrictEqual(
+        w.errors.filter((e) => !e.afterBusy),
+        [],
+        `worker ${w.i}: no error before the termination`,
+      )
+      assert.strictEqual(w.exitCode, 1, `worker ${w.i} ended by terminate()`)
+    }
+    assert.ok(s.mainRoundTrip, "the main thread's own server and client still make a round trip")
+
+    if (fs.existsSync('/proc/self/fd')) {
+      assert.deepStrictEqual(
+        s.final.fds,
+        s.baseline.fds,
+        `descriptors after ${s.waitedMs} ms; not in the baseline: ${JSON.stringify(s.extraFds.slice(0, 20))}`,
+      )
+    } else {
+      t.diagnostic('no /proc here: descriptors not counted')
+    }
+
+    assert.strictEqual(child.child.exitCode, null, 'the process that ran the workers still runs during the probes')
+    const probes = []
+    for (const w of s.workers) {
+      probes.push({
+        i: w.i,
+        pipe: await connectOutcome({ path: toPipe(w.unixPath) }),
+        tcp: await connectOutcome({ host: '127.0.0.1', port: w.tcpPort }),
+        tls: await connectOutcome({ host: '127.0.0.1', port: w.tlsPort }),
+        udp: await bindOutcome(w.udpPort),
+        udpPeer: await bindOutcome(w.udpPeerPort),
+      })
+    }
+    const bad = probes.filter(
+      (p) =>
+        p.pipe !== 'ENOENT' ||
+        p.tcp !== 'ECONNREFUSED' ||
+        p.tls !== 'ECONNREFUSED' ||
+        p.udp !== 'bound' ||
+        p.udpPeer !== 'bound',
+    )
+    assert.deepStrictEqual(bad, [], `endpoints of terminated workers still in use (${bad.length} of ${WORKERS})`)
+  })
+}
