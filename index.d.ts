@@ -32,8 +32,10 @@ declare namespace ipc {
     /** Logs through `config.logger` unless `config.silent`. */
     log(...args: any[]): void
     /**
-     * Connects to a Unix socket; `path` defaults to `socketRoot + appspace + id`. The
-     * callback runs synchronously, once the client is in `ipc.of[id]`.
+     * Connects to a Unix socket (on Windows the named pipe the path maps to, as v9:
+     * `/tmp/app.world` is `\\.\pipe\tmp-app.world`); `path` defaults to
+     * `socketRoot + appspace + id`. The callback runs synchronously, once the client is in
+     * `ipc.of[id]`.
      */
     connectTo(id: string, path?: string, callback?: () => void): void
     connectTo(id: string, callback?: () => void): void
@@ -44,8 +46,9 @@ declare namespace ipc {
     /** Flushes pending emits, closes the connection and removes `ipc.of[id]`; no retry follows. */
     disconnect(id: string): void
     /**
-     * Creates a Unix socket server (`path` defaults to `socketRoot + appspace + id`);
-     * call `ipc.server.start()` to listen. The callback is a `'start'` handler.
+     * Creates a Unix socket server (on Windows a named-pipe server, whose `path` becomes
+     * the pipe name at start); `path` defaults to `socketRoot + appspace + id`. Call
+     * `ipc.server.start()` to listen. The callback is a `'start'` handler.
      */
     serve(path: string, callback?: () => void): void
     serve(callback?: () => void): void
@@ -166,7 +169,7 @@ declare namespace ipc {
     sockets?: Socket[]
     /** The listener: `false` until `start()`, then a handle with the `net.Server` members v9 code uses. */
     server?: ServerHandle | false
-    /** The socket path, or the host of a network server. */
+    /** The socket path (on Windows, once started, the pipe name), or the host of a network server. */
     path?: string
     /** The port of a network server; `undefined` for a Unix socket server. */
     port?: number

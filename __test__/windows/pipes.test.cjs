@@ -291,3 +291,92 @@ test('[ours] ipc clients to a server whose pipe is busy wait for an instance and
   for (let i = 0; i < 200 && connects < 12; i++) await delay(50)
   assert.strictEqual(connects, 12)
 })
+
+// ------------------------------------------------------------------ limits and back-pressure
+
+for (const impl of Object.keys(IMPLS)) {
+  test(`[${impl}] maxConnections=1 on a pipe: one server 'connect', the extra peer is closed, the first is served`, {
+    timeout: 90000,
+  }, async (t) => {
+    const { IPC: Impl } = require(IMPLS[impl])
+    const server = new Impl()
+    Object.assign(server.config, { silent: true, maxConnections: 1 })
+    const p = pipePath('maxconn')
+    let connects = 0
+    const got = []
+    server.serve(p, () => {
+      server.server.on('connect', () => connects++)
+      server.server.on('m', (data) => got.push(data))
+    })
+    server.server.start()
+    await once(server.server, 'start')
+    t.after(() => server.server.stop())
+
+    const a = net.connect(pipeName(p))
+    t.after(() => a.destroy())
+    await once(a, 'connect')
+    for (let i = 0; i < 100 && connects < 1; i++) await delay(20)
+    assert.strictEqual(connects, 1)
+    const b = net.connect(pipeName(p))
+    b.on('error', () => {})
+    t.after(() => b.destroy())
+    await once(b, 'close', 10000, 'the extra peer closed by the server')
+    // The window in which a second 'connect' would show: connects arrive within ms.
+    await delay(500)
+    assert.strictEqual(connects, 1)
+    a.write(`${JSON.stringify({ type: 'm', data: 'still here' })}\f`)
+    for (let i = 0; i < 100 && got.length < 1; i++) await delay(20)
+    assert.deepStrictEqual(got, ['still here'])
+  })
+}
+
+test('[ours] back-pressure on a pipe: emit returns false past 16 MiB queued for a peer that does not read, drain follows, nothing is lost', {
+  timeout: 90000,
+}, async (t) => {
+  const p = pipePath('drain')
+  const server = quietIpc()
+  const drained = []
+  server.serve(p, () => {
+    server.server.on('drain', (socket) => drained.push(socket))
+  })
+  server.server.start()
+  await once(server.server, 'start')
+  t.after(() => server.server.stop())
+
+  const peer = net.connect(pipeName(p))
+  t.after(() => peer.destroy())
+  peer.pause()
+  await once(peer, 'connect')
+  const socket = await once(server.server, 'connect')
+  const chunk = 'x'.repeat(1024 * 1024)
+  // v9's emit returns nothing; ours returns false once the queue passes 16 MiB.
+  let sent = 0
+  let result
+  while (result !== false && sent < 64) {
+    result = server.server.emit(socket, 'chunk', chunk)
+    sent++
+  }
+  assert.strictEqual(result, false, 'emit returned false before 64 MiB were queued')
+  assert.ok(sent >= 16, `false only past 16 MiB (after ${sent} MiB)`)
+
+  // Read everything: every frame arrives whole and in order, then the server hears 'drain'.
+  let buffered = ''
+  let frames = 0
+  peer.setEncoding('utf8')
+  peer.on('data', (d) => {
+    buffered += d
+    let at = buffered.indexOf('\f')
+    while (at !== -1) {
+      const msg = JSON.parse(buffered.slice(0, at))
+      assert.strictEqual(msg.type, 'chunk')
+      assert.strictEqual(msg.data.length, chunk.length)
+      frames++
+      buffered = buffered.slice(at + 1)
+      at = buffered.indexOf('\f')
+    }
+  })
+  peer.resume()
+  for (let i = 0; i < 1500 && (frames < sent || drained.length === 0); i++) await delay(20)
+  assert.strictEqual(frames, sent)
+  assert.strictEqual(drained.length, 1)
+})
