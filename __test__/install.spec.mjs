@@ -230,7 +230,7 @@ test('manifests: no install scripts, engines for Node-API 9, platform packages w
   t.regex(fs.readFileSync(path.join(ROOT, 'Cargo.toml'), 'utf8'), /"napi9"/, 'the addon is built for Node-API 9')
   // Added at publish time, so a clone's `npm install`/`npm ci` asks no registry for them.
   t.is(rootManifest.optionalDependencies, undefined)
-  t.is(rootManifest.scripts.prepublishOnly, 'napi pre-publish -t npm')
+  t.is(rootManifest.scripts.prepublishOnly, 'napi pre-publish -t npm --no-gh-release')
   t.is(platformDirs.length, rootManifest.napi.targets.length, 'one npm/ package per napi target')
   for (const { manifest } of platformDirs) {
     t.is(manifest.version, rootManifest.version, `${manifest.name} version`)

@@ -1,7 +1,7 @@
 'use strict'
 
-// v9's mapping of a local socket path to a Windows named pipe. Windows
-// transport is not built yet; the mapping is kept, and tested, for when it is.
+// v9's mapping of a local socket path to a Windows named pipe (README, "Platforms"), used
+// by the server and the client on win32.
 const PIPE_PREFIX = '\\\\.\\pipe\\'
 
 function toPipeName(path) {

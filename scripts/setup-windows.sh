@@ -77,7 +77,8 @@ C
   printf 'LIBRARY bcryptprimitives.dll\nEXPORTS\n  ProcessPrng\n' > "$DIR/shim/bcryptprimitives.def"
   x86_64-w64-mingw32-gcc -O2 -shared -o "$DIR/shim/bcryptprimitives.dll" \
     "$DIR/shim/bcryptprimitives.c" "$DIR/shim/bcryptprimitives.def" -lbcrypt
-  timeout 300 "$WINE" wineboot -i > "$DIR/wineboot.log" 2>&1 || true
+  # Without Mono and Gecko (mscoree, mshtml): a fresh prefix would offer to install them.
+  WINEDLLOVERRIDES="mscoree,mshtml=" timeout -k 10 300 "$WINE" wineboot -i > "$DIR/wineboot.log" 2>&1 || true
   timeout 120 "$WINE" reg add 'HKCU\Software\Wine' /v Version /d win10 /f > /dev/null
   cp "$DIR/shim/bcryptprimitives.dll" "$WINEPREFIX/drive_c/windows/system32/"
 fi

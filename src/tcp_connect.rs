@@ -145,6 +145,7 @@ fn connect_failure(err: &std::io::Error, addr: SocketAddr, options: &TcpConnectO
 #[cfg(test)]
 mod tests {
   use super::*;
+  use crate::errors::errno;
   use tokio::net::TcpListener;
 
   fn addr(s: &str) -> SocketAddr {
@@ -185,7 +186,7 @@ mod tests {
     let errors: Vec<_> = failure.errors.iter().map(|f| (f.errno, f.syscall, f.port)).collect();
     assert_eq!(
       errors,
-      vec![(-libc::ECONNREFUSED, "connect", Some(a)), (-libc::ECONNREFUSED, "connect", Some(b))]
+      vec![(errno::ECONNREFUSED, "connect", Some(a)), (errno::ECONNREFUSED, "connect", Some(b))]
     );
     assert_eq!(
       (failure.errno, failure.code.as_deref()),
@@ -218,7 +219,7 @@ mod tests {
     let errors: Vec<_> = failure.errors.iter().map(|f| (f.errno, f.port)).collect();
     assert_eq!(
       errors,
-      vec![(-libc::ETIMEDOUT, Some(addrs[0].port())), (-libc::ECONNREFUSED, Some(addrs[1].port()))]
+      vec![(errno::ETIMEDOUT, Some(addrs[0].port())), (errno::ECONNREFUSED, Some(addrs[1].port()))]
     );
   }
 

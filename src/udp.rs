@@ -127,6 +127,9 @@ async fn receive_loop(socket: &UdpSocket, registry: &Registry, cancel: &Cancel, 
           courier.send(event);
         }
       }
+      // Windows reports an earlier send's ICMP port unreachable on the next receive;
+      // libuv ignores it there (dgram never sees it), so do we.
+      Err(err) if ignored_on_receive(&err) => {}
       // ICMP errors (a port unreachable from an earlier send) surface on reads; the
       // socket stays usable, so report and go on.
       Err(err) => {
@@ -139,6 +142,17 @@ async fn receive_loop(socket: &UdpSocket, registry: &Registry, cancel: &Cancel, 
       _ = courier.wait_for_room() => {}
     }
   }
+}
+
+/// WSAECONNRESET and WSAENETRESET on a UDP receive, which libuv's Windows `uv_udp` skips.
+#[cfg(windows)]
+fn ignored_on_receive(err: &std::io::Error) -> bool {
+  matches!(err.raw_os_error(), Some(10054 | 10052))
+}
+
+#[cfg(unix)]
+fn ignored_on_receive(_: &std::io::Error) -> bool {
+  false
 }
 
 /// The kernel's count of datagrams it dropped because the socket's receive queue was full

@@ -50,6 +50,15 @@ function once(emitter, event, ms = 10000, what = event) {
 
 const delay = (ms) => new Promise((resolve) => setTimeout(resolve, ms))
 
+/** `promise`, or a rejection with `message()` after `ms`; the timer is cleared either way. */
+function withTimeout(promise, ms, message) {
+  let timer
+  const timeout = new Promise((_, reject) => {
+    timer = setTimeout(() => reject(new Error(message())), ms)
+  })
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer))
+}
+
 function parseJson(line) {
   if (!line.startsWith('{')) return undefined
   try {
@@ -106,15 +115,23 @@ function spawnNode(t, args, { cwd, env } = {}) {
     waitFor(re, ms = 15000) {
       const seen = lines.find((l) => re.test(l))
       if (seen !== undefined) return Promise.resolve(seen)
+      // Timers are cleared once settled: a pending one would keep the test file's
+      // process alive after its tests end.
       return new Promise((resolve, reject) => {
-        const w = { re, resolve }
-        waiters.push(w)
-        setTimeout(() => {
+        const w = {
+          re,
+          resolve: (line) => {
+            clearTimeout(timer)
+            resolve(line)
+          },
+        }
+        const timer = setTimeout(() => {
           if (waiters.includes(w)) {
             waiters.splice(waiters.indexOf(w), 1)
             reject(new Error(`no line matching ${re} within ${ms} ms; output:\n${handle.output()}`))
           }
         }, ms)
+        waiters.push(w)
       })
     },
     /** The output lines that are JSON objects (fixtures print one a line), parsed. */
@@ -128,9 +145,7 @@ function spawnNode(t, args, { cwd, env } = {}) {
       return parseJson(await handle.waitFor(match, ms))
     },
     async waitExit(ms = 15000) {
-      const timer = delay(ms).then(() => 'timeout')
-      const r = await Promise.race([exit, timer])
-      if (r === 'timeout') throw new Error(`still running after ${ms} ms; output:\n${handle.output()}`)
+      const r = await withTimeout(exit, ms, () => `still running after ${ms} ms; output:\n${handle.output()}`)
       return r
     },
     async stop() {
@@ -147,4 +162,16 @@ function runScript(t, impl, code, options = {}) {
   return spawnNode(t, ['-e', code], { ...options, env: { ...options.env, IMPL: IMPLS[impl] } })
 }
 
-module.exports = { ROOT, IMPLS, COMPAT_EXAMPLES, pipePath, pipeName, tmpDir, once, delay, spawnNode, runScript }
+module.exports = {
+  ROOT,
+  IMPLS,
+  COMPAT_EXAMPLES,
+  pipePath,
+  pipeName,
+  tmpDir,
+  once,
+  delay,
+  withTimeout,
+  spawnNode,
+  runScript,
+}

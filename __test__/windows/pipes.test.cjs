@@ -5,7 +5,7 @@
 const test = require('node:test')
 const assert = require('node:assert')
 const net = require('node:net')
-const { IMPLS, pipePath, pipeName, once, delay, runScript } = require('./helpers.cjs')
+const { IMPLS, pipePath, pipeName, once, delay, withTimeout, runScript } = require('./helpers.cjs')
 
 const { IPC } = require(IMPLS.ours)
 
@@ -248,10 +248,7 @@ test('[ours] 100 clients connecting at once to one pipe server (more than its wa
   t.after(() => {
     for (const c of clients) c.destroy()
   })
-  const timeout = delay(60000).then(() => {
-    throw new Error('not every client was answered within 60 s')
-  })
-  const got = await Promise.race([Promise.all(answered), timeout])
+  const got = await withTimeout(Promise.all(answered), 60000, () => 'not every client was answered within 60 s')
   assert.deepStrictEqual(
     got,
     Array.from({ length: N }, (_, i) => i),
@@ -379,4 +376,112 @@ test('[ours] back-pressure on a pipe: emit returns false past 16 MiB queued for 
   for (let i = 0; i < 1500 && (frames < sent || drained.length === 0); i++) await delay(20)
   assert.strictEqual(frames, sent)
   assert.strictEqual(drained.length, 1)
+})
+
+// ------------------------------------------------------------------ stop, and a busy pipe
+
+// stop() drops the waiting instances at once; each handle closes as soon as tokio's I/O
+// driver has cancelled its pending connect (milliseconds), so the name goes within
+// STOP_GONE_MS. (libuv closes them synchronously.)
+const STOP_GONE_MS = 2000
+
+test('[ours] after server.stop() the pipe is gone (ENOENT) within moments, and the same path can be served again', {
+  timeout: 90000,
+}, async (t) => {
+  const p = pipePath('restart')
+  const first = quietIpc()
+  first.serve(p)
+  first.server.start()
+  await once(first.server, 'start')
+  first.server.stop()
+  const probe = () =>
+    new Promise((resolve) => {
+      const c = net.connect(pipeName(p))
+      c.on('connect', () => {
+        c.destroy()
+        resolve('connected')
+      })
+      c.on('error', (err) => resolve(err.code))
+    })
+  const deadline = Date.now() + STOP_GONE_MS
+  let after = await probe()
+  while (after !== 'ENOENT' && Date.now() < deadline) {
+    await delay(20)
+    after = await probe()
+  }
+  assert.strictEqual(after, 'ENOENT')
+
+  const second = quietIpc()
+  second.serve(p, () => {
+    second.server.on('ping', (data, socket) => second.server.emit(socket, 'pong', data))
+  })
+  second.server.start()
+  await once(second.server, 'start')
+  t.after(() => second.server.stop())
+  const c = net.connect(pipeName(p))
+  t.after(() => c.destroy())
+  c.setEncoding('utf8')
+  await once(c, 'connect')
+  c.write(`${JSON.stringify({ type: 'ping', data: 'again' })}\f`)
+  assert.strictEqual(await once(c, 'data'), `${JSON.stringify({ type: 'pong', data: 'again' })}\f`)
+})
+
+// A node:net pipe server whose event loop is blocked for BLOCK_MS right after its first
+// connection: it keeps 4 instances waiting (libuv) and creates no new one while blocked,
+// so of 8 clients that connect then, some find every instance taken (ERROR_PIPE_BUSY).
+// Ours must wait and connect once the server runs again, as Node's clients do.
+const BLOCK_MS = 3000
+
+test('[ours] clients to a pipe whose instances are all taken wait (ERROR_PIPE_BUSY) and connect once one comes free', {
+  timeout: 90000,
+}, async (t) => {
+  const p = pipePath('busy-net')
+  const server = runScript(
+    t,
+    'ours',
+    `
+    const fs = require('fs')
+    const net = require('net')
+    let n = 0
+    const sockets = []
+    net.createServer((c) => {
+      sockets.push(c)
+      n++
+      if (n === 1) {
+        fs.writeSync(1, 'blocking\\n')
+        const end = Date.now() + ${BLOCK_MS}
+        while (Date.now() < end) {}
+        fs.writeSync(1, 'unblocked\\n')
+      }
+      fs.writeSync(1, 'conn ' + n + '\\n')
+    }).listen(${JSON.stringify(pipeName(p))}, () => fs.writeSync(1, 'listening\\n'))
+    `,
+  )
+  await server.waitFor(/^listening$/)
+  const first = net.connect(pipeName(p))
+  t.after(() => first.destroy())
+  await server.waitFor(/^blocking$/)
+
+  const started = Date.now()
+  const client = quietIpc({ maxRetries: 0 })
+  const ids = Array.from({ length: 8 }, (_, i) => `b${i}`)
+  const connectedAt = ids.map(
+    (id) =>
+      new Promise((resolve, reject) => {
+        client.connectTo(id, p, () => {
+          client.of[id].on('connect', () => resolve(Date.now() - started))
+          client.of[id].on('error', (err) => reject(new Error(`${id}: ${err.code} ${err.message}`)))
+        })
+      }),
+  )
+  t.after(() => {
+    for (const id of ids) client.disconnect(id)
+  })
+  const times = await withTimeout(Promise.all(connectedAt), 30000, () => 'not every client connected within 30 s')
+  await server.waitFor(/^conn 9$/, 30000)
+  // Some connected at once (waiting instances), the others only after the block: they
+  // waited through ERROR_PIPE_BUSY instead of failing.
+  const late = times.filter((ms) => ms >= BLOCK_MS - 500)
+  assert.ok(late.length >= 1, `connect times (ms): ${times.join(', ')}`)
+  assert.ok(late.length < times.length, `some connected at once: ${times.join(', ')}`)
 })

@@ -73,11 +73,12 @@ for (const impl of Object.keys(IMPLS)) {
     assert.ok(s.mainRoundTrip, "the main thread's own server and client still make a round trip")
 
     if (fs.existsSync('/proc/self/fd')) {
-      assert.deepStrictEqual(
-        s.final.fds,
-        s.baseline.fds,
-        `descriptors after ${s.waitedMs} ms; not in the baseline: ${JSON.stringify(s.extraFds.slice(0, 20))}`,
-      )
+      // Wine's own descriptors come and go in that process too (one run ended with 3 fewer
+      // than the baseline): no descriptor that was not open at the baseline, and no more
+      // of them than then.
+      const detail = `after ${s.waitedMs} ms: ${s.final.fds} (baseline ${s.baseline.fds}); not in the baseline: ${JSON.stringify(s.extraFds.slice(0, 20))}`
+      assert.deepStrictEqual(s.extraFds, [], detail)
+      assert.ok(s.final.fds <= s.baseline.fds, detail)
     } else {
       t.diagnostic('no /proc here: descriptors not counted')
     }
