@@ -19,6 +19,7 @@ export type Client = ipc.Client
 export type Server = ipc.Server
 export type Socket = ipc.Socket
 export type PeerCertificate = ipc.PeerCertificate
+export type PeerCredentials = ipc.PeerCredentials
 export type ServerHandle = ipc.ServerHandle
 export type SocketConfig = ipc.SocketConfig
 export type InterfaceOptions = ipc.InterfaceOptions

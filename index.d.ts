@@ -124,6 +124,11 @@ declare namespace ipc {
     emit(event: string | Uint8Array, value?: any): Client
     /** The connection: `false` before the first connect, a new object after each reconnect. */
     socket?: Socket | false
+    /**
+     * node-ipc-rs: the process serving a local socket, as the kernel reported it at connect
+     * (Unix sockets); `undefined` for network connections and before the first connect.
+     */
+    readonly peer?: PeerCredentials
     /** Reconnect attempts left before `'destroy'` (`Infinity` by default); reset on connect. */
     retriesRemaining?: number
     /** Set by `ipc.disconnect(id)`. */
@@ -184,9 +189,19 @@ declare namespace ipc {
    * members v9 code uses. Events: `'connect'`, `'close'(hadError)`, `'error'`,
    * `'drain'`.
    */
+  /** The process at the other end of a local socket (node-ipc-rs). */
+  interface PeerCredentials {
+    /** Absent where the OS does not say (macOS may not). */
+    pid?: number
+    uid: number
+    gid: number
+  }
+
   interface Socket extends EventEmitter {
     /** Server side: the last truthy `id` field of any payload this socket sent. */
     id?: any
+    /** node-ipc-rs, Unix sockets: the peer process as the kernel reported it at accept or connect. */
+    peer?: PeerCredentials
     connecting: boolean
     destroyed: boolean
     readable: boolean

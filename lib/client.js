@@ -35,6 +35,13 @@ class Client extends PubSub {
     })
   }
 
+  // node-ipc-rs: the process serving a local socket ({pid, uid, gid}, as the kernel
+  // reported it at connect), so a client can tell its server from a squatter on the path
+  // (README, "Peer credentials"); undefined for network connections and before connect.
+  get peer() {
+    return this.socket ? this.socket.peer : undefined
+  }
+
   // Replaced in ipc.of by a new connectTo: stop for good, including a pending retry
   // (v9 left it running and reconnecting forever).
   _retire() {

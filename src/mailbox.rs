@@ -30,6 +30,17 @@ pub struct PeerInfo {
   pub local_address: Option<String>,
   pub local_port: Option<u16>,
   pub tls: Option<TlsPeer>,
+  /// Who is at the other end of a local socket, as the kernel says at connect time.
+  pub cred: Option<PeerCred>,
+}
+
+/// The peer process of a Unix socket (`SO_PEERCRED` on Linux, `getpeereid` on macOS,
+/// where the pid is not always known).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PeerCred {
+  pub pid: Option<i32>,
+  pub uid: u32,
+  pub gid: u32,
 }
 
 /// What a TLS connection learned in its handshake.

@@ -120,9 +120,11 @@ impl Listener {
   ) -> std::task::Poll<std::io::Result<(Stream, PeerInfo)>> {
     match self {
       #[cfg(unix)]
-      Listener::Unix(listener, _) => listener
-        .poll_accept(cx)
-        .map(|accepted| Ok((Stream::Unix(accepted?.0.into_std()?), PeerInfo::default()))),
+      Listener::Unix(listener, _) => listener.poll_accept(cx).map(|accepted| {
+        let stream = accepted?.0;
+        let peer = unix_peer(&stream);
+        Ok((Stream::Unix(stream.into_std()?), peer))
+      }),
       #[cfg(windows)]
       Listener::Pipe(listener) => {
         listener.poll_accept(cx).map_ok(|server| (Stream::PipeServer(server), PeerInfo::default()))
@@ -176,8 +178,10 @@ impl ConnectTarget {
       #[cfg(unix)]
       ConnectTarget::Unix { path } => UnixStream::connect(path)
         .await
-        .and_then(UnixStream::into_std)
-        .map(|s| (Stream::Unix(s), PeerInfo::default()))
+        .and_then(|s| {
+          let peer = unix_peer(&s);
+          Ok((Stream::Unix(s.into_std()?), peer))
+        })
         .map_err(|err| IoFailure::unix(&err, "connect", path)),
       ConnectTarget::Tcp { host, port, options } => {
         let (stream, addr) = connect_host(host, *port, options).await?;
@@ -257,6 +261,14 @@ fn tls_peer(
   }
 }
 
+/// The kernel's record of the process at the other end, read once at accept or connect.
+#[cfg(unix)]
+fn unix_peer(stream: &UnixStream) -> PeerInfo {
+  let cred =
+    stream.peer_cred().ok().map(|c| crate::mailbox::PeerCred { pid: c.pid(), uid: c.uid(), gid: c.gid() });
+  PeerInfo { cred, ..PeerInfo::default() }
+}
+
 fn tcp_peer(stream: &TcpStream) -> PeerInfo {
   let _ = stream.set_nodelay(true);
   let remote = stream.peer_addr().ok();
@@ -268,6 +280,7 @@ fn tcp_peer(stream: &TcpStream) -> PeerInfo {
     local_address: local.map(|a| a.ip().to_string()),
     local_port: local.map(|a| a.port()),
     tls: None,
+    cred: None,
   }
 }
 

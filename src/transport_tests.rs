@@ -445,3 +445,31 @@ fn adopting_a_descriptor_by_number_accepts_only_a_connected_unix_stream() {
     std::os::unix::net::UnixListener::bind(tempfile::tempdir().unwrap().path().join("l")).unwrap();
   assert!(Stream::from_unix_fd_number(listener.as_raw_fd()).is_err(), "a listening socket");
 }
+
+fn connected_peer(events: &[Event]) -> Option<crate::mailbox::PeerInfo> {
+  events.iter().find_map(|e| match e {
+    Event::Connected { peer, .. } => Some(peer.clone()),
+    _ => None,
+  })
+}
+
+#[tokio::test]
+async fn unix_connections_know_the_peer_process_on_both_sides() {
+  let dir = tempfile::tempdir().unwrap();
+  let path = dir.path().join("s.sock").to_string_lossy().into_owned();
+  let server = Endpoint::new(EndpointOptions::default());
+  let (mut server_events, courier) = Collector::new(1 << 20);
+  server.listen(ListenTarget::Unix { path: path.clone(), readable_all: false, writable_all: false }, courier);
+  server_events.until(|e| e.iter().any(|e| matches!(e, Event::Listening { .. }))).await;
+  let client = Endpoint::new(EndpointOptions::default());
+  let (mut client_events, courier) = Collector::new(1 << 20);
+  client.connect(ConnectTarget::Unix { path }, courier);
+  let client_peer = connected_peer(client_events.until(|e| connected_peer(e).is_some()).await).unwrap();
+  let server_peer = connected_peer(server_events.until(|e| connected_peer(e).is_some()).await).unwrap();
+  // SAFETY: getuid and getgid cannot fail and touch no memory.
+  let (uid, gid) = unsafe { (libc::getuid(), libc::getgid()) };
+  let me = crate::mailbox::PeerCred { pid: Some(std::process::id() as i32), uid, gid };
+  assert_eq!(server_peer.cred, Some(me), "the server's view of its client");
+  assert_eq!(client_peer.cred, Some(me), "the client's view of its server");
+  assert_eq!(server_peer.remote_address, None);
+}

@@ -210,6 +210,15 @@ fn peer_object(env: &Env, peer: PeerInfo) -> Result<Object<'_>> {
   if let Some(p) = peer.local_port {
     o.set("localPort", p as u32)?;
   }
+  if let Some(cred) = peer.cred {
+    let mut c = Object::new(env)?;
+    if let Some(pid) = cred.pid {
+      c.set("pid", pid)?;
+    }
+    c.set("uid", cred.uid)?;
+    c.set("gid", cred.gid)?;
+    o.set("peer", c)?;
+  }
   if let Some(tls) = peer.tls {
     o.set("encrypted", true)?;
     o.set("authorized", tls.authorized)?;
