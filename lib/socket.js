@@ -8,8 +8,11 @@ const { X509Certificate } = require('crypto')
 // mirrors state.
 //
 // The first string written in a tick goes to the core at once (a reply leaves before its
-// handler returns); the rest of the tick's writes are corked into one native call, since a
-// native call costs far more than a string append.
+// handler returns); the rest of the tick's strings are corked, since a native call costs
+// far more than a string append, and go out in groups that double in size (2, 4, 8, ...
+// strings) with the remainder at the end of the tick. The doubling keeps a peer that has
+// many requests in flight busy while this side still answers the rest of a burst (the
+// first replies arrive early) at a cost of about log2(n) native calls for n writes.
 
 // Bytes queued for one peer above which write() returns false and 'drain' follows (the
 // core's writeHighWater, read once a socket exists: the addon is loaded by then).
@@ -37,6 +40,8 @@ function flushCorked() {
   flushScheduled = false
   for (const socket of corked) {
     socket._flush()
+    socket._corkCount = 0
+    socket._corkGroup = 2
   }
   corked.clear()
 }
@@ -55,6 +60,10 @@ class Socket extends EventEmitter {
       _endpoint: { value: endpoint },
       _conn: { value: conn },
       _corked: { value: '', writable: true },
+      // Strings corked since the last native write of this tick, and how many go out
+      // together next (doubles within a tick, back to 2 at its end).
+      _corkCount: { value: 0, writable: true },
+      _corkGroup: { value: 2, writable: true },
       // Frames with large strings written in this tick (formatLargeFrame's pieces, joined),
       // and their length; _corked text follows them.
       _corkedPieces: { value: null, writable: true },
@@ -128,6 +137,11 @@ class Socket extends EventEmitter {
         } else {
           this._corked += data
           this._cork()
+          if (++this._corkCount >= this._corkGroup && this._corkedPieces === null) {
+            this._corkCount = 0
+            this._corkGroup *= 2
+            this._flushText()
+          }
         }
       }
     } else {
