@@ -379,6 +379,14 @@ declare namespace ipc {
      * connection. `Infinity` disables the limit.
      */
     maxMessageSize?: number
+    /**
+     * The event types a peer may send (unset: all, as in v9). A frame of another type is
+     * dropped, never dispatched, and raises `'error'` with code
+     * `'ERR_IPC_EVENT_NOT_ALLOWED'` (`err.type` is the refused type); the connection stays
+     * open. Read when a server starts or a client connects. Refused with
+     * `'ERR_IPC_INVALID_CONFIG'` together with `rawBuffer` (raw mode has no event types).
+     */
+    allowedEvents?: readonly string[] | ReadonlySet<string>
   }
 
   /** The `IPC` class: `new ipc.IPC()` is an independent instance (without `IPC` or `default`). */

@@ -5,7 +5,7 @@ const Queue = require('./queue')
 const { Socket } = require('./socket')
 const { KIND, createEndpoint, eachFrame } = require('./native')
 const { formatFrame, formatLargeFrame, parseFrame, rawFrame } = require('./message')
-const { systemError, messageTooLarge } = require('./errors')
+const { systemError, messageTooLarge, eventNotAllowed } = require('./errors')
 const { toPipeName } = require('./pipe-name')
 const { resolveTls, tlsConfigError } = require('./tls-options')
 
@@ -113,6 +113,12 @@ class Client extends PubSub {
 
   _gotFrame(text) {
     const [type, data] = parseFrame(text)
+    const allowed = this._native.allowedEvents
+    if (allowed !== null && !allowed.has(type)) {
+      // Dropped as if it never came: it does not count as the reply a sync queue waits for.
+      this.publish('error', eventNotAllowed(type))
+      return
+    }
     if (!this.config.silent) {
       this.log('detected event', type, data)
     }

@@ -121,4 +121,15 @@ function datagramsDropped(dropped, total) {
   return err
 }
 
-module.exports = { systemError, messageTooLarge, datagramsDropped }
+// A frame whose type is not in ipc.config.allowedEvents: dropped, never dispatched; the
+// connection stays open. The type comes from the peer, so the message shows at most 100
+// characters of it (err.type has it whole).
+function eventNotAllowed(type) {
+  const shown = typeof type === 'string' ? JSON.stringify(type.slice(0, 100)) : typeof type
+  const err = new Error(`event type ${shown} is not in ipc.config.allowedEvents; frame dropped`)
+  err.code = 'ERR_IPC_EVENT_NOT_ALLOWED'
+  err.type = type
+  return err
+}
+
+module.exports = { systemError, messageTooLarge, datagramsDropped, eventNotAllowed }

@@ -75,7 +75,34 @@ function createEndpoint(owner, config, delimiter) {
   if (Number.isNaN(max) || max < 0) {
     throw new RangeError('ipc.config.maxMessageSize must be a non-negative number or Infinity')
   }
-  return new Endpoint(owner, new NativeEndpoint(delimiterBytes, max, !!config.rawBuffer))
+  const allowedEvents = allowedEventSet(config)
+  const endpoint = new Endpoint(owner, new NativeEndpoint(delimiterBytes, max, !!config.rawBuffer))
+  endpoint.allowedEvents = allowedEvents
+  return endpoint
+}
+
+// ipc.config.allowedEvents (README, "Securing a server"): the event types a peer may send,
+// as a Set, or null when every type is dispatched (v9). Raw mode has no event types, so
+// the option cannot mean anything there and is refused rather than ignored.
+function allowedEventSet(config) {
+  const list = config.allowedEvents
+  if (list === undefined || list === null) {
+    return null
+  }
+  if (config.rawBuffer) {
+    const err = new TypeError(
+      'ipc.config.allowedEvents cannot be used with ipc.config.rawBuffer: raw mode delivers bytes, not events',
+    )
+    err.code = 'ERR_IPC_INVALID_CONFIG'
+    throw err
+  }
+  const types = list instanceof Set ? [...list] : list
+  if (!Array.isArray(types) || types.some((type) => typeof type !== 'string')) {
+    const err = new TypeError('ipc.config.allowedEvents must be an array (or Set) of event type strings')
+    err.code = 'ERR_IPC_INVALID_CONFIG'
+    throw err
+  }
+  return new Set(types)
 }
 
 // The native endpoint plus its event callbacks. The core holds them only while something

@@ -8,7 +8,7 @@ const PubSub = require('./pubsub')
 const { Socket, flushCorked } = require('./socket')
 const { KIND, createEndpoint, eachFrame, loadBinding } = require('./native')
 const { formatFrame, formatLargeFrame, joinLargeFrame, parseFrame, rawFrame } = require('./message')
-const { systemError, messageTooLarge, datagramsDropped } = require('./errors')
+const { systemError, messageTooLarge, datagramsDropped, eventNotAllowed } = require('./errors')
 const { toPipeName } = require('./pipe-name')
 const { resolveTls, tlsConfigError } = require('./tls-options')
 
@@ -254,6 +254,11 @@ class Server extends PubSub {
 
 function gotFrame(socket, text) {
   const [type, data] = parseFrame(text)
+  const allowed = this._native.allowedEvents
+  if (allowed !== null && !allowed.has(type)) {
+    this.publish('error', eventNotAllowed(type), socket)
+    return
+  }
   // Any payload with a truthy id labels its socket, as in v9.
   if (data && data.id) {
     socket.id = data.id
