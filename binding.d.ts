@@ -28,7 +28,7 @@ export declare class NativeEndpoint {
    * next event will call `onEvents` again).
    */
   rearm(): JsBatch | null
-  listenUnix(onEvents: (arg: JsBatch) => void, path: string, readableAll: boolean, writableAll: boolean): void
+  listenUnix(onEvents: (arg: JsBatch) => void, path: string, readableAll: boolean, writableAll: boolean, socketMode?: number | undefined | null): void
   /** With `tls`, a TLS server; an unusable TLS configuration throws with `code` set. */
   listenTcp(onEvents: (arg: JsBatch) => void, host: string, port: number, tls?: JsTlsOptions | undefined | null): void
   /** A UDP socket (`udp4`, or `udp6` when `ipv6`); see `src/udp.rs`. */

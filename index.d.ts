@@ -387,6 +387,14 @@ declare namespace ipc {
      * `'ERR_IPC_INVALID_CONFIG'` together with `rawBuffer` (raw mode has no event types).
      */
     allowedEvents?: readonly string[] | ReadonlySet<string>
+    /**
+     * Unix socket servers: the socket file's permission bits (e.g. `0o600`), in place
+     * before the file's name exists, whatever the umask (no other user can connect in
+     * between, unlike a `chmod` after `start`). `readableAll`/`writableAll` add nothing
+     * then. An invalid value, Windows pipes and cluster workers raise `'error'` with code
+     * `'ERR_IPC_INVALID_CONFIG'` at start.
+     */
+    socketMode?: number
   }
 
   /** The `IPC` class: `new ipc.IPC()` is an independent instance (without `IPC` or `default`). */

@@ -134,8 +134,8 @@ class Endpoint {
     this.write = native.textWriter()
   }
 
-  listenUnix(path, readableAll, writableAll) {
-    return this.native.listenUnix(this.onEvents, path, readableAll, writableAll)
+  listenUnix(path, readableAll, writableAll, socketMode) {
+    return this.native.listenUnix(this.onEvents, path, readableAll, writableAll, socketMode)
   }
   listenTcp(host, port, tls) {
     return this.native.listenTcp(this.onEvents, host, port, tls)

@@ -369,6 +369,32 @@ function serverClosed() {
   }
 }
 
+// ipc.config.socketMode (README, "Securing a server"): the socket file's permission bits,
+// set before its name exists (the core binds in a private directory and links it into
+// place), or undefined. Named pipes have no mode bits: refused there rather than ignored,
+// since the option is a security promise.
+function socketModeOf(config) {
+  const mode = config.socketMode
+  if (mode === undefined || mode === null) {
+    return undefined
+  }
+  let problem = null
+  if (!Number.isInteger(mode) || mode < 0 || mode > 0o777) {
+    problem = `ipc.config.socketMode must be an integer from 0 to 0o777 (permission bits). Received ${String(mode)}.`
+  } else if (process.platform === 'win32') {
+    problem = 'ipc.config.socketMode does not apply to Windows named pipes, which have no permission bits'
+  } else if (cluster.isWorker) {
+    // The primary binds a cluster's socket through node:net, which can only chmod after.
+    problem = 'ipc.config.socketMode is not supported in cluster workers (the primary binds the socket)'
+  }
+  if (problem !== null) {
+    const err = new TypeError(problem)
+    err.code = 'ERR_IPC_INVALID_CONFIG'
+    throw err
+  }
+  return mode
+}
+
 function startServer() {
   if (this._stopRequested) {
     this._stopRequested = false
@@ -395,6 +421,13 @@ function startServer() {
   }
   if (!this.port) {
     this.log('starting server as', 'Unix || Windows Socket')
+    let socketMode
+    try {
+      socketMode = socketModeOf(config)
+    } catch (err) {
+      this.publish('error', err)
+      return
+    }
     if (cluster.isWorker) {
       listenInClusterWorker.call(this)
       return
@@ -405,7 +438,7 @@ function startServer() {
       this.path = toPipeName(String(this.path))
     }
     this._listenStarted()
-    native.listenUnix(String(this.path), !!config.readableAll, !!config.writableAll)
+    native.listenUnix(String(this.path), !!config.readableAll, !!config.writableAll, socketMode)
     return
   }
   this.log('starting server as', config.tls ? 'TLS' : 'TCP')

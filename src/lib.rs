@@ -10,7 +10,7 @@
 //! |---|---|
 //! | bytes and signals | [`locked`] poison-free locks, [`codec`] framing, [`frame_runs`] frames as JS gets them, [`json_text`] large-string JSON, [`read_buffer`], [`outgoing`] write queue, [`cancel`] |
 //! | errors and events | [`tls`] rustls settings, [`errors`] Node-style failures, [`lookup`] host names, [`mailbox`] events to the consumer |
-//! | connections | [`registry`] connections by id, `ready_io` and `unix_stream` shared streams, `named_pipe` (Windows), [`tcp_connect`], [`transport`] opening streams, [`connection`] tokio tasks, [`polled`] driven by readiness |
+//! | connections | [`registry`] connections by id, `ready_io` and `unix_stream` shared streams, `unix_bind` socket files with a mode, `named_pipe` (Windows), [`tcp_connect`], [`transport`] opening streams, [`connection`] tokio tasks, [`polled`] driven by readiness |
 //! | endpoints | `server` (listen, accept), `client` (connect), [`udp`], [`endpoint`] what one JS object drives |
 //! | Node | `binding` (napi, libuv handles on the JS thread) |
 //!
@@ -43,6 +43,8 @@ mod ready_io;
 pub mod registry;
 pub mod tcp_connect;
 pub mod transport;
+#[cfg(unix)]
+mod unix_bind;
 #[cfg(unix)]
 mod unix_stream;
 

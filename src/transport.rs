@@ -20,6 +20,8 @@ use crate::named_pipe::PipeListener;
 use crate::tcp_connect::connect_host;
 pub use crate::tcp_connect::TcpConnectOptions;
 use crate::tls::{handshake_failure, ClientTls, ServerTls, HANDSHAKE_TIMEOUT};
+#[cfg(unix)]
+use crate::unix_bind::bind_with_mode;
 
 #[derive(Clone)]
 pub enum ListenTarget {
@@ -29,6 +31,9 @@ pub enum ListenTarget {
     path: String,
     readable_all: bool,
     writable_all: bool,
+    /// `socketMode`: the file's permission bits from the moment its name exists
+    /// (`unix_bind`); readable_all/writable_all then add nothing.
+    mode: Option<u32>,
   },
   Tcp {
     host: String,
@@ -85,9 +90,16 @@ impl ListenTarget {
         PipeListener::bind(path).map(Listener::Pipe).map_err(|err| IoFailure::pipe_bind(&err, path))
       }
       #[cfg(unix)]
-      ListenTarget::Unix { path, readable_all, writable_all } => {
-        let listener = UnixListener::bind(path).map_err(|err| IoFailure::unix_bind(&err, path))?;
-        if *readable_all || *writable_all {
+      ListenTarget::Unix { path, readable_all, writable_all, mode } => {
+        let listener = match mode {
+          Some(mode) => bind_with_mode(path, *mode).and_then(|std| {
+            std.set_nonblocking(true)?;
+            UnixListener::from_std(std)
+          }),
+          None => UnixListener::bind(path),
+        }
+        .map_err(|err| IoFailure::unix_bind(&err, path))?;
+        if mode.is_none() && (*readable_all || *writable_all) {
           // The same bits libuv's uv_pipe_chmod adds for Node's readableAll/writableAll.
           let mut add = 0;
           if *readable_all {

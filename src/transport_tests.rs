@@ -66,7 +66,10 @@ async fn unix_pair(options: EndpointOptions) -> Pair {
   let path = dir.path().join("s.sock").to_string_lossy().into_owned();
   let server = Endpoint::new(options.clone());
   let (mut server_events, courier) = Collector::new(1 << 20);
-  server.listen(ListenTarget::Unix { path: path.clone(), readable_all: false, writable_all: false }, courier);
+  server.listen(
+    ListenTarget::Unix { path: path.clone(), readable_all: false, writable_all: false, mode: None },
+    courier,
+  );
   server_events.until(|e| e.iter().any(|e| matches!(e, Event::Listening { .. }))).await;
   let client = Endpoint::new(options);
   let (mut client_events, courier) = Collector::new(1 << 20);
@@ -98,7 +101,10 @@ async fn writes_queued_before_the_connection_exists_are_delivered() {
   let path = dir.path().join("late.sock").to_string_lossy().into_owned();
   let server = Endpoint::new(EndpointOptions::default());
   let (mut server_events, courier) = Collector::new(1 << 20);
-  server.listen(ListenTarget::Unix { path: path.clone(), readable_all: false, writable_all: false }, courier);
+  server.listen(
+    ListenTarget::Unix { path: path.clone(), readable_all: false, writable_all: false, mode: None },
+    courier,
+  );
   server_events.until(|e| e.iter().any(|e| matches!(e, Event::Listening { .. }))).await;
   let client = Endpoint::new(EndpointOptions::default());
   let (_client_events, courier) = Collector::new(1 << 20);
@@ -220,6 +226,7 @@ async fn listen_errors_are_reported_and_stop_removes_the_socket_file() {
       path: file.to_string_lossy().into_owned(),
       readable_all: false,
       writable_all: false,
+      mode: None,
     },
     courier.clone(),
   );
@@ -232,7 +239,12 @@ async fn listen_errors_are_reported_and_stop_removes_the_socket_file() {
   let sock = dir.path().join("ok.sock");
   events.events.clear();
   server.listen(
-    ListenTarget::Unix { path: sock.to_string_lossy().into_owned(), readable_all: true, writable_all: true },
+    ListenTarget::Unix {
+      path: sock.to_string_lossy().into_owned(),
+      readable_all: true,
+      writable_all: true,
+      mode: None,
+    },
     courier,
   );
   events.until(|e| e.iter().any(|e| matches!(e, Event::Listening { .. }))).await;
@@ -381,6 +393,7 @@ async fn plain_streams_are_handed_off_and_drive_as_polled_connections() {
         path: dir.path().join("h.sock").to_string_lossy().into_owned(),
         readable_all: false,
         writable_all: false,
+        mode: None,
       },
       ConnectTarget::Unix { path: dir.path().join("h.sock").to_string_lossy().into_owned() },
     ),
@@ -459,7 +472,10 @@ async fn unix_connections_know_the_peer_process_on_both_sides() {
   let path = dir.path().join("s.sock").to_string_lossy().into_owned();
   let server = Endpoint::new(EndpointOptions::default());
   let (mut server_events, courier) = Collector::new(1 << 20);
-  server.listen(ListenTarget::Unix { path: path.clone(), readable_all: false, writable_all: false }, courier);
+  server.listen(
+    ListenTarget::Unix { path: path.clone(), readable_all: false, writable_all: false, mode: None },
+    courier,
+  );
   server_events.until(|e| e.iter().any(|e| matches!(e, Event::Listening { .. }))).await;
   let client = Endpoint::new(EndpointOptions::default());
   let (mut client_events, courier) = Collector::new(1 << 20);

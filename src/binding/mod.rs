@@ -110,11 +110,14 @@ impl NativeEndpoint {
     path: String,
     readable_all: bool,
     writable_all: bool,
+    socket_mode: Option<u32>,
   ) -> Result<()> {
     let courier = self.side.courier(&on_events)?;
     self.side.server_started();
     within_runtime_if_available(|| {
-      self.endpoint().listen(ListenTarget::Unix { path, readable_all, writable_all }, courier)
+      self
+        .endpoint()
+        .listen(ListenTarget::Unix { path, readable_all, writable_all, mode: socket_mode }, courier)
     });
     Ok(())
   }
