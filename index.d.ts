@@ -189,18 +189,25 @@ declare namespace ipc {
    * members v9 code uses. Events: `'connect'`, `'close'(hadError)`, `'error'`,
    * `'drain'`.
    */
-  /** The process at the other end of a local socket (node-ipc-rs). */
+  /**
+   * The process at the other end of a local socket (node-ipc-rs): a Unix socket's peer has
+   * `uid` and `gid`, a Windows named pipe's peer `sid`.
+   */
   interface PeerCredentials {
     /** Absent where the OS does not say (macOS may not). */
     pid?: number
-    uid: number
-    gid: number
+    /** Unix sockets. */
+    uid?: number
+    /** Unix sockets. */
+    gid?: number
+    /** Windows pipes: the peer's user as a string SID (`'S-1-5-21-…'`), where its token may be read. */
+    sid?: string
   }
 
   interface Socket extends EventEmitter {
     /** Server side: the last truthy `id` field of any payload this socket sent. */
     id?: any
-    /** node-ipc-rs, Unix sockets: the peer process as the kernel reported it at accept or connect. */
+    /** node-ipc-rs, Unix sockets and Windows pipes: the peer process as the OS reported it at accept or connect. */
     peer?: PeerCredentials
     connecting: boolean
     destroyed: boolean

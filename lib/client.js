@@ -35,7 +35,7 @@ class Client extends PubSub {
     })
   }
 
-  // node-ipc-rs: the process serving a local socket ({pid, uid, gid}, as the kernel
+  // node-ipc-rs: the process serving a local socket ({pid, uid, gid}; {pid, sid} on a pipe, as the OS
   // reported it at connect), so a client can tell its server from a squatter on the path
   // (README, "Peer credentials"); undefined for network connections and before connect.
   get peer() {

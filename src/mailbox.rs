@@ -34,13 +34,15 @@ pub struct PeerInfo {
   pub cred: Option<PeerCred>,
 }
 
-/// The peer process of a Unix socket (`SO_PEERCRED` on Linux, `getpeereid` on macOS,
-/// where the pid is not always known).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// The peer process of a local connection: on a Unix socket its pid (not always known on
+/// macOS), uid and gid (`SO_PEERCRED` on Linux, `getpeereid` on macOS); on a Windows pipe
+/// its pid and, where this process may read that process's token, its user's SID.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PeerCred {
   pub pid: Option<i32>,
-  pub uid: u32,
-  pub gid: u32,
+  pub uid: Option<u32>,
+  pub gid: Option<u32>,
+  pub sid: Option<String>,
 }
 
 /// What a TLS connection learned in its handshake.

@@ -10,6 +10,7 @@
 
 use std::future::Future;
 use std::io;
+use std::os::windows::io::{AsRawHandle, RawHandle};
 use std::pin::Pin;
 use std::sync::Mutex;
 use std::task::{Context, Poll};
@@ -17,7 +18,10 @@ use std::time::{Duration, Instant};
 
 use tokio::net::windows::named_pipe::{ClientOptions, NamedPipeClient, NamedPipeServer, ServerOptions};
 
+use windows_sys::Win32::Foundation::HANDLE;
+
 use crate::locked::Locked;
+use crate::mailbox::{PeerCred, PeerInfo};
 
 /// Instances waiting for a client at any time (libuv's default for Node's pipe servers).
 pub const PENDING_INSTANCES: usize = 4;
@@ -158,5 +162,85 @@ mod tests {
   async fn connecting_to_a_missing_pipe_fails_at_once() {
     let err = connect(&name("missing")).await.unwrap_err();
     assert_eq!(err.raw_os_error(), Some(2));
+  }
+}
+
+/// The client process of a connected server instance (README, "Peer credentials").
+pub fn client_of(pipe: &NamedPipeServer) -> PeerInfo {
+  use windows_sys::Win32::System::Pipes::GetNamedPipeClientProcessId;
+  peer_of(pipe.as_raw_handle(), GetNamedPipeClientProcessId)
+}
+
+/// The server process a client reached.
+pub fn server_of(pipe: &NamedPipeClient) -> PeerInfo {
+  use windows_sys::Win32::System::Pipes::GetNamedPipeServerProcessId;
+  peer_of(pipe.as_raw_handle(), GetNamedPipeServerProcessId)
+}
+
+type PidQuery = unsafe extern "system" fn(HANDLE, *mut u32) -> windows_sys::core::BOOL;
+
+/// The pipe knows the other end's pid; the user comes from that process's token. Read once,
+/// at connect, as `SO_PEERCRED` is on Linux: a pid looked up later could name another
+/// process by then.
+fn peer_of(handle: RawHandle, query: PidQuery) -> PeerInfo {
+  let mut pid = 0u32;
+  // SAFETY: `handle` is the open pipe's, borrowed for the call; `pid` outlives the call.
+  if unsafe { query(handle as HANDLE, &mut pid) } == 0 {
+    return PeerInfo::default();
+  }
+  let cred = PeerCred { pid: Some(pid as i32), uid: None, gid: None, sid: user_sid(pid) };
+  PeerInfo { cred: Some(cred), ..PeerInfo::default() }
+}
+
+/// The string SID (`S-1-5-21-...`) of the user `pid` runs as, or None where this process
+/// may not query that process or its token (another user's process, without privileges).
+fn user_sid(pid: u32) -> Option<String> {
+  use windows_sys::Win32::Foundation::{CloseHandle, LocalFree};
+  use windows_sys::Win32::Security::Authorization::ConvertSidToStringSidW;
+  use windows_sys::Win32::Security::{GetTokenInformation, TokenUser, TOKEN_QUERY, TOKEN_USER};
+  use windows_sys::Win32::System::Threading::{
+    OpenProcess, OpenProcessToken, PROCESS_QUERY_LIMITED_INFORMATION,
+  };
+
+  // SAFETY: plain Win32 calls on handles this function opens and closes itself; the buffer
+  // is u64-aligned (TOKEN_USER holds pointers) and large enough for TOKEN_USER and the
+  // largest SID (68 bytes), and the length passed is its size; the string
+  // ConvertSidToStringSidW allocates is read up to its NUL and freed with LocalFree.
+  unsafe {
+    let process = OpenProcess(PROCESS_QUERY_LIMITED_INFORMATION, 0, pid);
+    if process.is_null() {
+      return None;
+    }
+    let mut token: HANDLE = std::ptr::null_mut();
+    let opened = OpenProcessToken(process, TOKEN_QUERY, &mut token);
+    CloseHandle(process);
+    if opened == 0 {
+      return None;
+    }
+    let mut buffer = [0u64; 32];
+    let mut length = 0u32;
+    let read = GetTokenInformation(
+      token,
+      TokenUser,
+      buffer.as_mut_ptr().cast(),
+      std::mem::size_of_val(&buffer) as u32,
+      &mut length,
+    );
+    CloseHandle(token);
+    if read == 0 {
+      return None;
+    }
+    let user = &*(buffer.as_ptr() as *const TOKEN_USER);
+    let mut text: windows_sys::core::PWSTR = std::ptr::null_mut();
+    if ConvertSidToStringSidW(user.User.Sid, &mut text) == 0 {
+      return None;
+    }
+    let mut len = 0;
+    while *text.add(len) != 0 {
+      len += 1;
+    }
+    let sid = String::from_utf16_lossy(std::slice::from_raw_parts(text, len));
+    LocalFree(text.cast());
+    Some(sid)
   }
 }

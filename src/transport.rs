@@ -138,9 +138,10 @@ impl Listener {
         Ok((Stream::Unix(stream.into_std()?), peer))
       }),
       #[cfg(windows)]
-      Listener::Pipe(listener) => {
-        listener.poll_accept(cx).map_ok(|server| (Stream::PipeServer(server), PeerInfo::default()))
-      }
+      Listener::Pipe(listener) => listener.poll_accept(cx).map_ok(|server| {
+        let peer = crate::named_pipe::client_of(&server);
+        (Stream::PipeServer(server), peer)
+      }),
       Listener::Tcp(listener, _) => listener.poll_accept(cx).map_ok(|(stream, _)| {
         let peer = tcp_peer(&stream);
         (Stream::Tcp(stream), peer)
@@ -185,7 +186,10 @@ impl ConnectTarget {
       #[cfg(windows)]
       ConnectTarget::Unix { path } => crate::named_pipe::connect(path)
         .await
-        .map(|s| (Stream::PipeClient(s), PeerInfo::default()))
+        .map(|s| {
+          let peer = crate::named_pipe::server_of(&s);
+          (Stream::PipeClient(s), peer)
+        })
         .map_err(|err| IoFailure::new(&err, "connect", Some(path.clone()), None)),
       #[cfg(unix)]
       ConnectTarget::Unix { path } => UnixStream::connect(path)
@@ -276,8 +280,12 @@ fn tls_peer(
 /// The kernel's record of the process at the other end, read once at accept or connect.
 #[cfg(unix)]
 fn unix_peer(stream: &UnixStream) -> PeerInfo {
-  let cred =
-    stream.peer_cred().ok().map(|c| crate::mailbox::PeerCred { pid: c.pid(), uid: c.uid(), gid: c.gid() });
+  let cred = stream.peer_cred().ok().map(|c| crate::mailbox::PeerCred {
+    pid: c.pid(),
+    uid: Some(c.uid()),
+    gid: Some(c.gid()),
+    sid: None,
+  });
   PeerInfo { cred, ..PeerInfo::default() }
 }
 

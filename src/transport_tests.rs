@@ -484,8 +484,13 @@ async fn unix_connections_know_the_peer_process_on_both_sides() {
   let server_peer = connected_peer(server_events.until(|e| connected_peer(e).is_some()).await).unwrap();
   // SAFETY: getuid and getgid cannot fail and touch no memory.
   let (uid, gid) = unsafe { (libc::getuid(), libc::getgid()) };
-  let me = crate::mailbox::PeerCred { pid: Some(std::process::id() as i32), uid, gid };
-  assert_eq!(server_peer.cred, Some(me), "the server's view of its client");
+  let me = crate::mailbox::PeerCred {
+    pid: Some(std::process::id() as i32),
+    uid: Some(uid),
+    gid: Some(gid),
+    sid: None,
+  };
+  assert_eq!(server_peer.cred, Some(me.clone()), "the server's view of its client");
   assert_eq!(client_peer.cred, Some(me), "the client's view of its server");
   assert_eq!(server_peer.remote_address, None);
 }

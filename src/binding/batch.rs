@@ -215,8 +215,15 @@ fn peer_object(env: &Env, peer: PeerInfo) -> Result<Object<'_>> {
     if let Some(pid) = cred.pid {
       c.set("pid", pid)?;
     }
-    c.set("uid", cred.uid)?;
-    c.set("gid", cred.gid)?;
+    if let Some(uid) = cred.uid {
+      c.set("uid", uid)?;
+    }
+    if let Some(gid) = cred.gid {
+      c.set("gid", gid)?;
+    }
+    if let Some(sid) = cred.sid {
+      c.set("sid", sid)?;
+    }
     o.set("peer", c)?;
   }
   if let Some(tls) = peer.tls {
