@@ -157,6 +157,43 @@ function spawnNode(t, args, { cwd, env } = {}) {
   return handle
 }
 
+/** An `impl` IPC (ours by default) that logs nothing and makes one connection attempt. */
+function quietIpc(config = {}, impl = 'ours') {
+  const { IPC } = require(IMPLS[impl])
+  const ipc = new IPC()
+  Object.assign(ipc.config, { silent: true, retry: 100, maxRetries: 0 }, config)
+  return ipc
+}
+
+/**
+ * A quiet `impl` server (quietIpc(config, impl)) serving pipe path `p` and started:
+ * resolves with the IPC once it emitted 'start'; stopped when the test ends. `onServe(ipc)`
+ * is serve's callback (it runs on 'start', before this resolves).
+ */
+async function startPipeServer(t, p, config = {}, onServe = () => {}, impl = 'ours') {
+  const ipc = quietIpc(config, impl)
+  ipc.serve(p, () => onServe(ipc))
+  const started = once(ipc.server, 'start')
+  ipc.server.start()
+  await started
+  t.after(() => ipc.server.stop())
+  return ipc
+}
+
+/** The fields by which the tests compare an error with node:net's for the same thing. */
+const errorFields = (err) => ({
+  code: err.code,
+  errno: err.errno,
+  syscall: err.syscall,
+  address: err.address,
+  port: err.port,
+})
+
+/** The error that `start(done)` passes to `done` (a node:net call in this process), as errorFields. */
+function netError(start) {
+  return new Promise((resolve) => start((err) => resolve(errorFields(err))))
+}
+
 /** Runs `code` in a child node.exe with `IMPL` set to the implementation's path. */
 function runScript(t, impl, code, options = {}) {
   return spawnNode(t, ['-e', code], { ...options, env: { ...options.env, IMPL: IMPLS[impl] } })
@@ -174,4 +211,8 @@ module.exports = {
   withTimeout,
   spawnNode,
   runScript,
+  quietIpc,
+  startPipeServer,
+  errorFields,
+  netError,
 }

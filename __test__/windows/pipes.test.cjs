@@ -5,22 +5,19 @@
 const test = require('node:test')
 const assert = require('node:assert')
 const net = require('node:net')
-const { IMPLS, pipePath, pipeName, once, delay, withTimeout, runScript } = require('./helpers.cjs')
-
-const { IPC } = require(IMPLS.ours)
-
-function quietIpc(config = {}) {
-  const ipc = new IPC()
-  Object.assign(ipc.config, { silent: true, retry: 100, maxRetries: 0 }, config)
-  return ipc
-}
-
-/** The error node:net gives for `start(cb)` in this process, as {code, errno, syscall, address}. */
-function netError(start) {
-  return new Promise((resolve) => {
-    start((err) => resolve({ code: err.code, errno: err.errno, syscall: err.syscall, address: err.address }))
-  })
-}
+const {
+  IMPLS,
+  pipePath,
+  pipeName,
+  once,
+  delay,
+  withTimeout,
+  runScript,
+  quietIpc,
+  startPipeServer,
+  errorFields,
+  netError,
+} = require('./helpers.cjs')
 
 // ------------------------------------------------------------------ interop, both directions
 
@@ -112,15 +109,11 @@ test('[ours] a frame over maxMessageSize: ERR_IPC_MESSAGE_TOO_LARGE, that connec
   timeout: 90000,
 }, async (t) => {
   const p = pipePath('big')
-  const server = quietIpc({ maxMessageSize: 1000 })
   const errors = []
-  server.serve(p, () => {
-    server.server.on('ping', (data, socket) => server.server.emit(socket, 'pong', data))
+  await startPipeServer(t, p, { maxMessageSize: 1000 }, ({ server }) => {
+    server.on('ping', (data, socket) => server.emit(socket, 'pong', data))
+    server.on('error', (err) => errors.push(err.code))
   })
-  server.server.on('error', (err) => errors.push(err.code))
-  server.server.start()
-  await once(server.server, 'start')
-  t.after(() => server.server.stop())
 
   const big = net.connect(pipeName(p))
   await once(big, 'connect')
@@ -145,9 +138,7 @@ test('[ours] connecting to a pipe that does not exist fails as node:net does (EN
   const client = quietIpc()
   const got = await new Promise((resolve) => {
     client.connectTo('x', p, () => {
-      client.of.x.on('error', (err) =>
-        resolve({ code: err.code, errno: err.errno, syscall: err.syscall, address: err.address }),
-      )
+      client.of.x.on('error', (err) => resolve(errorFields(err)))
     })
   })
   client.disconnect('x')
@@ -161,25 +152,17 @@ test('[ours] listening on a pipe name in use has the outcome node:net has; the f
   timeout: 90000,
 }, async (t) => {
   const p = pipePath('inuse')
-  const first = quietIpc()
-  first.serve(p)
-  first.server.start()
-  await once(first.server, 'start')
-  t.after(() => first.server.stop())
+  await startPipeServer(t, p)
 
   const expected = await new Promise((resolve) => {
     const other = net.createServer()
-    other.on('error', (err) =>
-      resolve({ code: err.code, errno: err.errno, syscall: err.syscall, address: err.address }),
-    )
+    other.on('error', (err) => resolve(errorFields(err)))
     other.listen(pipeName(p), () => other.close(() => resolve('listening')))
   })
   const second = quietIpc()
   second.serve(p)
   const outcome = new Promise((resolve) => {
-    second.server.on('error', (err) =>
-      resolve({ code: err.code, errno: err.errno, syscall: err.syscall, address: err.address }),
-    )
+    second.server.on('error', (err) => resolve(errorFields(err)))
     second.server.on('start', () => {
       second.server.stop()
       resolve('listening')
@@ -202,13 +185,13 @@ test('[ours] a pipe name too long fails as node:net does', { timeout: 90000 }, a
   const failed = once(server.server, 'error')
   server.server.start()
   const err = await failed
-  assert.deepStrictEqual({ code: err.code, errno: err.errno, syscall: err.syscall, address: err.address }, expected)
+  assert.deepStrictEqual(errorFields(err), expected)
 
   const expectedConnect = await netError((done) => net.connect(pipeName(p)).on('error', done))
   const client = quietIpc()
   const got = await new Promise((resolve) => {
     client.connectTo('x', p, () => {
-      client.of.x.on('error', (e) => resolve({ code: e.code, errno: e.errno, syscall: e.syscall, address: e.address }))
+      client.of.x.on('error', (e) => resolve(errorFields(e)))
     })
   })
   client.disconnect('x')
@@ -221,13 +204,9 @@ test('[ours] 100 clients connecting at once to one pipe server (more than its wa
   timeout: 90000,
 }, async (t) => {
   const p = pipePath('many')
-  const server = quietIpc()
-  server.serve(p, () => {
-    server.server.on('hello', (data, socket) => server.server.emit(socket, 'welcome', data))
+  await startPipeServer(t, p, {}, ({ server }) => {
+    server.on('hello', (data, socket) => server.emit(socket, 'welcome', data))
   })
-  server.server.start()
-  await once(server.server, 'start')
-  t.after(() => server.server.stop())
 
   const N = 100
   const clients = []
@@ -259,14 +238,10 @@ test('[ours] ipc clients to a server whose pipe is busy wait for an instance and
   timeout: 90000,
 }, async (t) => {
   const p = pipePath('busy')
-  const server = quietIpc()
   let connects = 0
-  server.serve(p, () => {
-    server.server.on('connect', () => connects++)
+  await startPipeServer(t, p, {}, ({ server }) => {
+    server.on('connect', () => connects++)
   })
-  server.server.start()
-  await once(server.server, 'start')
-  t.after(() => server.server.stop())
 
   // 12 ipc clients at once: three times the instances a pipe server keeps waiting.
   const ids = Array.from({ length: 12 }, (_, i) => `c${i}`)
@@ -295,19 +270,19 @@ for (const impl of Object.keys(IMPLS)) {
   test(`[${impl}] maxConnections=1 on a pipe: one server 'connect', the extra peer is closed, the first is served`, {
     timeout: 90000,
   }, async (t) => {
-    const { IPC: Impl } = require(IMPLS[impl])
-    const server = new Impl()
-    Object.assign(server.config, { silent: true, maxConnections: 1 })
     const p = pipePath('maxconn')
     let connects = 0
     const got = []
-    server.serve(p, () => {
-      server.server.on('connect', () => connects++)
-      server.server.on('m', (data) => got.push(data))
-    })
-    server.server.start()
-    await once(server.server, 'start')
-    t.after(() => server.server.stop())
+    await startPipeServer(
+      t,
+      p,
+      { maxConnections: 1 },
+      ({ server }) => {
+        server.on('connect', () => connects++)
+        server.on('m', (data) => got.push(data))
+      },
+      impl,
+    )
 
     const a = net.connect(pipeName(p))
     t.after(() => a.destroy())
@@ -331,14 +306,10 @@ test('[ours] back-pressure on a pipe: emit returns false past 16 MiB queued for 
   timeout: 90000,
 }, async (t) => {
   const p = pipePath('drain')
-  const server = quietIpc()
   const drained = []
-  server.serve(p, () => {
-    server.server.on('drain', (socket) => drained.push(socket))
+  const server = await startPipeServer(t, p, {}, ({ server }) => {
+    server.on('drain', (socket) => drained.push(socket))
   })
-  server.server.start()
-  await once(server.server, 'start')
-  t.after(() => server.server.stop())
 
   const peer = net.connect(pipeName(p))
   t.after(() => peer.destroy())
@@ -411,13 +382,9 @@ test('[ours] after server.stop() the pipe is gone (ENOENT) within moments, and t
   }
   assert.strictEqual(after, 'ENOENT')
 
-  const second = quietIpc()
-  second.serve(p, () => {
-    second.server.on('ping', (data, socket) => second.server.emit(socket, 'pong', data))
+  await startPipeServer(t, p, {}, ({ server }) => {
+    server.on('ping', (data, socket) => server.emit(socket, 'pong', data))
   })
-  second.server.start()
-  await once(second.server, 'start')
-  t.after(() => second.server.stop())
   const c = net.connect(pipeName(p))
   t.after(() => c.destroy())
   c.setEncoding('utf8')
