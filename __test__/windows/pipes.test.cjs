@@ -61,9 +61,9 @@ for (const [server, client] of [
   }, async (t) => {
     const p = pipePath('interop')
     const srv = runScript(t, server, SERVER(p))
-    await srv.waitFor(/^listening$/)
+    await srv.waitLine(/^listening$/)
     const cli = runScript(t, client, CLIENT(p))
-    assert.strictEqual(await cli.waitFor(/^(all echoed|mismatch)/), 'all echoed')
+    assert.strictEqual(await cli.waitLine(/^(all echoed|mismatch)/), 'all echoed')
     assert.deepStrictEqual(await cli.waitExit(), { code: 0, signal: null })
   })
 }
@@ -92,13 +92,13 @@ for (const impl of Object.keys(IMPLS)) {
       ipc.server.start()
       `,
     )
-    await srv.waitFor(/^listening$/)
+    await srv.waitLine(/^listening$/)
     await delay(ALIVE_WINDOW_MS)
     assert.strictEqual(srv.child.exitCode, null, 'alive while listening')
     const c = net.connect(pipeName(p))
     await once(c, 'connect')
     c.end(`${JSON.stringify({ type: 'stop', data: null })}\f`)
-    await srv.waitFor(/^stopping$/)
+    await srv.waitLine(/^stopping$/)
     assert.deepStrictEqual(await srv.waitExit(10000), { code: 0, signal: null })
   })
 }
@@ -424,10 +424,10 @@ test('[ours] clients to a pipe whose instances are all taken wait (ERROR_PIPE_BU
     }).listen(${JSON.stringify(pipeName(p))}, () => fs.writeSync(1, 'listening\\n'))
     `,
   )
-  await server.waitFor(/^listening$/)
+  await server.waitLine(/^listening$/)
   const first = net.connect(pipeName(p))
   t.after(() => first.destroy())
-  await server.waitFor(/^blocking$/)
+  await server.waitLine(/^blocking$/)
 
   const started = Date.now()
   const client = quietIpc({ maxRetries: 0 })
@@ -445,7 +445,7 @@ test('[ours] clients to a pipe whose instances are all taken wait (ERROR_PIPE_BU
     for (const id of ids) client.disconnect(id)
   })
   const times = await withTimeout(Promise.all(connectedAt), 30000, () => 'not every client connected within 30 s')
-  await server.waitFor(/^conn 9$/, 30000)
+  await server.waitLine(/^conn 9$/, 30000)
   // Some connected at once (waiting instances), the others only after the block: they
   // waited through ERROR_PIPE_BUSY instead of failing.
   const late = times.filter((ms) => ms >= BLOCK_MS - 500)
