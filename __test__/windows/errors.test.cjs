@@ -6,7 +6,7 @@
 const test = require('node:test')
 const assert = require('node:assert')
 const net = require('node:net')
-const { once, quietIpc, errorFields, netError } = require('./helpers.cjs')
+const { once, quietIpc, errorFields, netError, clientError } = require('./helpers.cjs')
 
 /** A port nobody listens on: one a server had a moment ago. */
 async function closedPort() {
@@ -17,26 +17,13 @@ async function closedPort() {
   return port
 }
 
-/** The first error `connectToNet(host, port)` publishes on the client. */
-function clientError(host, port) {
-  const client = quietIpc()
-  return new Promise((resolve) => {
-    client.connectToNet('x', host, port, () => {
-      client.of.x.on('error', (err) => {
-        client.disconnect('x')
-        resolve(errorFields(err))
-      })
-    })
-  })
-}
-
 test('[ours] TCP connect to a closed port: ECONNREFUSED with errno -4078, as node:net', {
   timeout: 90000,
 }, async () => {
   const port = await closedPort()
   const expected = await netError((done) => net.connect(port, '127.0.0.1').on('error', done))
   assert.strictEqual(expected.errno, -4078)
-  assert.deepStrictEqual(await clientError('127.0.0.1', port), expected)
+  assert.deepStrictEqual(await clientError('connectToNet', '127.0.0.1', port), expected)
 })
 
 test('[ours] TCP listen on a port in use: EADDRINUSE as node:net', { timeout: 90000 }, async (t) => {
@@ -60,7 +47,7 @@ test('[ours] a host name that does not resolve fails as node:net does', { timeou
   const host = 'no-such-host.invalid'
   const expected = await netError((done) => net.connect(80, host).on('error', done))
   assert.ok(['ENOTFOUND', 'EAI_AGAIN'].includes(expected.code), JSON.stringify(expected))
-  const got = await clientError(host, 80)
+  const got = await clientError('connectToNet', host, 80)
   // node:net reports the host as `hostname`, which ours adds too; compare what both carry.
   assert.deepStrictEqual(
     { code: got.code, errno: got.errno, syscall: got.syscall },

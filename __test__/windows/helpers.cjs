@@ -248,6 +248,22 @@ function netError(start) {
   return new Promise((resolve) => start((err) => resolve(errorFields(err))))
 }
 
+/**
+ * The first error a quiet client publishes for `connectTo(p)` or `connectToNet(host, port)`
+ * (`method`, `...args`), as errorFields; the client is disconnected then.
+ */
+function clientError(method, ...args) {
+  const client = quietIpc()
+  return new Promise((resolve) => {
+    client[method]('x', ...args, () => {
+      client.of.x.on('error', (err) => {
+        client.disconnect('x')
+        resolve(errorFields(err))
+      })
+    })
+  })
+}
+
 /** Runs `code` in a child node.exe with `IMPL` set to the implementation's path. */
 function runScript(t, impl, code, options = {}) {
   return spawnNode(t, ['-e', code], { ...options, env: { ...options.env, IMPL: IMPLS[impl] } })
@@ -268,4 +284,5 @@ module.exports = {
   startPipeServer,
   errorFields,
   netError,
+  clientError,
 }

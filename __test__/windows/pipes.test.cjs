@@ -17,6 +17,7 @@ const {
   startPipeServer,
   errorFields,
   netError,
+  clientError,
 } = require('./helpers.cjs')
 
 // ------------------------------------------------------------------ interop, both directions
@@ -135,14 +136,7 @@ test('[ours] connecting to a pipe that does not exist fails as node:net does (EN
   const p = pipePath('missing')
   const expected = await netError((done) => net.connect(pipeName(p)).on('error', done))
   assert.strictEqual(expected.code, 'ENOENT')
-  const client = quietIpc()
-  const got = await new Promise((resolve) => {
-    client.connectTo('x', p, () => {
-      client.of.x.on('error', (err) => resolve(errorFields(err)))
-    })
-  })
-  client.disconnect('x')
-  assert.deepStrictEqual(got, expected)
+  assert.deepStrictEqual(await clientError('connectTo', p), expected)
 })
 
 // Windows refuses a second server on a pipe name (libuv creates the first instance with
@@ -188,14 +182,7 @@ test('[ours] a pipe name too long fails as node:net does', { timeout: 90000 }, a
   assert.deepStrictEqual(errorFields(err), expected)
 
   const expectedConnect = await netError((done) => net.connect(pipeName(p)).on('error', done))
-  const client = quietIpc()
-  const got = await new Promise((resolve) => {
-    client.connectTo('x', p, () => {
-      client.of.x.on('error', (e) => resolve(errorFields(e)))
-    })
-  })
-  client.disconnect('x')
-  assert.deepStrictEqual(got, expectedConnect)
+  assert.deepStrictEqual(await clientError('connectTo', p), expectedConnect)
 })
 
 // ------------------------------------------------------------------ many clients, a busy pipe
