@@ -29,7 +29,7 @@ import workerChecks from './helpers/worker-checks.cjs'
 const here = path.dirname(fileURLToPath(import.meta.url))
 const MAIN = path.join(here, 'fixtures', 'workers', 'main.cjs')
 const CERTS = path.join(ROOT, 'local-node-ipc-certs')
-const { WORKERS, SETTLE_MS, scenarioEnv, checkWorkersRan } = workerChecks
+const { WORKERS, SETTLE_MS, scenarioEnv, checkWorkersRan, checkEndpointsGone } = workerChecks
 
 // What connecting to `opts` gives: the error code, or 'connected'.
 const connectOutcome = (opts) =>
@@ -125,15 +125,7 @@ for (const impl of ['ours', 'ref']) {
           udpPeer: await bindOutcome(w.udpPeerPort),
         })),
       )
-      const bad = probes.filter(
-        (p) =>
-          !['ENOENT', 'ECONNREFUSED'].includes(p.unix) ||
-          p.tcp !== 'ECONNREFUSED' ||
-          p.tls !== 'ECONNREFUSED' ||
-          p.udp !== 'bound' ||
-          p.udpPeer !== 'bound',
-      )
-      t.deepEqual(bad, [], `endpoints of terminated workers still in use (${bad.length} of ${WORKERS} workers)`)
+      checkEndpointsGone(t, probes, ['ENOENT', 'ECONNREFUSED'])
     },
   )
 

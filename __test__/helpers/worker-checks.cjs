@@ -38,4 +38,22 @@ function checkWorkersRan(a, settled) {
   }
 }
 
-module.exports = { WORKERS, THRESHOLD, SETTLE_MS, scenarioEnv, checkWorkersRan }
+/**
+ * Every terminated worker's endpoints are gone. `probes` holds, for each worker `i`, what
+ * connecting to its Unix socket (a named pipe on Windows) and TCP and TLS ports gave (an
+ * error code, or 'connected') and what binding a fresh dgram socket to its UDP ports gave
+ * ('bound', or an error code); `unixGone` lists the codes that mean its socket is gone.
+ */
+function checkEndpointsGone(a, probes, unixGone) {
+  const bad = probes.filter(
+    (p) =>
+      !unixGone.includes(p.unix) ||
+      p.tcp !== 'ECONNREFUSED' ||
+      p.tls !== 'ECONNREFUSED' ||
+      p.udp !== 'bound' ||
+      p.udpPeer !== 'bound',
+  )
+  a.deepEqual(bad, [], `endpoints of terminated workers still in use (${bad.length} of ${WORKERS} workers)`)
+}
+
+module.exports = { WORKERS, THRESHOLD, SETTLE_MS, scenarioEnv, checkWorkersRan, checkEndpointsGone }
