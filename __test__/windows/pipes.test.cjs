@@ -7,17 +7,17 @@ const assert = require('node:assert')
 const net = require('node:net')
 const {
   IMPLS,
+  quietIpc,
+  startPipeServer,
+  clientError,
+  errorFields,
+  netError,
   pipePath,
   pipeName,
+  runScript,
   once,
   delay,
   withTimeout,
-  runScript,
-  quietIpc,
-  startPipeServer,
-  errorFields,
-  netError,
-  clientError,
 } = require('./helpers.cjs')
 
 // ------------------------------------------------------------------ interop, both directions
