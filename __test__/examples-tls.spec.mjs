@@ -17,27 +17,14 @@
 // behaviour. The examples bind 127.0.0.1:8000 / localhost:8000, so every test is serial,
 // holds the cross-process fixed-endpoint lock and awaits the exit of its processes.
 import test from 'ava'
-import fs from 'node:fs'
 import fsp from 'node:fs/promises'
 import path from 'node:path'
+import checks from './helpers/example-checks.cjs'
 import { IMPLS, ROOT } from './helpers/impl.mjs'
-import { delay } from './helpers/behav-util.mjs'
 import { hexPort } from './helpers/net.mjs'
-import {
-  COMPAT_EXAMPLES,
-  LINE_TIMEOUT,
-  TCP_WORLD,
-  assertRunning,
-  exampleTests,
-  isListening,
-  checkBasic,
-  checkBasicSync,
-  checkMultiClientBroadcast,
-  checkRawExchange,
-} from './helpers/examples.mjs'
+import { TCP_WORLD, exampleTests, isListening } from './helpers/examples.mjs'
 
-// The examples' client retry interval (ipc.config.retry = 1500 in every TLS example).
-const EXAMPLE_RETRY = 1500
+const { checkBasic, checkBasicSync, checkMultiClientBroadcast, checkRawExchange } = checks
 
 const PROJECT_CERTS = path.join(ROOT, 'local-node-ipc-certs')
 const REF_BUNDLED_CERTS = path.join(path.dirname(IMPLS.ref), 'local-node-ipc-certs')
@@ -66,25 +53,8 @@ const withCerts = (certs) => ({
   lockWait: 120000,
 })
 
-test.serial('the example layout finds the certificates', async (t) => {
-  // every TLS example resolves its certificate paths to <root>/local-node-ipc-certs
-  for (const d of fs.readdirSync(path.join(COMPAT_EXAMPLES, 'TLSSocket'))) {
-    const full = path.join(COMPAT_EXAMPLES, 'TLSSocket', d)
-    if (!fs.statSync(full).isDirectory()) continue
-    for (const f of fs.readdirSync(full).filter((x) => x.endsWith('.js'))) {
-      const src = fs.readFileSync(path.join(full, f), 'utf8')
-      for (const m of src.matchAll(/__dirname \+ "([^"]+)"/g)) {
-        t.regex(
-          m[1],
-          /^\/\.\.\/\.\.\/\.\.\/local-node-ipc-certs\/(server\.pub|client\.pub|private\/(server|client)\.key|private\/dhparam\.pem)$/,
-          `${d}/${f}`,
-        )
-        const rel = m[1].replace('/../../../local-node-ipc-certs/', '')
-        t.true(fs.existsSync(path.join(PROJECT_CERTS, rel)), `the project ships local-node-ipc-certs/${rel}`)
-      }
-    }
-  }
-})
+// every TLS example resolves its certificate paths to <root>/local-node-ipc-certs
+test.serial('the example layout finds the certificates', (t) => checks.checkTlsCertLayout(t, PROJECT_CERTS))
 
 for (const dir of ['basic', 'basic-local-only', 'basic-more-secure', 'basic-most-secure']) {
   // basic-local-only names no certificate files: nothing is laid out, the server falls back
@@ -106,30 +76,9 @@ exampleTests(
   withCerts(PROJECT_CERTS),
 )
 
-// Control: basic-most-secure with node-ipc's original certificates (expired 2017, CN
-// DigiNow, no SAN) laid out instead. Verification is on at both ends, so nothing gets
-// through. v9 prints "## connected to world ##" on every attempt (connect fires before the
-// handshake, and resets the retry count); ours fires it after the handshake (README,
-// "Differences from node-ipc v9") and so never reports a connection.
-exampleTests(
-  'TLSSocket/basic-most-secure',
-  async (t, { impl, start, startServer }) => {
-    const server = await startServer('world-server.js', TCP_WORLD)
-    const client = start('hello-client.js')
-    if (impl === 'ref') {
-      // a connect line per attempt: see two attempts, so the retry ran
-      await client.waitFor(/## connected to world ##/, { timeout: EXAMPLE_RETRY + LINE_TIMEOUT, count: 2 })
-    } else {
-      // watch three retry intervals: at least two failed attempts
-      await delay(3 * EXAMPLE_RETRY)
-      t.is(client.match(/## connected to world ##/).length, 0, 'connect never fires for a failed handshake')
-    }
-    assertRunning(t, [server, client])
-    t.is(server.match(/got a message from/).length, 0, 'nothing reached the server')
-    t.is(client.match(/got a message from world/).length, 0, 'nothing reached the client')
-  },
-  {
-    ...withCerts(REF_BUNDLED_CERTS),
-    title: 'TLSSocket/basic-most-secure with the original expired certificates fails',
-  },
-)
+// Control: basic-most-secure with node-ipc's original (expired) certificates laid out
+// instead: nothing gets through (see checkMostSecureFailsWithExpiredCerts).
+exampleTests('TLSSocket/basic-most-secure', (t, ex) => checks.checkMostSecureFailsWithExpiredCerts(t, ex, TCP_WORLD), {
+  ...withCerts(REF_BUNDLED_CERTS),
+  title: 'TLSSocket/basic-most-secure with the original expired certificates fails',
+})

@@ -51,6 +51,13 @@ fn connected_id(events: &[Event]) -> Option<ConnId> {
   })
 }
 
+fn connected_peer(events: &[Event]) -> Option<crate::mailbox::PeerInfo> {
+  events.iter().find_map(|e| match e {
+    Event::Connected { peer, .. } => Some(peer.clone()),
+    _ => None,
+  })
+}
+
 struct Pair {
   server: Arc<Endpoint>,
   server_events: Collector,
@@ -58,6 +65,9 @@ struct Pair {
   client_events: Collector,
   client_conn: ConnId,
   server_conn: ConnId,
+  /// What each side's `Connected` event said about the other end.
+  client_peer: crate::mailbox::PeerInfo,
+  server_peer: crate::mailbox::PeerInfo,
   _dir: tempfile::TempDir,
 }
 
@@ -74,9 +84,20 @@ async fn unix_pair(options: EndpointOptions) -> Pair {
   let client = Endpoint::new(options);
   let (mut client_events, courier) = Collector::new(1 << 20);
   let client_conn = client.connect(ConnectTarget::Unix { path }, courier);
-  client_events.until(|e| connected_id(e).is_some()).await;
-  let server_conn = connected_id(server_events.until(|e| connected_id(e).is_some()).await).unwrap();
-  Pair { server, server_events, client, client_events, client_conn, server_conn, _dir: dir }
+  let client_peer = connected_peer(client_events.until(|e| connected_peer(e).is_some()).await).unwrap();
+  let got = server_events.until(|e| connected_id(e).is_some()).await;
+  let (server_conn, server_peer) = (connected_id(got).unwrap(), connected_peer(got).unwrap());
+  Pair {
+    server,
+    server_events,
+    client,
+    client_events,
+    client_conn,
+    server_conn,
+    client_peer,
+    server_peer,
+    _dir: dir,
+  }
 }
 
 #[tokio::test]
@@ -459,29 +480,9 @@ fn adopting_a_descriptor_by_number_accepts_only_a_connected_unix_stream() {
   assert!(Stream::from_unix_fd_number(listener.as_raw_fd()).is_err(), "a listening socket");
 }
 
-fn connected_peer(events: &[Event]) -> Option<crate::mailbox::PeerInfo> {
-  events.iter().find_map(|e| match e {
-    Event::Connected { peer, .. } => Some(peer.clone()),
-    _ => None,
-  })
-}
-
 #[tokio::test]
 async fn unix_connections_know_the_peer_process_on_both_sides() {
-  let dir = tempfile::tempdir().unwrap();
-  let path = dir.path().join("s.sock").to_string_lossy().into_owned();
-  let server = Endpoint::new(EndpointOptions::default());
-  let (mut server_events, courier) = Collector::new(1 << 20);
-  server.listen(
-    ListenTarget::Unix { path: path.clone(), readable_all: false, writable_all: false, mode: None },
-    courier,
-  );
-  server_events.until(|e| e.iter().any(|e| matches!(e, Event::Listening { .. }))).await;
-  let client = Endpoint::new(EndpointOptions::default());
-  let (mut client_events, courier) = Collector::new(1 << 20);
-  client.connect(ConnectTarget::Unix { path }, courier);
-  let client_peer = connected_peer(client_events.until(|e| connected_peer(e).is_some()).await).unwrap();
-  let server_peer = connected_peer(server_events.until(|e| connected_peer(e).is_some()).await).unwrap();
+  let Pair { client_peer, server_peer, .. } = unix_pair(EndpointOptions::default()).await;
   // SAFETY: getuid and getgid cannot fail and touch no memory.
   let (uid, gid) = unsafe { (libc::getuid(), libc::getgid()) };
   let me = crate::mailbox::PeerCred {

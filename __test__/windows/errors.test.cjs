@@ -6,23 +6,7 @@
 const test = require('node:test')
 const assert = require('node:assert')
 const net = require('node:net')
-const { IMPLS, once } = require('./helpers.cjs')
-
-const { IPC } = require(IMPLS.ours)
-
-const fields = (err) => ({
-  code: err.code,
-  errno: err.errno,
-  syscall: err.syscall,
-  address: err.address,
-  port: err.port,
-})
-
-function quietIpc(config = {}) {
-  const ipc = new IPC()
-  Object.assign(ipc.config, { silent: true, retry: 100, maxRetries: 0 }, config)
-  return ipc
-}
+const { once, quietIpc, errorFields, netError, clientError } = require('./helpers.cjs')
 
 /** A port nobody listens on: one a server had a moment ago. */
 async function closedPort() {
@@ -33,28 +17,13 @@ async function closedPort() {
   return port
 }
 
-/** The first error `connectToNet(host, port)` publishes on the client. */
-function clientError(host, port) {
-  const client = quietIpc()
-  return new Promise((resolve) => {
-    client.connectToNet('x', host, port, () => {
-      client.of.x.on('error', (err) => {
-        client.disconnect('x')
-        resolve(fields(err))
-      })
-    })
-  })
-}
-
 test('[ours] TCP connect to a closed port: ECONNREFUSED with errno -4078, as node:net', {
   timeout: 90000,
 }, async () => {
   const port = await closedPort()
-  const expected = await new Promise((resolve) =>
-    net.connect(port, '127.0.0.1').on('error', (err) => resolve(fields(err))),
-  )
+  const expected = await netError((done) => net.connect(port, '127.0.0.1').on('error', done))
   assert.strictEqual(expected.errno, -4078)
-  assert.deepStrictEqual(await clientError('127.0.0.1', port), expected)
+  assert.deepStrictEqual(await clientError('connectToNet', '127.0.0.1', port), expected)
 })
 
 test('[ours] TCP listen on a port in use: EADDRINUSE as node:net', { timeout: 90000 }, async (t) => {
@@ -62,17 +31,12 @@ test('[ours] TCP listen on a port in use: EADDRINUSE as node:net', { timeout: 90
   await once(holder, 'listening')
   t.after(() => holder.close())
   const { port } = holder.address()
-  const expected = await new Promise((resolve) =>
-    net
-      .createServer()
-      .on('error', (err) => resolve(fields(err)))
-      .listen(port, '127.0.0.1'),
-  )
+  const expected = await netError((done) => net.createServer().on('error', done).listen(port, '127.0.0.1'))
   const server = quietIpc()
   server.serveNet('127.0.0.1', port)
   const failed = once(server.server, 'error')
   server.server.start()
-  const got = fields(await failed)
+  const got = errorFields(await failed)
   // Wine may let a second socket bind a port in use (SO_REUSEADDR semantics differ); the
   // outcome must be node:net's either way, and here node:net failed.
   assert.strictEqual(expected.code, 'EADDRINUSE')
@@ -81,9 +45,9 @@ test('[ours] TCP listen on a port in use: EADDRINUSE as node:net', { timeout: 90
 
 test('[ours] a host name that does not resolve fails as node:net does', { timeout: 90000 }, async () => {
   const host = 'no-such-host.invalid'
-  const expected = await new Promise((resolve) => net.connect(80, host).on('error', (err) => resolve(fields(err))))
+  const expected = await netError((done) => net.connect(80, host).on('error', done))
   assert.ok(['ENOTFOUND', 'EAI_AGAIN'].includes(expected.code), JSON.stringify(expected))
-  const got = await clientError(host, 80)
+  const got = await clientError('connectToNet', host, 80)
   // node:net reports the host as `hostname`, which ours adds too; compare what both carry.
   assert.deepStrictEqual(
     { code: got.code, errno: got.errno, syscall: got.syscall },

@@ -3,9 +3,9 @@
 // The original node-ipc example programs (the registry copy shipped in @node-ipc/compat@9.2.5),
 // unchanged, run in Windows node.exe against each implementation: unixWindowsSocket/* and
 // rawBuffer/ (named pipes: /tmp/app.world is \\.\pipe\tmp-app.world), TCPSocket/*, TLSSocket/*
-// and UDPSocket/*. The assertions on each example's output are those of the Linux tests
-// (examples.spec.mjs, examples-tls.spec.mjs, examples-udp.spec.mjs and helpers/examples.mjs),
-// ported: the same lines, counts, windows and exit behaviour, on both implementations.
+// and UDPSocket/*. The checks on each example's output are the Linux tests' own
+// (helpers/example-checks.cjs, which examples*.spec.mjs call too): the same lines, counts,
+// windows and exit behaviour, on both implementations.
 //
 // The examples bind fixed endpoints (the pipe, ports 8000-8002), so the tests run one after
 // another (plain sequential test() calls; the runner is started with --test-concurrency=1),
@@ -23,21 +23,19 @@
 // that prints one stderr line, with the server's path, when `ipc.server.server.listening`
 // (net.Server's field in v9) turns true; it only reads that state, adds no listener and no
 // connection.
-// These local helpers (the process wrapper with streams, timestamps and ANSI stripping, the
-// socket-table probes, setupExample) are the Windows counterparts of helpers/proc.mjs,
-// helpers/net.mjs and helpers/examples.mjs.
+// These local helpers (the socket-table probes, withExample) are the Windows counterparts of
+// helpers/net.mjs and helpers/examples.mjs; processes run through helpers.cjs's spawnNode.
 const test = require('node:test')
 const assert = require('node:assert')
-const { spawn, spawnSync } = require('node:child_process')
+const { spawnSync } = require('node:child_process')
 const fs = require('node:fs')
 const path = require('node:path')
-const { ROOT, IMPLS, COMPAT_EXAMPLES, tmpDir, delay } = require('./helpers.cjs')
+const { ROOT, IMPLS, tmpDir, delay, spawnNode } = require('./helpers.cjs')
+const { nodeAsserts } = require('../helpers/assert-adapter.cjs')
+const checks = require('../helpers/example-checks.cjs')
 
-// Negative assertions watch this long after the last expected line: every exchange in the
-// examples is a local round trip of a few ms (plus a handshake over TLS), and the stream
-// clients retry 1000-1500 ms apart.
-const WINDOW = 1500
-const LINE_TIMEOUT = 10000
+const { LINE_TIMEOUT, layOutExample } = checks
+
 // A whole test, processes included (basicSync waits for three replies 3 s apart).
 const TEST_TIMEOUT = 120000
 
@@ -45,148 +43,6 @@ const TEST_TIMEOUT = 120000
 const PIPE_WORLD = { kind: 'pipe', name: '\\\\.\\pipe\\tmp-app.world' }
 const TCP_WORLD = { kind: 'tcp', port: 8000 }
 const udpPort = (port) => ({ kind: 'udp', port })
-
-// ---------------------------------------------------------------------------------------
-// Child processes (the Windows counterpart of helpers/proc.mjs's Child)
-
-// biome-ignore lint/suspicious/noControlCharactersInRegex: ESC starts the colour codes it strips
-const stripAnsi = (s) => s.replace(/\x1b\[[0-9;]*[A-Za-z]/g, '')
-
-/**
- * A child node.exe: every line of both streams, ANSI colours stripped, with the time it
- * arrived (`timeline`). `waitFor(re, {stream, timeout, count})` resolves with the first
- * `count` matching lines and rejects on timeout or once the process ended without them.
- */
-class Proc {
-  constructor(args, { cwd, env, label }) {
-    this.label = label
-    this.t0 = Date.now()
-    this.timeline = [] // { stream, text, t }
-    this.exit = null
-    this.exitAt = null
-    this._closed = false
-    this._waiters = new Set()
-    this.cp = spawn(process.execPath, args, {
-      cwd,
-      env: { ...process.env, ...env },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    })
-    const partial = { stdout: '', stderr: '' }
-    for (const stream of ['stdout', 'stderr']) {
-      this.cp[stream].setEncoding('utf8')
-      this.cp[stream].on('data', (chunk) => {
-        partial[stream] += chunk
-        for (let nl = partial[stream].indexOf('\n'); nl !== -1; nl = partial[stream].indexOf('\n')) {
-          this._line(stream, partial[stream].slice(0, nl))
-          partial[stream] = partial[stream].slice(nl + 1)
-        }
-        this._check()
-      })
-    }
-    this.cp.on('error', (err) => this._line('stderr', `[spawn error] ${err.message}`))
-    this.cp.on('exit', (code, signal) => {
-      this.exit = { code, signal }
-      this.exitAt = Date.now()
-    })
-    // 'close' comes after the streams are drained: all lines are in.
-    this.cp.on('close', (code, signal) => {
-      this.exit ??= { code, signal }
-      this.exitAt ??= Date.now()
-      for (const stream of ['stdout', 'stderr']) if (partial[stream]) this._line(stream, partial[stream])
-      this._closed = true
-      this._check()
-    })
-  }
-
-  _line(stream, line) {
-    this.timeline.push({ stream, text: stripAnsi(line.replace(/\r$/, '')), t: Date.now() })
-  }
-
-  _check() {
-    for (const w of [...this._waiters]) w()
-  }
-
-  get alive() {
-    return this.exit === null
-  }
-
-  match(re, stream = 'stdout') {
-    return this.timeline.filter((l) => (stream === 'all' || l.stream === stream) && re.test(l.text))
-  }
-
-  waitFor(re, { stream = 'stdout', timeout = LINE_TIMEOUT, count = 1 } = {}) {
-    const what = `${count} ${stream} line(s) matched ${re}`
-    return new Promise((resolve, reject) => {
-      const done = () => {
-        clearTimeout(timer)
-        this._waiters.delete(check)
-      }
-      const check = () => {
-        const m = this.match(re, stream)
-        if (m.length >= count) {
-          done()
-          resolve(m.slice(0, count))
-        } else if (this._closed) {
-          done()
-          reject(new Error(`${this.label}: exited before ${what}`))
-        }
-      }
-      const timer = setTimeout(() => {
-        done()
-        reject(new Error(`${this.label}: timeout ${timeout} ms before ${what}`))
-      }, timeout)
-      this._waiters.add(check)
-      check()
-    })
-  }
-
-  /** {code, signal} once the process ended and its output is drained; rejects after `ms`. */
-  waitExit(ms = LINE_TIMEOUT) {
-    return new Promise((resolve, reject) => {
-      const check = () => {
-        if (!this._closed) return
-        clearTimeout(timer)
-        this._waiters.delete(check)
-        resolve(this.exit)
-      }
-      const timer = setTimeout(() => {
-        this._waiters.delete(check)
-        reject(new Error(`${this.label}: still running after ${ms} ms`))
-      }, ms)
-      this._waiters.add(check)
-      check()
-    })
-  }
-
-  /** SIGTERM (TerminateProcess on Windows), SIGKILL if still running after `grace` ms. */
-  async stop(grace = 3000) {
-    if (this._closed) return this.exit
-    this.cp.kill('SIGTERM')
-    try {
-      return await this.waitExit(grace)
-    } catch {
-      this.cp.kill('SIGKILL')
-      return this.waitExit(5000).catch(() => this.exit)
-    }
-  }
-
-  describe(n = 80) {
-    const state = this.exit ? `exit ${JSON.stringify(this.exit)} at ${this.exitAt - this.t0} ms` : 'still running'
-    const shown = this.timeline
-      .slice(-n)
-      .map(
-        (l) =>
-          `${String(l.t - this.t0).padStart(6)} ${l.stream === 'stderr' ? 'ERR' : 'out'}| ${l.text.slice(0, 2000)}`,
-      )
-    return `--- ${this.label} pid ${this.cp.pid}, ${state}; last ${shown.length} of ${this.timeline.length} lines:\n${shown.join('\n')}`
-  }
-}
-
-function assertRunning(procs) {
-  for (const p of procs) {
-    assert.ok(p.alive, `${p.label} should run until killed, but exited: ${JSON.stringify(p.exit)}`)
-  }
-}
 
 // ---------------------------------------------------------------------------------------
 // Is a server up? (the counterpart of isListening / udpBound, see the header)
@@ -280,34 +136,12 @@ function assertEndpointFree(ep) {
 // ---------------------------------------------------------------------------------------
 // Example layout and the per-implementation tests (the counterpart of helpers/examples.mjs)
 
-/**
- * Copy one example directory of the compat package, unchanged, into a fresh temp folder:
- *   <tmp>/root/example/<dir>/...   the example files (byte-identical copies)
- *   <tmp>/root/node-ipc.js         what require('../../../node-ipc') finds three levels deep
- *   <tmp>/node-ipc.js              what the same string finds from a two-level dir (rawBuffer)
- * Both shims re-export the implementation under test.
- */
+/** layOutExample (helpers/example-checks.cjs) in a temp folder, with the pipe servers' preload. */
 function setupExample(t, implPath, dir) {
-  const tmp = tmpDir(t)
-  const dest = path.join(tmp, 'root', 'example', dir)
-  const src = path.join(COMPAT_EXAMPLES, dir)
-  fs.mkdirSync(dest, { recursive: true })
-  const files = fs
-    .readdirSync(src)
-    .filter((f) => f.endsWith('.js'))
-    .sort()
-  for (const f of files) {
-    fs.copyFileSync(path.join(src, f), path.join(dest, f))
-    if (!fs.readFileSync(path.join(src, f)).equals(fs.readFileSync(path.join(dest, f)))) {
-      throw new Error(`copy of ${dir}/${f} differs from the original`)
-    }
-  }
-  const shim = `module.exports = require(${JSON.stringify(implPath)});\n`
-  fs.writeFileSync(path.join(tmp, 'root', 'node-ipc.js'), shim)
-  fs.writeFileSync(path.join(tmp, 'node-ipc.js'), shim)
-  const preload = path.join(tmp, 'example-harness-ready.cjs')
+  const ex = layOutExample(tmpDir(t), implPath, dir)
+  const preload = path.join(ex.tmp, 'example-harness-ready.cjs')
   fs.writeFileSync(preload, READY_PRELOAD)
-  return { tmp, dir: dest, preload }
+  return { ...ex, preload }
 }
 
 /**
@@ -322,7 +156,7 @@ async function withExample(t, impl, dir, body, { prepare, after } = {}) {
   const procs = []
   const start = (file, { preload = false } = {}) => {
     const args = preload ? ['-r', ex.preload, path.join(ex.dir, file)] : [path.join(ex.dir, file)]
-    const p = new Proc(args, {
+    const p = spawnNode(t, args, {
       cwd: ex.dir,
       env: { NODE_IPC_EXAMPLE_IMPL: IMPLS[impl] },
       label: `${dir}/${file} [${impl}]`,
@@ -351,251 +185,38 @@ async function withExample(t, impl, dir, body, { prepare, after } = {}) {
   if (after) await after()
 }
 
-/** `${title} [ref]` then `${title} [ours]`, in order: each runs `check(ex)` in withExample. */
+/**
+ * `${title} [ref]` then `${title} [ours]`, in order: each runs `check(a, ex)` in withExample,
+ * `a` the node:assert adapter the shared checks take (helpers/assert-adapter.cjs).
+ */
 function exampleTests(dir, check, { title = dir, ...options } = {}) {
   for (const impl of ['ref', 'ours']) {
-    test(`${title} [${impl}]`, { timeout: TEST_TIMEOUT }, (t) => withExample(t, impl, dir, (ex) => check(ex), options))
-  }
-}
-
-/** Bytes of all `<Buffer ..>` shown in lines matching `re`, concatenated, as hex. */
-function bufferBytes(proc, re) {
-  return proc
-    .match(re)
-    .map((l) => {
-      const m = /<Buffer((?: [0-9a-f]{2})*)>/.exec(l.text)
-      return m ? m[1].replace(/ /g, '') : ''
-    })
-    .join('')
-}
-
-/** Wait until the `<Buffer ..>` lines matching `re` add up to at least `hexLen` hex digits. */
-async function waitBytes(proc, re, hexLen, timeout = LINE_TIMEOUT) {
-  const deadline = Date.now() + timeout
-  while (bufferBytes(proc, re).length < hexLen) {
-    const left = deadline - Date.now()
-    if (left <= 0 || !proc.alive) return // the caller's assertion reports what arrived
-    await proc.waitFor(re, { timeout: left, count: proc.match(re).length + 1 }).catch(() => {})
-  }
-}
-
-// ---------------------------------------------------------------------------------------
-// The scenarios the pipe, TCP and TLS copies of an example share (helpers/examples.mjs)
-
-/**
- * basic: one request, one reply, then the client is killed. The message is the string
- * 'hello' without an id, so socket.id stays undefined (prints as '') and the server's
- * socket.disconnected handler logs the id as false.
- */
-async function checkBasic({ start, startServer }, ep) {
-  const server = await startServer('world-server.js', ep)
-  const client = start('hello-client.js')
-
-  await client.waitFor(/## connected to world ##/)
-  await server.waitFor(/got a message from\s+hello$/)
-  await client.waitFor(/got a message from world :\s+hello world!$/)
-
-  await delay(WINDOW)
-  assertRunning([server, client])
-  assert.strictEqual(server.match(/got a message from/).length, 1, 'server got exactly one message')
-  assert.strictEqual(client.match(/got a message from world/).length, 1, 'client got exactly one reply')
-  assert.strictEqual(client.match(/## connected to world ##/).length, 1, 'client connected once')
-  assert.strictEqual(client.match(/disconnected from world/).length, 0, 'client never disconnected')
-  // the pipe example has no error handler, so this can only fail over TCP and TLS
-  assert.strictEqual(server.match(/Got an ERROR!/).length, 0, 'no server error event')
-
-  // killing the client ends its connection without a TLS close_notify, which Node's TLS
-  // server treats as an ordinary close
-  await client.stop()
-  await server.waitFor(/DISCONNECTED from\s+false\b/)
-  await delay(WINDOW)
-  assertRunning([server])
-  assert.strictEqual(server.match(/Got an ERROR!/).length, 0, 'no server error event when the client goes away')
-}
-
-/**
- * Multi-Client-Broadcast: the registry copy's clients send {message} without an id, so the
- * server keys both under `undefined`, never sees hello and goodbye, and never broadcasts
- * kill.connection; both clients stay connected until killed.
- */
-async function checkMultiClientBroadcast({ start, startServer }, ep) {
-  const server = await startServer('world-server.js', ep)
-  const goodbye = start('goodbye-client.js')
-  const hello = start('hello-client.js')
-
-  await goodbye.waitFor(/## connected to world ##/)
-  await hello.waitFor(/## connected to world ##/)
-  await server.waitFor(/got a message from\s+\{ message: 'goodbye' \}$/)
-  await server.waitFor(/got a message from\s+\{ message: 'hello' \}$/)
-  await hello.waitFor(/got a message from world :\s+hello world!$/)
-
-  await delay(WINDOW)
-  assertRunning([server, hello, goodbye])
-  assert.strictEqual(server.match(/got a message from/).length, 2, 'server got exactly two messages')
-  assert.strictEqual(server.match(/got all required events/).length, 0, 'server never decides to broadcast')
-  for (const c of [hello, goodbye]) {
-    assert.strictEqual(c.match(/world requested kill\.connection/).length, 0, `${c.label}: no kill.connection`)
-    assert.strictEqual(c.match(/disconnected from world/).length, 0, `${c.label}: never disconnected`)
-  }
-  assert.strictEqual(hello.match(/got a message from world/).length, 1, 'hello got exactly one reply')
-
-  await Promise.all([hello.stop(), goodbye.stop()])
-  await server.waitFor(/DISCONNECTED from\s+false\b/, { count: 2 })
-  assertRunning([server])
-}
-
-/**
- * basicSync: the client (sync=true) queues hello0..hello9 on connect; the server replies to
- * each after a delay. Requests must reach the server one per reply. Only the first three
- * requests are checked, then everything is killed.
- */
-async function checkBasicSync({ dir, start, startServer }, ep) {
-  // the delay is the example's own, so that a change to it cannot pass unnoticed
-  const serverSrc = fs.readFileSync(path.join(dir, 'world-server.js'), 'utf8')
-  const replyDelay = Number(/\},\s*(\d+)\s*\)/.exec(serverSrc)?.[1])
-  assert.ok(replyDelay >= 1000, `reply delay parsed from the example: ${replyDelay}`)
-  const slack = 300 // parent-side timestamp jitter
-
-  const server = await startServer('world-server.js', ep)
-  const client = start('hello-client.js')
-
-  await client.waitFor(/## connected to world ##/)
-  const got = await server.waitFor(/got a message from\s+hello\d$/, {
-    timeout: 3 * replyDelay + LINE_TIMEOUT,
-    count: 3,
-  })
-  const received = server.match(/got a message from\s+hello\d$/)
-  assert.deepStrictEqual(
-    got.map((l) => /hello(\d)$/.exec(l.text)[1]),
-    ['0', '1', '2'],
-    'requests arrive in order',
-  )
-  assert.strictEqual(received.length, 3, 'no request beyond hello2 arrived before the third reply was due')
-
-  for (let i = 1; i < 3; i++) {
-    const gap = got[i].t - got[i - 1].t
-    assert.ok(
-      gap >= replyDelay - slack,
-      `hello${i} arrived ${gap}ms after hello${i - 1}; expected >= ~${replyDelay}ms (one request per reply)`,
+    test(`${title} [${impl}]`, { timeout: TEST_TIMEOUT }, (t) =>
+      withExample(t, impl, dir, (ex) => check(nodeAsserts, ex), options),
     )
-    assert.ok(gap < 2 * replyDelay + LINE_TIMEOUT, `hello${i} arrived ${gap}ms after hello${i - 1}; too slow`)
   }
-  // The client printed both replies before it sent hello2, but its output travels on its
-  // own pipe: wait for it rather than read what has arrived so far.
-  const replies = await client.waitFor(/got a message from world :\s+hello\d world!/, { count: 2 })
-  assert.strictEqual(replies.length, 2, 'client got the replies to hello0 and hello1')
-  for (let i = 1; i < 3; i++) {
-    // the request follows the reply to the previous one (both arrival times on this clock)
-    const replyAt = replies[i - 1].t
-    const requestAt = got[i].t
-    assert.ok(requestAt >= replyAt - slack, `hello${i} reached the server only after the reply to hello${i - 1}`)
-  }
-  assert.ok(/hello0 world!/.test(replies[0].text) && /hello1 world!/.test(replies[1].text), 'replies in order')
-  assertRunning([server, client])
-}
-
-const hex = (s) => Buffer.from(s).toString('hex')
-
-// The two conversations of the stream rawBuffer examples, by the examples' encoding. With
-// 'ascii' the examples log data.toString() after each Buffer.
-const RAW_CONVERSATIONS = {
-  // the client sends 'hello'; the server sends 'hello' on connect and 'goodbye' per data chunk
-  ascii: {
-    serverGot: /got a message\s+<Buffer 68 65 6c 6c 6f>\s+hello$/,
-    fromWorld: /got a message from world :\s+<Buffer[ 0-9a-f]*>/,
-    want: hex('hello') + hex('goodbye'),
-    says: 'client received "hello" then "goodbye" as raw bytes',
-  },
-  // the client sends a 6-byte Buffer; the server sends [0xaa] on connect and [0x0d, 0xee] per
-  // data chunk
-  hex: {
-    serverGot: /got a message\s+<Buffer 00 02 00 ff ee cc>$/,
-    fromWorld: /got a message from world :\s+<Buffer[ 0-9a-f]*>$/,
-    want: 'aa0dee',
-    says: 'client received aa, then 0d ee',
-  },
-}
-
-/**
- * A stream rawBuffer example in `encoding`. Raw mode has no framing, so the client may see
- * the two server writes as one chunk or two: compare the concatenated bytes. `connectLine`
- * is a line the server prints once per connection, if it prints one.
- */
-async function checkRawExchange({ start, startServer }, ep, encoding, connectLine) {
-  const { serverGot, fromWorld, want, says } = RAW_CONVERSATIONS[encoding]
-  const server = await startServer('world.server.js', ep)
-  const client = start('hello-client.js')
-
-  await client.waitFor(/## connected to world ##/)
-  if (connectLine) await server.waitFor(connectLine)
-  await server.waitFor(serverGot)
-  await waitBytes(client, fromWorld, want.length)
-  assert.strictEqual(bufferBytes(client, fromWorld), want, says)
-  if (encoding === 'ascii') {
-    for (const l of client.match(fromWorld)) {
-      const m = /<Buffer((?: [0-9a-f]{2})*)>\s+(\S*)$/.exec(l.text)
-      assert.strictEqual(
-        Buffer.from(m[1].replace(/ /g, ''), 'hex').toString('ascii'),
-        m[2],
-        `data.toString() matches the bytes: ${l.text}`,
-      )
-    }
-  }
-
-  await delay(WINDOW)
-  assertRunning([server, client])
-  if (connectLine) assert.strictEqual(server.match(connectLine).length, 1, 'one connection')
-  assert.strictEqual(server.match(/got a message/).length, 1, 'server got exactly one data chunk')
-  assert.strictEqual(bufferBytes(client, fromWorld), want, 'nothing more arrived at the client')
 }
 
 // ---------------------------------------------------------------------------------------
 // unixWindowsSocket/*, rawBuffer/ and TCPSocket/* (examples.spec.mjs)
 
 for (const [example, check] of [
-  ['basic', checkBasic],
-  ['Multi-Client-Broadcast', checkMultiClientBroadcast],
-  ['basicSync', checkBasicSync],
+  ['basic', checks.checkBasic],
+  ['Multi-Client-Broadcast', checks.checkMultiClientBroadcast],
+  ['basicSync', checks.checkBasicSync],
 ]) {
   for (const [transport, world] of [
     ['unixWindowsSocket', PIPE_WORLD],
     ['TCPSocket', TCP_WORLD],
   ]) {
-    exampleTests(`${transport}/${example}`, (ex) => check(ex, world))
+    exampleTests(`${transport}/${example}`, (a, ex) => check(a, ex, world))
   }
 }
 
-exampleTests('unixWindowsSocket/rawBuffer', (ex) => checkRawExchange(ex, PIPE_WORLD, 'ascii'))
-exampleTests('rawBuffer', (ex) => checkRawExchange(ex, PIPE_WORLD, 'hex'))
-
-// TCPSocket/rawBuffer: the registry copy's server does `ipc.server.of.rawBufferClient` in its
-// 'connect' handler. v9's server has no `of`, so the first connection throws a TypeError
-// that kills the server (exit code 1). The client connected, then keeps retrying forever.
-exampleTests('TCPSocket/rawBuffer', async ({ start, startServer }) => {
-  const server = await startServer('world.server.js', TCP_WORLD)
-  const client = start('hello-client.js')
-
-  await client.waitFor(/## connected to world ##/)
-  const exit = await server.waitExit(LINE_TIMEOUT)
-  assert.deepStrictEqual(
-    { code: exit.code, signal: exit.signal },
-    { code: 1, signal: null },
-    'server crashes with exit code 1',
-  )
-  assert.ok(
-    server.match(/TypeError: Cannot read properties of undefined \(reading 'rawBufferClient'\)/, 'stderr').length > 0,
-    'server died of the TypeError from ipc.server.of.rawBufferClient',
-  )
-  assert.ok(
-    server.match(/ipc\.server\.of\.rawBufferClient|world\.server\.js:\d+/, 'stderr').length > 0,
-    'the stack points into the example',
-  )
-
-  await delay(WINDOW)
-  assertRunning([client])
-  assert.strictEqual(server.match(/got a message/).length, 0, 'server never got data')
-  assert.strictEqual(client.match(/got a message from world/).length, 0, 'client never got data')
-})
+exampleTests('unixWindowsSocket/rawBuffer', (a, ex) => checks.checkRawExchange(a, ex, PIPE_WORLD, 'ascii'))
+exampleTests('rawBuffer', (a, ex) => checks.checkRawExchange(a, ex, PIPE_WORLD, 'hex'))
+// the registry copy's server crashes at the first connection (see checks.checkTcpRawBufferCrash)
+exampleTests('TCPSocket/rawBuffer', (a, ex) => checks.checkTcpRawBufferCrash(a, ex, TCP_WORLD))
 
 // ---------------------------------------------------------------------------------------
 // TLSSocket/* (examples-tls.spec.mjs): the project's development certificates
@@ -604,8 +225,6 @@ exampleTests('TCPSocket/rawBuffer', async ({ start, startServer }) => {
 // names no certificate: nothing is laid out and its server falls back to its own package's
 // bundled certificates (the reference's expired 2016 ones, ours the project's).
 
-// The examples' client retry interval (ipc.config.retry = 1500 in every TLS example).
-const EXAMPLE_RETRY = 1500
 const PROJECT_CERTS = path.join(ROOT, 'local-node-ipc-certs')
 const REF_BUNDLED_CERTS = path.join(path.dirname(IMPLS.ref), 'local-node-ipc-certs')
 
@@ -614,86 +233,39 @@ const withCerts = (certs) => ({
   prepare: certs && ((ex) => fs.cpSync(certs, path.join(ex.tmp, 'root', 'local-node-ipc-certs'), { recursive: true })),
 })
 
-test('the TLS example layout finds the certificates', () => {
-  // every TLS example resolves its certificate paths to <root>/local-node-ipc-certs
-  let seen = 0
-  for (const d of fs.readdirSync(path.join(COMPAT_EXAMPLES, 'TLSSocket'))) {
-    const full = path.join(COMPAT_EXAMPLES, 'TLSSocket', d)
-    if (!fs.statSync(full).isDirectory()) continue
-    for (const f of fs.readdirSync(full).filter((x) => x.endsWith('.js'))) {
-      const src = fs.readFileSync(path.join(full, f), 'utf8')
-      for (const m of src.matchAll(/__dirname \+ "([^"]+)"/g)) {
-        assert.match(
-          m[1],
-          /^\/\.\.\/\.\.\/\.\.\/local-node-ipc-certs\/(server\.pub|client\.pub|private\/(server|client)\.key|private\/dhparam\.pem)$/,
-          `${d}/${f}`,
-        )
-        const rel = m[1].replace('/../../../local-node-ipc-certs/', '')
-        assert.ok(fs.existsSync(path.join(PROJECT_CERTS, rel)), `the project ships local-node-ipc-certs/${rel}`)
-        seen++
-      }
-    }
-  }
-  assert.ok(seen > 0, 'the TLS examples name certificate files')
-})
+// every TLS example resolves its certificate paths to <root>/local-node-ipc-certs
+test('the TLS example layout finds the certificates', () => checks.checkTlsCertLayout(nodeAsserts, PROJECT_CERTS))
 
 for (const dir of ['basic', 'basic-local-only', 'basic-more-secure', 'basic-most-secure']) {
   const certs = dir === 'basic-local-only' ? null : PROJECT_CERTS
-  exampleTests(`TLSSocket/${dir}`, (ex) => checkBasic(ex, TCP_WORLD), withCerts(certs))
+  exampleTests(`TLSSocket/${dir}`, (a, ex) => checks.checkBasic(a, ex, TCP_WORLD), withCerts(certs))
 }
 
-exampleTests('TLSSocket/basicSync', (ex) => checkBasicSync(ex, TCP_WORLD), withCerts(PROJECT_CERTS))
+exampleTests('TLSSocket/basicSync', (a, ex) => checks.checkBasicSync(a, ex, TCP_WORLD), withCerts(PROJECT_CERTS))
 exampleTests(
   'TLSSocket/Multi-Client-Broadcast-basic',
-  (ex) => checkMultiClientBroadcast(ex, TCP_WORLD),
+  (a, ex) => checks.checkMultiClientBroadcast(a, ex, TCP_WORLD),
   withCerts(PROJECT_CERTS),
 )
 // mutual TLS, raw, ascii; the server's connect handler prints "connection detected"
 exampleTests(
   'TLSSocket/rawBuffer-only-works-with-most-secure',
-  (ex) => checkRawExchange(ex, TCP_WORLD, 'ascii', /^connection detected$/),
+  (a, ex) => checks.checkRawExchange(a, ex, TCP_WORLD, 'ascii', /^connection detected$/),
   withCerts(PROJECT_CERTS),
 )
 
-// Control: basic-most-secure with node-ipc's original certificates (expired 2017, CN
-// DigiNow, no SAN) laid out instead. Verification is on at both ends, so nothing gets
-// through. v9 prints "## connected to world ##" on every attempt (connect fires before the
-// handshake, and resets the retry count); ours fires it after the handshake (README,
-// "Differences from node-ipc v9") and so never reports a connection.
-exampleTests(
-  'TLSSocket/basic-most-secure',
-  async ({ impl, start, startServer }) => {
-    const server = await startServer('world-server.js', TCP_WORLD)
-    const client = start('hello-client.js')
-    if (impl === 'ref') {
-      // a connect line per attempt: see two attempts, so the retry ran
-      await client.waitFor(/## connected to world ##/, { timeout: EXAMPLE_RETRY + LINE_TIMEOUT, count: 2 })
-    } else {
-      // watch three retry intervals: at least two failed attempts
-      await delay(3 * EXAMPLE_RETRY)
-      assert.strictEqual(
-        client.match(/## connected to world ##/).length,
-        0,
-        'connect never fires for a failed handshake',
-      )
-    }
-    assertRunning([server, client])
-    assert.strictEqual(server.match(/got a message from/).length, 0, 'nothing reached the server')
-    assert.strictEqual(client.match(/got a message from world/).length, 0, 'nothing reached the client')
-  },
-  {
-    ...withCerts(REF_BUNDLED_CERTS),
-    title: 'TLSSocket/basic-most-secure with the original expired certificates fails',
-  },
-)
+// Control: basic-most-secure with node-ipc's original (expired) certificates laid out
+// instead: nothing gets through (see checks.checkMostSecureFailsWithExpiredCerts).
+exampleTests('TLSSocket/basic-most-secure', (a, ex) => checks.checkMostSecureFailsWithExpiredCerts(a, ex, TCP_WORLD), {
+  ...withCerts(REF_BUNDLED_CERTS),
+  title: 'TLSSocket/basic-most-secure with the original expired certificates fails',
+})
 
 // ---------------------------------------------------------------------------------------
-// UDPSocket/* (examples-udp.spec.mjs): a UDP "client" is a UDP server too, so no process
-// ever exits on its own; all are killed. world binds 8000, hello 8001, goodbye 8002. UDP has
-// no connection: a client's first datagram is lost if world is not bound yet, so each client
-// starts only once world's port is bound.
+// UDPSocket/* (examples-udp.spec.mjs): world binds 8000, hello 8001, goodbye 8002.
 
 const PORTS = { world: 8000, hello: 8001, goodbye: 8002 }
+const UDP_WORLDS = Object.fromEntries(Object.entries(PORTS).map(([name, port]) => [name, udpPort(port)]))
 
 // Under Wine a killed process is reported ended (its 'exit' and 'close') a few ms before its
 // Unix process has closed its sockets: a plain dgram socket in a killed node.exe stayed in
@@ -715,108 +287,14 @@ const UDP_OPTIONS = {
   },
 }
 
-async function killed(p) {
-  const exit = await p.stop()
-  assert.strictEqual(exit.signal, 'SIGTERM', `${p.label} ended by our SIGTERM, not by itself: ${JSON.stringify(exit)}`)
-}
-
-/**
- * hello (:8001) sends one datagram to localhost:8000 in its start callback and world replies
- * to the rinfo: `worldGot` and `helloGot` are the lines they log for it. `gotData` is a line
- * hello logs once per message, if it logs one.
- */
-const oneDatagramEachWay =
-  ({ worldFile, worldGot, helloGot, gotData }) =>
-  async ({ startServer }) => {
-    const world = await startServer(worldFile, udpPort(PORTS.world))
-    const hello = await startServer('hello-client.js', udpPort(PORTS.hello))
-
-    await world.waitFor(worldGot)
-    await hello.waitFor(helloGot)
-
-    await delay(WINDOW)
-    assertRunning([world, hello])
-    assert.strictEqual(world.match(/got a message/).length, 1, 'world got exactly one datagram')
-    if (gotData) assert.strictEqual(hello.match(gotData).length, 1, 'hello got exactly one message')
-    assert.strictEqual(hello.match(/got a message from/).length, 1, 'hello got exactly one datagram')
-    assert.strictEqual(
-      world.match(/\bError\b|TypeError/, 'stderr').length + hello.match(/\bError\b|TypeError/, 'stderr').length,
-      0,
-      'no error output',
-    )
-
-    // no connection: killing hello is invisible to world
-    await killed(hello)
-    await delay(WINDOW)
-    assertRunning([world])
-    assert.strictEqual(world.match(/got a message/).length, 1, 'world saw nothing more')
-    await killed(world)
-  }
-
-// basic: hello emits {id:'hello', message:'Hello'}; world replies 'Hello world!'.
-exampleTests(
-  'UDPSocket/basic',
-  oneDatagramEachWay({
-    worldFile: 'world-server.js',
-    worldGot: /got a message from\s+hello\s+:\s+Hello$/,
-    helloGot: /got a message from\s+world\s+:\s+Hello world!$/,
-    gotData: /^got Data$/,
-  }),
-  UDP_OPTIONS,
-)
-
-// Multi-Client-Broadcast: hello (:8001) and goodbye (:8002) each send their id; world replies
-// to each, and once it has seen both it calls server.broadcast(...), which is a no-op over
-// UDP (UDP servers record no peers, in v9 and here): nobody receives "Everybody Loves The
-// World!". The registry copy's UDP clients do send an id, so (unlike the stream Multi
-// examples) world does broadcast.
+exampleTests('UDPSocket/basic', (a, ex) => checks.checkUdpOneDatagramEachWay(a, ex, UDP_WORLDS, 'basic'), UDP_OPTIONS)
 exampleTests(
   'UDPSocket/Multi-Client-Broadcast',
-  async ({ startServer }) => {
-    const world = await startServer('world-server.js', udpPort(PORTS.world))
-    await world.waitFor(/^123$/)
-    const hello = await startServer('hello-client.js', udpPort(PORTS.hello))
-    await hello.waitFor(/got a message from\s+world\s+:\s+Hello world!$/)
-    const goodbye = await startServer('goodbye-client.js', udpPort(PORTS.goodbye))
-    await goodbye.waitFor(/got a message from\s+world\s+:\s+Goodbye world!$/)
-
-    await world.waitFor(/got a message from\s+hello\s+:\s+Hello$/)
-    await world.waitFor(/got a message from\s+goodbye\s+:\s+Goodbye$/)
-    await world.waitFor(/got all required events, telling evryone how muchg I am loved!$/)
-
-    await delay(WINDOW) // the broadcast would take a few ms to arrive
-    assertRunning([world, hello, goodbye])
-    assert.strictEqual(world.match(/^123$/).length, 1, "world's start callback ran once")
-    assert.strictEqual(world.match(/got a message from/).length, 2, 'world got exactly two messages')
-    assert.strictEqual(world.match(/got all required events/).length, 1, 'world decided to broadcast once')
-    for (const [c, reply] of [
-      [hello, 'Hello world!'],
-      [goodbye, 'Goodbye world!'],
-    ]) {
-      assert.strictEqual(c.match(/^got Data$/).length, 1, `${c.label}: exactly one message`)
-      assert.deepStrictEqual(
-        c.match(/got a message from/).map((l) => l.text.replace(/^.*got a message from\s+world\s+:\s+/, '')),
-        [reply],
-        `${c.label}: only its own reply`,
-      )
-      assert.strictEqual(c.match(/Everybody Loves The World/).length, 0, `${c.label}: the broadcast reached nobody`)
-    }
-
-    await Promise.all([killed(hello), killed(goodbye)])
-    assertRunning([world])
-    await killed(world)
-  },
+  (a, ex) => checks.checkUdpMultiClientBroadcast(a, ex, UDP_WORLDS),
   UDP_OPTIONS,
 )
-
-// rawBuffer (ascii): hello emits 'hello'; world logs the Buffer and replies 'goodbye'. ASCII
-// only, so v9's decode/re-encode loses nothing here.
 exampleTests(
   'UDPSocket/rawBuffer',
-  oneDatagramEachWay({
-    worldFile: 'world.server.js',
-    worldGot: /got a message\s+<Buffer 68 65 6c 6c 6f>\s+hello$/,
-    helloGot: /got a message from world\s+<Buffer 67 6f 6f 64 62 79 65>\s+goodbye$/,
-  }),
+  (a, ex) => checks.checkUdpOneDatagramEachWay(a, ex, UDP_WORLDS, 'rawBuffer'),
   UDP_OPTIONS,
 )

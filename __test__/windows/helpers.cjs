@@ -16,10 +16,6 @@ const IMPLS = {
   ours: path.join(ROOT, 'index.js'),
   ref: require.resolve('@achrinza/node-ipc', { paths: [ROOT] }),
 }
-const COMPAT_EXAMPLES = path.join(
-  path.dirname(require.resolve('@node-ipc/compat/package.json', { paths: [ROOT] })),
-  'example',
-)
 
 /** A fresh pipe path, as node-ipc users write it (mapped to \\.\pipe\... by both impls). */
 function pipePath(label = 'test') {
@@ -68,72 +64,115 @@ function parseJson(line) {
   }
 }
 
+// biome-ignore lint/suspicious/noControlCharactersInRegex: ESC starts the colour codes it strips
+const stripAnsi = (s) => s.replace(/\x1b\[[0-9;]*[A-Za-z]/g, '')
+
 /**
- * A child node.exe running `file` (or `-e` code when `code` is given), its output collected
- * line by line. `waitFor(re, ms)` resolves with the first line matching `re` (anything with
- * a `test(line)` method); `json()`/`waitJson(pred, ms)` read JSON lines; `waitExit(ms)`
- * with the exit code; `stop()` kills it and waits. Children are killed when the test ends.
+ * A child node.exe running `args` (a file, or `-e` and code), its output collected line by
+ * line: `lines` as printed (both streams), and `timeline`, each line as {stream, text (ANSI
+ * colours stripped), t (Date.now() when it arrived)}, for programs that print for people
+ * (the original examples; helpers/example-checks.cjs).
+ *   waitLine(re, ms)      the first line (either stream) matching `re` (anything with a
+ *                         `test(line)` method)
+ *   json(), waitJson(pred, ms)   the JSON lines (fixtures print one a line)
+ *   match(re, stream), waitFor(re, {stream, timeout, count})   timeline lines of `stream`
+ *                         ('stdout', 'stderr' or 'all'): those matching so far; the first
+ *                         `count`, waiting
+ *   waitExit(ms)          {code, signal} once it ended and its output is drained
+ *   stop(grace)           SIGTERM (TerminateProcess on Windows), SIGKILL after `grace` ms;
+ *                         resolves with {code, signal}
+ * A wait rejects after its timeout, or once the process ended without what it waits for,
+ * with the output. Children are stopped when the test ends.
  */
-function spawnNode(t, args, { cwd, env } = {}) {
+function spawnNode(t, args, { cwd, env, label = args.join(' ').slice(0, 80) } = {}) {
   const child = spawn(process.execPath, args, {
     cwd,
     env: { ...process.env, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   })
+  const t0 = Date.now()
   const lines = []
-  const waiters = []
-  let exited = null
-  const onLine = (line) => {
+  const timeline = []
+  const waiters = new Set()
+  let closed = false
+  const check = () => {
+    for (const w of [...waiters]) w()
+  }
+  const onLine = (stream, line) => {
     lines.push(line)
-    for (const w of [...waiters]) {
-      if (w.re.test(line)) {
-        waiters.splice(waiters.indexOf(w), 1)
-        w.resolve(line)
-      }
-    }
+    timeline.push({ stream, text: stripAnsi(line), t: Date.now() })
   }
-  for (const stream of [child.stdout, child.stderr]) {
-    let rest = ''
-    stream.setEncoding('utf8')
-    stream.on('data', (chunk) => {
-      const parts = (rest + chunk).split(/\r?\n/)
-      rest = parts.pop()
-      for (const line of parts) onLine(line)
+  const rest = { stdout: '', stderr: '' }
+  for (const stream of ['stdout', 'stderr']) {
+    child[stream].setEncoding('utf8')
+    child[stream].on('data', (chunk) => {
+      const parts = (rest[stream] + chunk).split(/\r?\n/)
+      rest[stream] = parts.pop()
+      for (const line of parts) onLine(stream, line)
+      check()
     })
-    stream.on('end', () => rest && onLine(rest))
   }
-  const exit = new Promise((resolve) =>
-    child.on('exit', (code, signal) => {
-      exited = { code, signal }
-      resolve(exited)
-    }),
-  )
+  child.on('error', (err) => onLine('stderr', `[spawn error] ${err.message}`))
+  child.on('exit', (code, signal) => {
+    handle.exit = { code, signal }
+    handle.exitAt = Date.now()
+  })
+  // 'close' comes after the streams are drained: all lines are in.
+  child.on('close', (code, signal) => {
+    handle.exit ??= { code, signal }
+    handle.exitAt ??= Date.now()
+    for (const stream of ['stdout', 'stderr']) if (rest[stream]) onLine(stream, rest[stream])
+    closed = true
+    check()
+  })
+  // Resolves with what `probe()` returns once it is not undefined (probed now, at every
+  // output and at the end). Timers are cleared once settled: a pending one would keep the
+  // test file's process alive after its tests end.
+  const waitUntil = (probe, ms, what, { orEnd = true } = {}) =>
+    new Promise((resolve, reject) => {
+      const done = () => {
+        clearTimeout(timer)
+        waiters.delete(w)
+      }
+      const w = () => {
+        const v = probe()
+        if (v !== undefined) {
+          done()
+          resolve(v)
+        } else if (closed && orEnd) {
+          done()
+          reject(new Error(`${label}: exited before ${what}\n${handle.describe()}`))
+        }
+      }
+      const timer = setTimeout(() => {
+        done()
+        reject(new Error(`${label}: no ${what} within ${ms} ms\n${handle.describe()}`))
+      }, ms)
+      waiters.add(w)
+      w()
+    })
   const handle = {
     child,
+    label,
     lines,
-    output: () => lines.join('\n'),
-    waitFor(re, ms = 15000) {
-      const seen = lines.find((l) => re.test(l))
-      if (seen !== undefined) return Promise.resolve(seen)
-      // Timers are cleared once settled: a pending one would keep the test file's
-      // process alive after its tests end.
-      return new Promise((resolve, reject) => {
-        const w = {
-          re,
-          resolve: (line) => {
-            clearTimeout(timer)
-            resolve(line)
-          },
-        }
-        const timer = setTimeout(() => {
-          if (waiters.includes(w)) {
-            waiters.splice(waiters.indexOf(w), 1)
-            reject(new Error(`no line matching ${re} within ${ms} ms; output:\n${handle.output()}`))
-          }
-        }, ms)
-        waiters.push(w)
-      })
+    timeline,
+    exit: null,
+    exitAt: null,
+    get alive() {
+      return handle.exit === null
     },
+    output: () => lines.join('\n'),
+    /** The last `n` lines of both streams (ms since the start), for failure messages. */
+    describe(n = 80) {
+      const state = handle.exit ? `exit ${JSON.stringify(handle.exit)} at ${handle.exitAt - t0} ms` : 'still running'
+      const shown = timeline
+        .slice(-n)
+        .map(
+          (l) => `${String(l.t - t0).padStart(6)} ${l.stream === 'stderr' ? 'ERR' : 'out'}| ${l.text.slice(0, 2000)}`,
+        )
+      return `--- ${label} pid ${child.pid}, ${state}; last ${shown.length} of ${timeline.length} lines:\n${shown.join('\n')}`
+    },
+    waitLine: (re, ms = 15000) => waitUntil(() => lines.find((l) => re.test(l)), ms, `line matching ${re}`),
     /** The output lines that are JSON objects (fixtures print one a line), parsed. */
     json: () => lines.map(parseJson).filter(Boolean),
     /** The first JSON line `pred` accepts, waiting up to `ms`. */
@@ -142,19 +181,87 @@ function spawnNode(t, args, { cwd, env } = {}) {
         test: (l) => Boolean(parseJson(l) && pred(parseJson(l))),
         toString: () => `a JSON line where ${pred}`,
       }
-      return parseJson(await handle.waitFor(match, ms))
+      return parseJson(await handle.waitLine(match, ms))
     },
-    async waitExit(ms = 15000) {
-      const r = await withTimeout(exit, ms, () => `still running after ${ms} ms; output:\n${handle.output()}`)
-      return r
+    match: (re, stream = 'stdout') =>
+      timeline.filter((l) => (stream === 'all' || l.stream === stream) && re.test(l.text)),
+    waitFor(re, { stream = 'stdout', timeout = 15000, count = 1 } = {}) {
+      return waitUntil(
+        () => {
+          const m = handle.match(re, stream)
+          return m.length >= count ? m.slice(0, count) : undefined
+        },
+        timeout,
+        `${count} ${stream} line(s) matching ${re}`,
+      )
     },
-    async stop() {
-      if (!exited) child.kill()
-      await exit
+    waitExit: (ms = 15000) => waitUntil(() => (closed ? handle.exit : undefined), ms, 'exit', { orEnd: false }),
+    async stop(grace = 3000) {
+      if (closed) return handle.exit
+      child.kill('SIGTERM')
+      try {
+        return await handle.waitExit(grace)
+      } catch {
+        child.kill('SIGKILL')
+        return handle.waitExit(5000).catch(() => handle.exit)
+      }
     },
   }
   t.after(() => handle.stop())
   return handle
+}
+
+/** An `impl` IPC (ours by default) that logs nothing and makes one connection attempt. */
+function quietIpc(config = {}, impl = 'ours') {
+  const { IPC } = require(IMPLS[impl])
+  const ipc = new IPC()
+  Object.assign(ipc.config, { silent: true, retry: 100, maxRetries: 0 }, config)
+  return ipc
+}
+
+/**
+ * A quiet `impl` server (quietIpc(config, impl)) serving pipe path `p` and started:
+ * resolves with the IPC once it emitted 'start'; stopped when the test ends. `onServe(ipc)`
+ * is serve's callback (it runs on 'start', before this resolves).
+ */
+async function startPipeServer(t, p, config = {}, onServe = () => {}, impl = 'ours') {
+  const ipc = quietIpc(config, impl)
+  ipc.serve(p, () => onServe(ipc))
+  const started = once(ipc.server, 'start')
+  ipc.server.start()
+  await started
+  t.after(() => ipc.server.stop())
+  return ipc
+}
+
+/** The fields by which the tests compare an error with node:net's for the same thing. */
+const errorFields = (err) => ({
+  code: err.code,
+  errno: err.errno,
+  syscall: err.syscall,
+  address: err.address,
+  port: err.port,
+})
+
+/** The error that `start(done)` passes to `done` (a node:net call in this process), as errorFields. */
+function netError(start) {
+  return new Promise((resolve) => start((err) => resolve(errorFields(err))))
+}
+
+/**
+ * The first error a quiet client publishes for `connectTo(p)` or `connectToNet(host, port)`
+ * (`method`, `...args`), as errorFields; the client is disconnected then.
+ */
+function clientError(method, ...args) {
+  const client = quietIpc()
+  return new Promise((resolve) => {
+    client[method]('x', ...args, () => {
+      client.of.x.on('error', (err) => {
+        client.disconnect('x')
+        resolve(errorFields(err))
+      })
+    })
+  })
 }
 
 /** Runs `code` in a child node.exe with `IMPL` set to the implementation's path. */
@@ -165,7 +272,6 @@ function runScript(t, impl, code, options = {}) {
 module.exports = {
   ROOT,
   IMPLS,
-  COMPAT_EXAMPLES,
   pipePath,
   pipeName,
   tmpDir,
@@ -174,4 +280,9 @@ module.exports = {
   withTimeout,
   spawnNode,
   runScript,
+  quietIpc,
+  startPipeServer,
+  errorFields,
+  netError,
+  clientError,
 }

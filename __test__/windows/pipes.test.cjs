@@ -5,22 +5,20 @@
 const test = require('node:test')
 const assert = require('node:assert')
 const net = require('node:net')
-const { IMPLS, pipePath, pipeName, once, delay, withTimeout, runScript } = require('./helpers.cjs')
-
-const { IPC } = require(IMPLS.ours)
-
-function quietIpc(config = {}) {
-  const ipc = new IPC()
-  Object.assign(ipc.config, { silent: true, retry: 100, maxRetries: 0 }, config)
-  return ipc
-}
-
-/** The error node:net gives for `start(cb)` in this process, as {code, errno, syscall, address}. */
-function netError(start) {
-  return new Promise((resolve) => {
-    start((err) => resolve({ code: err.code, errno: err.errno, syscall: err.syscall, address: err.address }))
-  })
-}
+const {
+  IMPLS,
+  quietIpc,
+  startPipeServer,
+  clientError,
+  errorFields,
+  netError,
+  pipePath,
+  pipeName,
+  runScript,
+  once,
+  delay,
+  withTimeout,
+} = require('./helpers.cjs')
 
 // ------------------------------------------------------------------ interop, both directions
 
@@ -64,9 +62,9 @@ for (const [server, client] of [
   }, async (t) => {
     const p = pipePath('interop')
     const srv = runScript(t, server, SERVER(p))
-    await srv.waitFor(/^listening$/)
+    await srv.waitLine(/^listening$/)
     const cli = runScript(t, client, CLIENT(p))
-    assert.strictEqual(await cli.waitFor(/^(all echoed|mismatch)/), 'all echoed')
+    assert.strictEqual(await cli.waitLine(/^(all echoed|mismatch)/), 'all echoed')
     assert.deepStrictEqual(await cli.waitExit(), { code: 0, signal: null })
   })
 }
@@ -95,13 +93,13 @@ for (const impl of Object.keys(IMPLS)) {
       ipc.server.start()
       `,
     )
-    await srv.waitFor(/^listening$/)
+    await srv.waitLine(/^listening$/)
     await delay(ALIVE_WINDOW_MS)
     assert.strictEqual(srv.child.exitCode, null, 'alive while listening')
     const c = net.connect(pipeName(p))
     await once(c, 'connect')
     c.end(`${JSON.stringify({ type: 'stop', data: null })}\f`)
-    await srv.waitFor(/^stopping$/)
+    await srv.waitLine(/^stopping$/)
     assert.deepStrictEqual(await srv.waitExit(10000), { code: 0, signal: null })
   })
 }
@@ -112,15 +110,11 @@ test('[ours] a frame over maxMessageSize: ERR_IPC_MESSAGE_TOO_LARGE, that connec
   timeout: 90000,
 }, async (t) => {
   const p = pipePath('big')
-  const server = quietIpc({ maxMessageSize: 1000 })
   const errors = []
-  server.serve(p, () => {
-    server.server.on('ping', (data, socket) => server.server.emit(socket, 'pong', data))
+  await startPipeServer(t, p, { maxMessageSize: 1000 }, ({ server }) => {
+    server.on('ping', (data, socket) => server.emit(socket, 'pong', data))
+    server.on('error', (err) => errors.push(err.code))
   })
-  server.server.on('error', (err) => errors.push(err.code))
-  server.server.start()
-  await once(server.server, 'start')
-  t.after(() => server.server.stop())
 
   const big = net.connect(pipeName(p))
   await once(big, 'connect')
@@ -142,16 +136,7 @@ test('[ours] connecting to a pipe that does not exist fails as node:net does (EN
   const p = pipePath('missing')
   const expected = await netError((done) => net.connect(pipeName(p)).on('error', done))
   assert.strictEqual(expected.code, 'ENOENT')
-  const client = quietIpc()
-  const got = await new Promise((resolve) => {
-    client.connectTo('x', p, () => {
-      client.of.x.on('error', (err) =>
-        resolve({ code: err.code, errno: err.errno, syscall: err.syscall, address: err.address }),
-      )
-    })
-  })
-  client.disconnect('x')
-  assert.deepStrictEqual(got, expected)
+  assert.deepStrictEqual(await clientError('connectTo', p), expected)
 })
 
 // Windows refuses a second server on a pipe name (libuv creates the first instance with
@@ -161,25 +146,17 @@ test('[ours] listening on a pipe name in use has the outcome node:net has; the f
   timeout: 90000,
 }, async (t) => {
   const p = pipePath('inuse')
-  const first = quietIpc()
-  first.serve(p)
-  first.server.start()
-  await once(first.server, 'start')
-  t.after(() => first.server.stop())
+  await startPipeServer(t, p)
 
   const expected = await new Promise((resolve) => {
     const other = net.createServer()
-    other.on('error', (err) =>
-      resolve({ code: err.code, errno: err.errno, syscall: err.syscall, address: err.address }),
-    )
+    other.on('error', (err) => resolve(errorFields(err)))
     other.listen(pipeName(p), () => other.close(() => resolve('listening')))
   })
   const second = quietIpc()
   second.serve(p)
   const outcome = new Promise((resolve) => {
-    second.server.on('error', (err) =>
-      resolve({ code: err.code, errno: err.errno, syscall: err.syscall, address: err.address }),
-    )
+    second.server.on('error', (err) => resolve(errorFields(err)))
     second.server.on('start', () => {
       second.server.stop()
       resolve('listening')
@@ -202,17 +179,10 @@ test('[ours] a pipe name too long fails as node:net does', { timeout: 90000 }, a
   const failed = once(server.server, 'error')
   server.server.start()
   const err = await failed
-  assert.deepStrictEqual({ code: err.code, errno: err.errno, syscall: err.syscall, address: err.address }, expected)
+  assert.deepStrictEqual(errorFields(err), expected)
 
   const expectedConnect = await netError((done) => net.connect(pipeName(p)).on('error', done))
-  const client = quietIpc()
-  const got = await new Promise((resolve) => {
-    client.connectTo('x', p, () => {
-      client.of.x.on('error', (e) => resolve({ code: e.code, errno: e.errno, syscall: e.syscall, address: e.address }))
-    })
-  })
-  client.disconnect('x')
-  assert.deepStrictEqual(got, expectedConnect)
+  assert.deepStrictEqual(await clientError('connectTo', p), expectedConnect)
 })
 
 // ------------------------------------------------------------------ many clients, a busy pipe
@@ -221,13 +191,9 @@ test('[ours] 100 clients connecting at once to one pipe server (more than its wa
   timeout: 90000,
 }, async (t) => {
   const p = pipePath('many')
-  const server = quietIpc()
-  server.serve(p, () => {
-    server.server.on('hello', (data, socket) => server.server.emit(socket, 'welcome', data))
+  await startPipeServer(t, p, {}, ({ server }) => {
+    server.on('hello', (data, socket) => server.emit(socket, 'welcome', data))
   })
-  server.server.start()
-  await once(server.server, 'start')
-  t.after(() => server.server.stop())
 
   const N = 100
   const clients = []
@@ -259,14 +225,10 @@ test('[ours] ipc clients to a server whose pipe is busy wait for an instance and
   timeout: 90000,
 }, async (t) => {
   const p = pipePath('busy')
-  const server = quietIpc()
   let connects = 0
-  server.serve(p, () => {
-    server.server.on('connect', () => connects++)
+  await startPipeServer(t, p, {}, ({ server }) => {
+    server.on('connect', () => connects++)
   })
-  server.server.start()
-  await once(server.server, 'start')
-  t.after(() => server.server.stop())
 
   // 12 ipc clients at once: three times the instances a pipe server keeps waiting.
   const ids = Array.from({ length: 12 }, (_, i) => `c${i}`)
@@ -295,19 +257,19 @@ for (const impl of Object.keys(IMPLS)) {
   test(`[${impl}] maxConnections=1 on a pipe: one server 'connect', the extra peer is closed, the first is served`, {
     timeout: 90000,
   }, async (t) => {
-    const { IPC: Impl } = require(IMPLS[impl])
-    const server = new Impl()
-    Object.assign(server.config, { silent: true, maxConnections: 1 })
     const p = pipePath('maxconn')
     let connects = 0
     const got = []
-    server.serve(p, () => {
-      server.server.on('connect', () => connects++)
-      server.server.on('m', (data) => got.push(data))
-    })
-    server.server.start()
-    await once(server.server, 'start')
-    t.after(() => server.server.stop())
+    await startPipeServer(
+      t,
+      p,
+      { maxConnections: 1 },
+      ({ server }) => {
+        server.on('connect', () => connects++)
+        server.on('m', (data) => got.push(data))
+      },
+      impl,
+    )
 
     const a = net.connect(pipeName(p))
     t.after(() => a.destroy())
@@ -331,14 +293,10 @@ test('[ours] back-pressure on a pipe: emit returns false past 16 MiB queued for 
   timeout: 90000,
 }, async (t) => {
   const p = pipePath('drain')
-  const server = quietIpc()
   const drained = []
-  server.serve(p, () => {
-    server.server.on('drain', (socket) => drained.push(socket))
+  const server = await startPipeServer(t, p, {}, ({ server }) => {
+    server.on('drain', (socket) => drained.push(socket))
   })
-  server.server.start()
-  await once(server.server, 'start')
-  t.after(() => server.server.stop())
 
   const peer = net.connect(pipeName(p))
   t.after(() => peer.destroy())
@@ -411,13 +369,9 @@ test('[ours] after server.stop() the pipe is gone (ENOENT) within moments, and t
   }
   assert.strictEqual(after, 'ENOENT')
 
-  const second = quietIpc()
-  second.serve(p, () => {
-    second.server.on('ping', (data, socket) => second.server.emit(socket, 'pong', data))
+  await startPipeServer(t, p, {}, ({ server }) => {
+    server.on('ping', (data, socket) => server.emit(socket, 'pong', data))
   })
-  second.server.start()
-  await once(second.server, 'start')
-  t.after(() => second.server.stop())
   const c = net.connect(pipeName(p))
   t.after(() => c.destroy())
   c.setEncoding('utf8')
@@ -457,10 +411,10 @@ test('[ours] clients to a pipe whose instances are all taken wait (ERROR_PIPE_BU
     }).listen(${JSON.stringify(pipeName(p))}, () => fs.writeSync(1, 'listening\\n'))
     `,
   )
-  await server.waitFor(/^listening$/)
+  await server.waitLine(/^listening$/)
   const first = net.connect(pipeName(p))
   t.after(() => first.destroy())
-  await server.waitFor(/^blocking$/)
+  await server.waitLine(/^blocking$/)
 
   const started = Date.now()
   const client = quietIpc({ maxRetries: 0 })
@@ -478,7 +432,7 @@ test('[ours] clients to a pipe whose instances are all taken wait (ERROR_PIPE_BU
     for (const id of ids) client.disconnect(id)
   })
   const times = await withTimeout(Promise.all(connectedAt), 30000, () => 'not every client connected within 30 s')
-  await server.waitFor(/^conn 9$/, 30000)
+  await server.waitLine(/^conn 9$/, 30000)
   // Some connected at once (waiting instances), the others only after the block: they
   // waited through ERROR_PIPE_BUSY instead of failing.
   const late = times.filter((ms) => ms >= BLOCK_MS - 500)

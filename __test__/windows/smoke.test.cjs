@@ -41,7 +41,7 @@ for (const impl of Object.keys(IMPLS)) {
       ipc.server.start()
       `,
     )
-    await child.waitFor(/^reply /)
+    await child.waitLine(/^reply /)
     assert.deepStrictEqual(
       child.lines.filter((l) => /^(path|reply) /.test(l)),
       [`path \\\\.\\pipe\\${p.slice(1).replace(/\//g, '-')}`, 'reply {"echo":"hello"}'],
