@@ -7,17 +7,9 @@
 // only its form is checked when present.
 const test = require('node:test')
 const assert = require('node:assert')
-const { IMPLS, once, pipePath, runScript } = require('./helpers.cjs')
+const { once, pipePath, quietIpc, runScript } = require('./helpers.cjs')
 
 const SID = /^S-1-\d+(-\d+)+$/
-
-function quietIpc() {
-  const { IPC } = require(IMPLS.ours)
-  const ipc = new IPC()
-  ipc.config.silent = true
-  ipc.config.maxRetries = 0
-  return ipc
-}
 
 test('[ours] a pipe server knows the pid of a client in another process', { timeout: 90000 }, async (t) => {
   const p = pipePath('peer-server')
