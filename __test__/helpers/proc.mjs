@@ -263,17 +263,25 @@ export const NODE_UNDER_TEST = (() => {
 // Spawn `node [nodeArgs] <script> ...args` with the implementation `impl` ('ours' | 'ref')
 // selected through IPC_IMPL / IPC_IMPL_PATH. Extra env vars in `env`. `prelude`: a bash
 // command run first in the same process (a umask, a raised `ulimit -n`), after which bash
-// execs node. `t`: the child is killed at that test's teardown.
-export function spawnNode(script, { impl, args = [], env = {}, cwd, label, nodeArgs = [], prelude, t } = {}) {
+// execs node. `t`: the child is killed at that test's teardown. `uid`/`gid`: the child
+// runs as that user (the caller must be root); `node` (a command, as NODE_UNDER_TEST) and
+// `implPath` (what IPC_IMPL_PATH names) replace the defaults, for a child that runs from a
+// copy of the package (helpers/other-user.mjs).
+export function spawnNode(
+  script,
+  { impl, implPath, args = [], env = {}, cwd, label, nodeArgs = [], prelude, uid, gid, node: command, t } = {},
+) {
   const childEnv = { ...process.env, ...env }
   if (impl) {
     if (!IMPLS[impl]) throw new Error(`unknown impl ${impl}`)
     childEnv.IPC_IMPL = impl
-    childEnv.IPC_IMPL_PATH = IMPLS[impl]
+    childEnv.IPC_IMPL_PATH = implPath || IMPLS[impl]
   }
   const argv = [...nodeArgs, script, ...args]
   const opts = { cwd, env: childEnv, stdio: ['ignore', 'pipe', 'pipe'] }
-  const [node, ...nodePrefix] = NODE_UNDER_TEST
+  if (uid !== undefined) opts.uid = uid
+  if (gid !== undefined) opts.gid = gid
+  const [node, ...nodePrefix] = command || NODE_UNDER_TEST
   const cp = prelude
     ? spawn('bash', ['-c', `${prelude}; exec "$@"`, 'bash', node, ...nodePrefix, ...argv], opts)
     : spawn(node, [...nodePrefix, ...argv], opts)
