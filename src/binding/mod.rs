@@ -175,8 +175,23 @@ impl NativeEndpoint {
     let stream = adoptable(fd)?;
     let courier = self.side.courier(&on_events)?;
     self.side.update_keep_alive();
-    within_runtime_if_available(|| self.endpoint().adopt(stream, &courier));
-    Ok(())
+    within_runtime_if_available(|| self.endpoint().adopt(stream, &courier))
+      .map_err(|err| Error::new(Status::GenericFailure, err.to_string()))
+  }
+
+  /// While on, accepted connections are held unread until `settleClient` (the server's
+  /// `verifyClient`/`allowedUids`, README "Verifying clients"); each is reported as a
+  /// VERIFY event with its peer.
+  #[napi(catch_unwind)]
+  pub fn set_verifying(&self, on: bool) {
+    self.endpoint().set_verifying(on);
+  }
+
+  /// Admits (it starts, and is reported as CONNECTED) or refuses (closed unread, with no
+  /// further event) a connection a VERIFY event reported; false if it is not waiting.
+  #[napi(catch_unwind)]
+  pub fn settle_client(&self, conn: u32, admit: bool) -> bool {
+    within_runtime_if_available(|| self.endpoint().settle(conn, admit))
   }
 
   #[napi(catch_unwind)]
