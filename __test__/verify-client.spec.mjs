@@ -363,3 +363,33 @@ test('unusable verification settings fail the start with a clear error', async (
   await delay(QUIET_MS)
   t.deepEqual(starts, [], 'no server started')
 })
+
+// A cluster worker's connections are accepted by Node and adopted by the core: they are
+// verified too, with the credentials read at adoption.
+for (const allowed of ['this uid', 'another uid']) {
+  test(`cluster worker: allowedUids with ${allowed} ${allowed === 'this uid' ? 'serves' : 'refuses'} a client of this uid`, async (t) => {
+    const sockPath = path.join(tmpDir(t), 's.sock')
+    const uids = allowed === 'this uid' ? [process.getuid()] : [process.getuid() + 1]
+    const server = spawnNode(path.join(ROOT, '__test__/fixtures/verify/cluster-server.cjs'), {
+      impl: 'ours',
+      env: { SOCK_PATH: sockPath, ALLOWED_UIDS: JSON.stringify(uids) },
+      label: 'cluster server',
+      t,
+    })
+    await server.waitJson((o) => o.ev === 'listening', WAIT)
+    const client = sameUserClient(t, sockPath)
+    const me = await client.waitJson((o) => o.ev === 'connected', WAIT)
+    const creds = { pid: me.pid, uid: process.getuid(), gid: process.getgid() }
+    if (allowed === 'this uid') {
+      t.deepEqual((await server.waitJson((o) => o.ev === 'connect', WAIT)).peer, creds)
+      await client.waitJson((o) => o.ev === 'reply' && o.data.n === FRAMES - 1, WAIT)
+    } else {
+      const refused = await server.waitJson((o) => o.ev === 'refused', WAIT)
+      t.deepEqual(refused, { ev: 'refused', code: 'ERR_IPC_CLIENT_REFUSED', reason: 'uid-not-allowed', peer: creds })
+      await client.waitJson((o) => o.ev === 'disconnected', WAIT)
+      await delay(QUIET_MS)
+      t.false(server.lines.some((l) => l.includes('"ev":"connect"')))
+      t.false(client.lines.some((l) => l.includes('"ev":"reply"')))
+    }
+  })
+}

@@ -191,7 +191,13 @@ impl NativeEndpoint {
   /// further event) a connection a VERIFY event reported; false if it is not waiting.
   #[napi(catch_unwind)]
   pub fn settle_client(&self, conn: u32, admit: bool) -> bool {
-    within_runtime_if_available(|| self.endpoint().settle(conn, admit))
+    let settled = within_runtime_if_available(|| self.endpoint().settle(conn, admit));
+    if settled && admit {
+      // Until JS hears of it (CONNECTED), as a client connection being set up: the event
+      // must not be lost to a process that exits because its server was stopped meanwhile.
+      self.side.connecting(conn);
+    }
+    settled
   }
 
   #[napi(catch_unwind)]
