@@ -532,3 +532,27 @@ async fn verified_connections_are_held_unread_until_admitted_or_refused() {
   events.until(|e| frames_of(e, None).len() == 3).await;
   assert!(!server.at_capacity(), "one connection of 2");
 }
+
+/// A held connection goes with its endpoint: shutting down (a Worker that ends) closes it
+/// unread, unannounced, and a late decision about it finds nothing.
+#[tokio::test]
+async fn shutting_down_closes_held_connections() {
+  use tokio::io::AsyncReadExt;
+  let dir = tempfile::tempdir().unwrap();
+  let path = dir.path().join("s.sock").to_string_lossy().into_owned();
+  let server = Endpoint::new(EndpointOptions::default());
+  server.set_verifying(true);
+  let (mut events, courier) = Collector::new(1 << 20);
+  server.listen(ListenTarget::Unix { path: path.clone(), readable_all: false, writable_all: false }, courier);
+  events.until(|e| e.iter().any(|e| matches!(e, Event::Listening { .. }))).await;
+  let mut client = tokio::net::UnixStream::connect(&path).await.unwrap();
+  let held = verify_id(events.until(|e| verify_id(e).len() == 1).await)[0];
+  server.set_max_connections(1);
+  assert!(server.at_capacity());
+  server.shutdown();
+  let mut rest = Vec::new();
+  let read = tokio::time::timeout(std::time::Duration::from_secs(5), client.read_to_end(&mut rest)).await;
+  assert!(matches!(read, Ok(Ok(0)) | Ok(Err(_))), "the held client is closed: {read:?}");
+  assert!(!server.at_capacity(), "it no longer counts");
+  assert!(!server.settle(held, true), "nothing left to admit");
+}
