@@ -393,3 +393,27 @@ for (const allowed of ['this uid', 'another uid']) {
     }
   })
 }
+
+test('a client admitted after its server stopped is still connected and served', async (t) => {
+  const sockPath = path.join(tmpDir(t), 's.sock')
+  const server = spawnNode(path.join(ROOT, '__test__/fixtures/verify/stopped-server.cjs'), {
+    impl: 'ours',
+    env: { SOCK_PATH: sockPath },
+    label: 'stopped server',
+    t,
+  })
+  await server.waitJson((o) => o.ev === 'listening', WAIT)
+  const client = sameUserClient(t, sockPath)
+  await server.waitJson((o) => o.ev === 'verifying', WAIT)
+  await server.waitJson((o) => o.ev === 'connect', WAIT)
+  await server.waitJson((o) => o.ev === 'early' && o.n === FRAMES - 1, WAIT)
+  t.deepEqual(
+    server
+      .json()
+      .filter((o) => o.ev === 'early')
+      .map((o) => o.n),
+    [...Array(FRAMES).keys()],
+  )
+  t.true(server.alive, 'the admitted connection keeps the server process alive')
+  await client.kill()
+})

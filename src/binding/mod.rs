@@ -191,11 +191,16 @@ impl NativeEndpoint {
   /// further event) a connection a VERIFY event reported; false if it is not waiting.
   #[napi(catch_unwind)]
   pub fn settle_client(&self, conn: u32, admit: bool) -> bool {
-    let settled = within_runtime_if_available(|| self.endpoint().settle(conn, admit));
-    if settled && admit {
-      // Until JS hears of it (CONNECTED), as a client connection being set up: the event
-      // must not be lost to a process that exits because its server was stopped meanwhile.
+    if admit {
+      // Until JS hears of it (CONNECTED) it counts as a client connection being set up, so
+      // that the event is not lost to a process whose server stopped meanwhile. Marked
+      // before it starts: the held connection's courier keeps the threadsafe function (to
+      // ref) alive until then, and starting may drop the last one.
       self.side.connecting(conn);
+    }
+    let settled = within_runtime_if_available(|| self.endpoint().settle(conn, admit));
+    if admit && !settled {
+      self.side.not_connecting(conn);
     }
     settled
   }
