@@ -39,6 +39,17 @@ export declare class NativeEndpoint {
   stopListening(): void
   /** Takes over a Unix socket accepted by Node's cluster module; the caller closes its copy. */
   adoptFd(onEvents: (arg: JsBatch) => void, fd: number): void
+  /**
+   * While on, accepted connections are held unread until `settleClient` (the server's
+   * `verifyClient`/`allowedUids`, README "Verifying clients"); each is reported as a
+   * VERIFY event with its peer.
+   */
+  setVerifying(on: boolean): void
+  /**
+   * Admits (it starts, and is reported as CONNECTED) or refuses (closed unread, with no
+   * further event) a connection a VERIFY event reported; false if it is not waiting.
+   */
+  settleClient(conn: number, admit: boolean): boolean
   connectUnix(onEvents: (arg: JsBatch) => void, path: string): number
   connectTcp(onEvents: (arg: JsBatch) => void, host: string, port: number, localAddress?: string | undefined | null, localPort?: number | undefined | null, family?: number | undefined | null, tls?: JsTlsOptions | undefined | null): number
   /**

@@ -402,6 +402,61 @@ declare namespace ipc {
      * `'ERR_IPC_INVALID_CONFIG'` at start.
      */
     socketMode?: number
+     * node-ipc-rs: decides about each accepted client before the server emits `'connect'`
+     * (README, "Verifying clients"). Only `true` (or a promise of `true`) admits; anything
+     * else, a throw, a rejection, or no answer within `verifyClientTimeout` refuses: the
+     * connection is closed unread and the server emits `'error'` with a
+     * `ClientRefusedError`. Read when the server starts.
+     */
+    verifyClient?: ((info: ClientInfo) => boolean | PromiseLike<boolean>) | null | false
+    /**
+     * node-ipc-rs: a local client whose uid is not listed is refused before `'connect'`;
+     * so is any client without credentials (TCP, TLS). Checked before `verifyClient`.
+     * Read when the server starts.
+     */
+    allowedUids?: readonly number[] | null | false
+    /** node-ipc-rs: milliseconds an asynchronous `verifyClient` may take (default 5000). */
+    verifyClientTimeout?: number
+  }
+
+  /**
+   * What `config.verifyClient` is given: a local client's credentials (an empty object
+   * where the OS gives none), or a network client's address, and over TLS its certificate.
+   */
+  interface ClientInfo {
+    /** Local sockets: the client process, as `socket.peer` has it. */
+    pid?: number
+    uid?: number
+    gid?: number
+    /** Network clients: `remoteAddress`, `remotePort`, `remoteFamily` as on the socket. */
+    address?: string
+    port?: number
+    family?: string
+    /** TLS: whether the client's certificate was verified, and if not why. */
+    authorized?: boolean
+    authorizationError?: string
+    /** TLS: the client's certificate, as `getPeerCertificate()` gives it; absent if it sent none. */
+    certificate?: PeerCertificate
+  }
+
+  /** The server's `'error'` for a client that `verifyClient` or `allowedUids` refused. */
+  interface ClientRefusedError extends Error {
+    code: 'ERR_IPC_CLIENT_REFUSED'
+    /** Why, as a short code. */
+    reason:
+      | 'uid-not-allowed'
+      | 'no-credentials'
+      | 'verifier-refused'
+      | 'verifier-threw'
+      | 'verifier-rejected'
+      | 'verifier-timeout'
+    /** A local client's credentials. */
+    peer?: PeerCredentials
+    /** A network client's address and port. */
+    address?: string
+    port?: number
+    /** What the verifier threw or rejected with. */
+    cause?: unknown
   }
 
   /** The `IPC` class: `new ipc.IPC()` is an independent instance (without `IPC` or `default`). */

@@ -2,6 +2,7 @@
 
 const os = require('os')
 const { shared } = require('./native')
+const { DEFAULT_TIMEOUT } = require('./verify-client')
 
 // v9's getIPType() tests Array.isArray(os.networkInterfaces()), which is never true, so
 // IPType is always '' and networkHost always 127.0.0.1 (as v9 left them).
@@ -45,6 +46,10 @@ class Defaults {
       hints: false,
       lookup: false,
     }
+
+    // Addition (README, "Verifying clients"): how long an asynchronous verifyClient may
+    // take before the client is refused. verifyClient and allowedUids are unset.
+    this.verifyClientTimeout = DEFAULT_TIMEOUT
 
     // Addition (README, "Options node-ipc-rs adds"): frames larger than this close the
     // connection; Infinity disables. Until set it reads as the core's default (the addon's

@@ -132,4 +132,32 @@ function eventNotAllowed(type) {
   return err
 }
 
-module.exports = { systemError, messageTooLarge, datagramsDropped, eventNotAllowed }
+// A client that the server's verifyClient or allowedUids refused (README, "Verifying
+// clients"): its connection was closed before 'connect', none of its frames read.
+// `reason`: a short code (err.reason) and the words saying what happened; `peer`: the
+// client's credentials (local sockets); `address`/`port`: a network client's; `cause`:
+// what the verifier threw or rejected with.
+function clientRefused({ peer, address, port }, reason, detail, cause) {
+  let who = 'a client'
+  if (peer) {
+    who = `the client (pid ${peer.pid === undefined ? 'unknown' : peer.pid}, uid ${peer.uid}, gid ${peer.gid})`
+  } else if (address !== undefined) {
+    who = `the client ${address.includes(':') ? `[${address}]` : address}:${port}`
+  }
+  const err = new Error(`${who} was refused: ${detail}; its connection was closed before 'connect'`)
+  err.code = 'ERR_IPC_CLIENT_REFUSED'
+  err.reason = reason
+  if (peer) {
+    err.peer = peer
+  }
+  if (address !== undefined) {
+    err.address = address
+    err.port = port
+  }
+  if (cause !== undefined) {
+    err.cause = cause
+  }
+  return err
+}
+
+module.exports = { systemError, messageTooLarge, datagramsDropped, eventNotAllowed, clientRefused }

@@ -185,6 +185,12 @@ class Endpoint {
   setRaw(raw) {
     this.native.setRaw(raw)
   }
+  setVerifying(on) {
+    this.native.setVerifying(on)
+  }
+  settleClient(conn, admit) {
+    return this.native.settleClient(conn, admit)
+  }
   setMaxConnections(max) {
     this.native.setMaxConnections(max)
   }

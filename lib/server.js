@@ -11,6 +11,7 @@ const { formatFrame, formatLargeFrame, joinLargeFrame, parseFrame, rawFrame } = 
 const { systemError, messageTooLarge, datagramsDropped, eventNotAllowed } = require('./errors')
 const { toPipeName } = require('./pipe-name')
 const { resolveTls, tlsConfigError } = require('./tls-options')
+const { verifyPolicy, verifyConnection } = require('./verify-client')
 
 // `ipc.server`: a Unix-socket or TCP server over the Rust core.
 class Server extends PubSub {
@@ -40,6 +41,8 @@ class Server extends PubSub {
       _delimiter: { value: config.delimiter },
       _native: { value: null, writable: true },
       _byConn: { value: new Map() },
+      // verifyClient/allowedUids as the last start read them (lib/verify-client.js).
+      _verify: { value: null, writable: true },
     })
     this.on('close', serverClosed.bind(this))
   }
@@ -194,6 +197,9 @@ class Server extends PubSub {
         this.publish('connect', socket)
         break
       }
+      case KIND.VERIFY:
+        verifyConnection(this, conn, arg)
+        break
       case KIND.FRAMES:
       case KIND.FRAMES_ASCII: {
         const socket = this._socketFor(conn)
@@ -407,12 +413,16 @@ function startServer() {
     if (!this._native) {
       this._native = createEndpoint(this, config, this._delimiter)
     }
+    // UDP servers have no connections to verify.
+    this._verify = this._isUdp() ? null : verifyPolicy(config)
   } catch (err) {
     this.publish('error', err)
     return
   }
   const native = this._native
   native.setRaw(!!config.rawBuffer)
+  // Off (no verifyClient, no allowedUids): connections start at accept, as in v9.
+  native.setVerifying(this._verify !== null)
   this.server = new ServerHandle(native, this._isUdp())
   this.server.maxConnections = config.maxConnections
   if (this._isUdp()) {

@@ -36,6 +36,29 @@ process.on('exit', () => {
   flushPending()
 })
 
+// A peer's leaf certificate (DER) in the shape of Node's tlsSocket.getPeerCertificate().
+function peerCertificate(der) {
+  const x509 = new X509Certificate(der)
+  const names = (text) =>
+    Object.fromEntries(
+      text
+        .split('\n')
+        .filter(Boolean)
+        .map((line) => line.split(/=(.*)/s).slice(0, 2)),
+    )
+  return {
+    subject: names(x509.subject),
+    issuer: names(x509.issuer),
+    subjectaltname: x509.subjectAltName,
+    valid_from: x509.validFrom,
+    valid_to: x509.validTo,
+    fingerprint: x509.fingerprint,
+    fingerprint256: x509.fingerprint256,
+    serialNumber: x509.serialNumber,
+    raw: Buffer.from(der),
+  }
+}
+
 function flushCorked() {
   flushScheduled = false
   for (const socket of corked) {
@@ -351,25 +374,7 @@ class Socket extends EventEmitter {
     if (!this._peerCertificate) {
       return this.encrypted ? {} : null
     }
-    const x509 = new X509Certificate(this._peerCertificate)
-    const names = (text) =>
-      Object.fromEntries(
-        text
-          .split('\n')
-          .filter(Boolean)
-          .map((line) => line.split(/=(.*)/s).slice(0, 2)),
-      )
-    return {
-      subject: names(x509.subject),
-      issuer: names(x509.issuer),
-      subjectaltname: x509.subjectAltName,
-      valid_from: x509.validFrom,
-      valid_to: x509.validTo,
-      fingerprint: x509.fingerprint,
-      fingerprint256: x509.fingerprint256,
-      serialNumber: x509.serialNumber,
-      raw: Buffer.from(this._peerCertificate),
-    }
+    return peerCertificate(this._peerCertificate)
   }
 
   getProtocol() {
@@ -406,4 +411,4 @@ class Socket extends EventEmitter {
   }
 }
 
-module.exports = { Socket, flushCorked }
+module.exports = { Socket, flushCorked, peerCertificate }

@@ -14,7 +14,7 @@ use crate::errors::IoFailure;
 #[cfg(unix)]
 use crate::mailbox::HandedOffSocket;
 use crate::mailbox::PeerInfo;
-use crate::mailbox::{put_frame, Courier, Event};
+use crate::mailbox::{put_frame, ConnId, Courier, Event};
 #[cfg(doc)]
 use crate::outgoing::Outgoing;
 use crate::outgoing::{Closing, Next};
@@ -46,7 +46,12 @@ pub struct Live {
 impl Live {
   /// A new connection in `registry`, reporting through `courier`.
   pub fn register(registry: &Arc<Registry>, courier: &Courier) -> Arc<Live> {
-    let shared = registry.add();
+    Self::register_as(registry, courier, registry.reserve_id())
+  }
+
+  /// As [`Live::register`], under an id reserved earlier ([`Registry::reserve_id`]).
+  pub fn register_as(registry: &Arc<Registry>, courier: &Courier, id: ConnId) -> Arc<Live> {
+    let shared = registry.add_reserved(id);
     Arc::new(Self {
       shared,
       registry: registry.clone(),
@@ -311,7 +316,6 @@ async fn write_chunks<W: AsyncWrite + Unpin>(writer: &mut W, chunks: Vec<Bytes>)
 mod tests {
   use super::*;
   use crate::mailbox::testing::Collector;
-  use crate::mailbox::ConnId;
   use crate::registry::EndpointOptions;
   use tokio::io::{AsyncReadExt, AsyncWriteExt, DuplexStream};
 

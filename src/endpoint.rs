@@ -4,6 +4,7 @@
 use std::ops::Deref;
 use std::sync::{Arc, Mutex};
 
+use crate::admission::Admission;
 use crate::locked::Locked;
 use crate::mailbox::{ConnId, Courier};
 pub use crate::registry::EndpointOptions;
@@ -14,6 +15,8 @@ use crate::udp::{self, UdpSlot, UdpTarget};
 
 pub struct Endpoint {
   registry: Arc<Registry>,
+  /// Accepted connections waiting to be admitted or refused (`verifyClient`).
+  admission: Arc<Admission>,
   listener: Mutex<Option<Arc<ListenerSlot>>>,
   udp: Mutex<Option<UdpSlot>>,
 }
@@ -33,13 +36,18 @@ impl Endpoint {
   }
 
   pub fn new(options: EndpointOptions) -> Arc<Self> {
-    Arc::new(Self { registry: Registry::new(options), listener: Mutex::new(None), udp: Mutex::new(None) })
+    Arc::new(Self {
+      registry: Registry::new(options),
+      admission: Arc::default(),
+      listener: Mutex::new(None),
+      udp: Mutex::new(None),
+    })
   }
 
   /// Binds and accepts in the background (see `server::listen`); a previous listener is
   /// closed.
   pub fn listen(&self, target: ListenTarget, courier: Courier) {
-    let slot = server::listen(&self.registry, target, courier);
+    let slot = server::listen(&self.registry, &self.admission, target, courier);
     if let Some(previous) = self.listener.locked().replace(slot) {
       previous.close();
     }
@@ -53,8 +61,18 @@ impl Endpoint {
   }
 
   /// Takes over a connection that Node's cluster module accepted.
-  pub fn adopt(&self, stream: Stream, courier: &Courier) {
-    server::adopt(&self.registry, stream, courier);
+  pub fn adopt(&self, stream: Stream, courier: &Courier) -> std::io::Result<()> {
+    server::adopt(&self.registry, &self.admission, stream, courier)
+  }
+
+  /// Whether connections accepted from now on wait to be admitted (`Event::Verify`).
+  pub fn set_verifying(&self, on: bool) {
+    self.admission.set_verifying(on);
+  }
+
+  /// Admits or refuses a connection reported by `Event::Verify`; false if it is not waiting.
+  pub fn settle(&self, conn: ConnId, admit: bool) -> bool {
+    self.admission.settle(&self.registry, conn, admit)
   }
 
   /// A client connection (see `client::connect`).
@@ -85,6 +103,7 @@ impl Endpoint {
   /// without flushing (the owner is going away, as when a Worker's environment ends).
   pub fn shutdown(&self) {
     self.registry.shut_down();
+    self.admission.discard_all();
     self.stop_listening();
     self.close_udp();
   }

@@ -11,7 +11,7 @@
 //! | bytes and signals | [`locked`] poison-free locks, [`codec`] framing, [`frame_runs`] frames as JS gets them, [`json_text`] large-string JSON, [`read_buffer`], [`outgoing`] write queue, [`cancel`] |
 //! | errors and events | [`tls`] rustls settings, [`errors`] Node-style failures, [`lookup`] host names, [`mailbox`] events to the consumer |
 //! | connections | [`registry`] connections by id, `ready_io` and `unix_stream` shared streams, `unix_bind` socket files with a mode, `named_pipe` (Windows), [`tcp_connect`], [`transport`] opening streams, [`connection`] tokio tasks, [`polled`] driven by readiness |
-//! | endpoints | `server` (listen, accept), `client` (connect), [`udp`], [`endpoint`] what one JS object drives |
+//! | endpoints | [`admission`] connections held until admitted, `server` (listen, accept), `client` (connect), [`udp`], [`endpoint`] what one JS object drives |
 //! | Node | `binding` (napi, libuv handles on the JS thread) |
 //!
 //! ARCHITECTURE.md has the threads, the path of a message and the reasons.
@@ -48,6 +48,7 @@ mod unix_bind;
 #[cfg(unix)]
 mod unix_stream;
 
+pub mod admission;
 mod client;
 pub mod endpoint;
 mod server;

@@ -69,6 +69,9 @@ pub enum Event {
   /// core reads or writes it. The consumer reports its close; dropping the event closes
   /// the socket.
   HandedOff { conn: ConnId, peer: PeerInfo, socket: HandedOffSocket },
+  /// An accepted connection held until the consumer admits or refuses it (see
+  /// `admission`); nothing of it is read meanwhile.
+  Verify { conn: ConnId, peer: PeerInfo },
   /// Complete frames, each as a little-endian `u32` length followed by its bytes.
   Frames { conn: ConnId, data: Vec<u8> },
   /// Bytes exactly as read, in raw mode.

@@ -93,8 +93,9 @@ pub struct Registry {
   next_id: AtomicU32,
   /// `u32::MAX` means unlimited.
   max_connections: AtomicU32,
-  /// Accepted connections still in their TLS handshake: they count toward the limit.
-  handshaking: AtomicU32,
+  /// Accepted connections still being set up (in their TLS handshake, or held until their
+  /// owner admits them, see `admission`): they count toward the limit.
+  setting_up: AtomicU32,
   /// Fired by `shut_down`: connections still being set up (a TLS handshake, a stream on
   /// its way to start) are dropped instead of started.
   shut_down: Cancel,
@@ -108,7 +109,7 @@ impl Registry {
       conns: Mutex::new(HashMap::new()),
       next_id: AtomicU32::new(1),
       max_connections: AtomicU32::new(u32::MAX),
-      handshaking: AtomicU32::new(0),
+      setting_up: AtomicU32::new(0),
       shut_down: Cancel::default(),
     })
   }
@@ -138,17 +139,17 @@ impl Registry {
     self.max_connections.store(max, Ordering::Relaxed);
   }
 
-  /// Connections, and accepted ones still in their handshake, fill `maxConnections`.
+  /// Connections, and accepted ones still being set up, fill `maxConnections`.
   pub fn at_capacity(&self) -> bool {
-    let open = self.connection_count() + self.handshaking.load(Ordering::SeqCst) as usize;
+    let open = self.connection_count() + self.setting_up.load(Ordering::SeqCst) as usize;
     open >= self.max_connections.load(Ordering::Relaxed) as usize
   }
 
-  /// An accepted connection begins its handshake; it counts until the returned guard drops
-  /// (once it is registered, or has failed).
-  pub fn handshake_started(self: &Arc<Self>) -> Handshaking {
-    self.handshaking.fetch_add(1, Ordering::SeqCst);
-    Handshaking(self.clone())
+  /// An accepted connection is being set up (a handshake, a verification); it counts until
+  /// the returned guard drops (once it is registered, or has failed).
+  pub fn setting_up(self: &Arc<Self>) -> SettingUp {
+    self.setting_up.fetch_add(1, Ordering::SeqCst);
+    SettingUp(self.clone())
   }
 
   pub fn connection_count(&self) -> usize {
@@ -157,7 +158,17 @@ impl Registry {
 
   /// A new connection, whose write queue exists before its stream does.
   pub fn add(&self) -> Arc<ConnShared> {
-    let id = self.next_id.fetch_add(1, Ordering::Relaxed);
+    self.add_reserved(self.reserve_id())
+  }
+
+  /// An id for a connection that is registered later ([`Registry::add_reserved`]): one
+  /// held until its owner admits it is named by this id meanwhile, and keeps it.
+  pub fn reserve_id(&self) -> ConnId {
+    self.next_id.fetch_add(1, Ordering::Relaxed)
+  }
+
+  /// A new connection under an id from [`Registry::reserve_id`].
+  pub fn add_reserved(&self, id: ConnId) -> Arc<ConnShared> {
     let shared = Arc::new(ConnShared::new(id, self.options.write_high_water));
     self.conns().insert(id, shared.clone());
     shared
@@ -240,12 +251,12 @@ impl Registry {
   }
 }
 
-/// See [`Registry::handshake_started`].
-pub struct Handshaking(Arc<Registry>);
+/// See [`Registry::setting_up`].
+pub struct SettingUp(Arc<Registry>);
 
-impl Drop for Handshaking {
+impl Drop for SettingUp {
   fn drop(&mut self) {
-    self.0.handshaking.fetch_sub(1, Ordering::SeqCst);
+    self.0.setting_up.fetch_sub(1, Ordering::SeqCst);
   }
 }
 
@@ -265,8 +276,8 @@ mod tests {
     let c = registry.add();
     assert!(c.id > b.id, "ids only grow");
     registry.forget(c.id);
-    let handshake = registry.handshake_started();
-    assert!(registry.at_capacity(), "a connection in its handshake counts");
+    let handshake = registry.setting_up();
+    assert!(registry.at_capacity(), "a connection being set up counts");
     drop(handshake);
     assert!(!registry.at_capacity());
   }

@@ -4,8 +4,8 @@ use std::future::poll_fn;
 use std::sync::{Arc, Mutex};
 use std::task::Poll;
 
+use crate::admission::Admission;
 use crate::cancel::Cancel;
-use crate::connection::{self, Live};
 use crate::locked::Locked;
 use crate::mailbox::{Courier, Event, PeerInfo};
 use crate::registry::Registry;
@@ -68,9 +68,16 @@ impl ListenerSlot {
 
 /// Binds and accepts in the background. Reports `Listening`, or `Error` then
 /// `ServerClosed` when the bind fails; `ServerClosed` again when the slot is closed.
-pub fn listen(registry: &Arc<Registry>, target: ListenTarget, courier: Courier) -> Arc<ListenerSlot> {
+/// Accepted connections start through `admission` (held there while the server verifies
+/// its clients).
+pub fn listen(
+  registry: &Arc<Registry>,
+  admission: &Arc<Admission>,
+  target: ListenTarget,
+  courier: Courier,
+) -> Arc<ListenerSlot> {
   let slot = Arc::new(ListenerSlot { state: Mutex::new(SlotState::Binding), cancel: Cancel::default() });
-  let registry = registry.clone();
+  let (registry, admission) = (registry.clone(), admission.clone());
   let task_slot = slot.clone();
   tokio::spawn(async move {
     let slot = task_slot;
@@ -102,11 +109,11 @@ pub fn listen(registry: &Arc<Registry>, target: ListenTarget, courier: Courier) 
         // Like Node with maxConnections: accept at the OS level, then close at once.
         Some(Ok(_)) if registry.at_capacity() => {}
         Some(Ok((stream, peer))) => match slot.tls() {
-          None => connection::start(stream, Live::register(&registry, &courier), peer),
+          None => admission.start(&registry, stream, peer, &courier),
           Some(tls) => {
-            let (registry, courier) = (registry.clone(), courier.clone());
+            let (registry, admission, courier) = (registry.clone(), admission.clone(), courier.clone());
             // It counts toward maxConnections from accept, through its handshake.
-            let handshaking = registry.handshake_started();
+            let handshaking = registry.setting_up();
             tokio::spawn(async move {
               let _handshaking = handshaking;
               let accepted = tokio::select! {
@@ -114,7 +121,7 @@ pub fn listen(registry: &Arc<Registry>, target: ListenTarget, courier: Courier) 
                 accepted = crate::transport::accept_tls(stream, peer, tls) => accepted,
               };
               match accepted {
-                Ok((stream, peer)) => connection::start(stream, Live::register(&registry, &courier), peer),
+                Ok((stream, peer)) => admission.start(&registry, stream, peer, &courier),
                 // A failed handshake is the server's error; it keeps serving (v9 was silent).
                 Err(failure) => courier.send(Event::Error { conn: None, failure }),
               }
@@ -130,7 +137,15 @@ pub fn listen(registry: &Arc<Registry>, target: ListenTarget, courier: Courier) 
   slot
 }
 
-/// Takes over a connection that Node's cluster module accepted.
-pub fn adopt(registry: &Arc<Registry>, stream: Stream, courier: &Courier) {
-  connection::start(stream, Live::register(registry, courier), Default::default());
+/// Takes over a connection that Node's cluster module accepted; it is verified as one
+/// accepted here would be.
+pub fn adopt(
+  registry: &Arc<Registry>,
+  admission: &Admission,
+  stream: Stream,
+  courier: &Courier,
+) -> std::io::Result<()> {
+  let (stream, peer) = crate::transport::adopted_peer(stream)?;
+  admission.start(registry, stream, peer, courier);
+  Ok(())
 }

@@ -289,6 +289,21 @@ fn unix_peer(stream: &UnixStream) -> PeerInfo {
   PeerInfo { cred, ..PeerInfo::default() }
 }
 
+/// A stream Node's cluster module accepted, with its peer's credentials read as at accept
+/// (tokio's `peer_cred`; registering the stream with tokio for that needs the runtime's
+/// context, which starting the connection needs too). Without one, no credentials.
+pub fn adopted_peer(stream: Stream) -> std::io::Result<(Stream, PeerInfo)> {
+  match stream {
+    #[cfg(unix)]
+    Stream::Unix(s) if tokio::runtime::Handle::try_current().is_ok() => {
+      let s = UnixStream::from_std(s)?;
+      let peer = unix_peer(&s);
+      Ok((Stream::Unix(s.into_std()?), peer))
+    }
+    stream => Ok((stream, PeerInfo::default())),
+  }
+}
+
 fn tcp_peer(stream: &TcpStream) -> PeerInfo {
   let _ = stream.set_nodelay(true);
   let remote = stream.peer_addr().ok();

@@ -495,3 +495,86 @@ async fn unix_connections_know_the_peer_process_on_both_sides() {
   assert_eq!(client_peer.cred, Some(me), "the client's view of its server");
   assert_eq!(server_peer.remote_address, None);
 }
+
+fn verify_id(events: &[Event]) -> Vec<ConnId> {
+  events
+    .iter()
+    .filter_map(|e| match e {
+      Event::Verify { conn, .. } => Some(*conn),
+      _ => None,
+    })
+    .collect()
+}
+
+/// While verifying, an accepted connection is reported as `Verify` and read by nobody:
+/// frames its client sends at once wait in the socket. Admitted, it starts under the same
+/// id and those frames arrive in order; refused, it is closed unread and nothing of it
+/// is ever reported. Held connections count toward maxConnections.
+#[tokio::test]
+async fn verified_connections_are_held_unread_until_admitted_or_refused() {
+  use tokio::io::{AsyncReadExt, AsyncWriteExt};
+  let dir = tempfile::tempdir().unwrap();
+  let path = dir.path().join("s.sock").to_string_lossy().into_owned();
+  let server = Endpoint::new(EndpointOptions::default());
+  server.set_verifying(true);
+  let (mut events, courier) = Collector::new(1 << 20);
+  server.listen(ListenTarget::Unix { path: path.clone(), readable_all: false, writable_all: false }, courier);
+  events.until(|e| e.iter().any(|e| matches!(e, Event::Listening { .. }))).await;
+
+  let mut refused = tokio::net::UnixStream::connect(&path).await.unwrap();
+  refused.write_all(b"one\x0ctwo\x0c").await.unwrap();
+  let refused_id = verify_id(events.until(|e| verify_id(e).len() == 1).await)[0];
+  let peer = events.events.iter().find_map(|e| match e {
+    Event::Verify { peer, .. } => Some(peer.clone()),
+    _ => None,
+  });
+  // SAFETY: getuid cannot fail and touches no memory.
+  let uid = unsafe { libc::getuid() };
+  assert_eq!(peer.unwrap().cred.unwrap().uid, uid, "the peer's credentials come with it");
+
+  server.set_max_connections(2);
+  let mut admitted = tokio::net::UnixStream::connect(&path).await.unwrap();
+  admitted.write_all(b"a\x0cb\x0c").await.unwrap();
+  let admitted_id = verify_id(events.until(|e| verify_id(e).len() == 2).await)[1];
+  assert!(server.at_capacity(), "two held connections fill maxConnections 2");
+  assert_eq!(server.connection_count(), 0, "held connections are not in the registry");
+
+  assert!(server.settle(refused_id, false));
+  assert!(!server.settle(refused_id, true), "settled once");
+  let mut rest = Vec::new();
+  let read = tokio::time::timeout(std::time::Duration::from_secs(5), refused.read_to_end(&mut rest)).await;
+  assert!(matches!(read, Ok(Ok(0)) | Ok(Err(_))), "the refused client is closed: {read:?}");
+
+  assert!(server.settle(admitted_id, true));
+  let got = events.until(|e| frames_of(e, Some(admitted_id)).len() == 2).await;
+  assert_eq!(frames_of(got, None), vec![b"a".to_vec(), b"b".to_vec()], "nothing of the refused one");
+  assert_eq!(connected_id(got), Some(admitted_id), "it keeps the id it was held under");
+  assert!(!got.iter().any(|e| matches!(e, Event::Closed { conn, .. } if *conn == refused_id)));
+  admitted.write_all(b"c\x0c").await.unwrap();
+  events.until(|e| frames_of(e, None).len() == 3).await;
+  assert!(!server.at_capacity(), "one connection of 2");
+}
+
+/// A held connection goes with its endpoint: shutting down (a Worker that ends) closes it
+/// unread, unannounced, and a late decision about it finds nothing.
+#[tokio::test]
+async fn shutting_down_closes_held_connections() {
+  use tokio::io::AsyncReadExt;
+  let dir = tempfile::tempdir().unwrap();
+  let path = dir.path().join("s.sock").to_string_lossy().into_owned();
+  let server = Endpoint::new(EndpointOptions::default());
+  server.set_verifying(true);
+  let (mut events, courier) = Collector::new(1 << 20);
+  server.listen(ListenTarget::Unix { path: path.clone(), readable_all: false, writable_all: false }, courier);
+  events.until(|e| e.iter().any(|e| matches!(e, Event::Listening { .. }))).await;
+  let mut client = tokio::net::UnixStream::connect(&path).await.unwrap();
+  let held = verify_id(events.until(|e| verify_id(e).len() == 1).await)[0];
+  server.set_max_connections(1);
+  assert!(server.at_capacity());
+  server.shutdown();
+  let mut rest = Vec::new();
+  let read = tokio::time::timeout(std::time::Duration::from_secs(5), client.read_to_end(&mut rest)).await;
+  assert!(matches!(read, Ok(Ok(0)) | Ok(Err(_))), "the held client is closed: {read:?}");
+  assert!(!server.at_capacity(), "it no longer counts");
+  assert!(!server.settle(held, true), "nothing left to admit");
+}

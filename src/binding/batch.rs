@@ -14,7 +14,7 @@ use crate::mailbox::{Event, PeerInfo};
 pub struct JsBatch(pub Vec<Event>);
 
 /// Event kinds, by the names lib/native.js uses: it reads them from `contract()`.
-pub const KINDS: [(&str, u32); 13] = [
+pub const KINDS: [(&str, u32); 14] = [
   ("LISTENING", LISTENING),
   ("SERVER_CLOSED", SERVER_CLOSED),
   ("CONNECTED", CONNECTED),
@@ -28,6 +28,7 @@ pub const KINDS: [(&str, u32); 13] = [
   ("FRAMES_ASCII", FRAMES_ASCII),
   ("ONE_FRAME", ONE_FRAME),
   ("DATAGRAMS_DROPPED", DATAGRAMS_DROPPED),
+  ("VERIFY", VERIFY),
 ];
 const LISTENING: u32 = 0;
 const SERVER_CLOSED: u32 = 1;
@@ -47,6 +48,8 @@ const FRAMES_ASCII: u32 = 10;
 const ONE_FRAME: u32 = 11;
 /// The kernel's count of a UDP socket's dropped datagrams so far.
 const DATAGRAMS_DROPPED: u32 = 12;
+/// An accepted connection held for JS to admit or refuse, with its peer (as CONNECTED's).
+const VERIFY: u32 = 13;
 
 /// Receives each converted event.
 type Sink<'s> = dyn FnMut(u32, u32, sys::napi_value) -> Result<()> + 's;
@@ -97,6 +100,7 @@ impl Out<'_, '_> {
       }
       Event::ServerClosed => self.push(SERVER_CLOSED, 0, ()),
       Event::Connected { conn, peer } => self.push(CONNECTED, conn, peer_object(env, peer)?),
+      Event::Verify { conn, peer } => self.push(VERIFY, conn, peer_object(env, peer)?),
       // Turned into `Connected` on the JS thread before conversion (js_thread.rs); one
       // that gets here had no endpoint left to take it, and dropping it closes it.
       Event::HandedOff { .. } => Ok(()),

@@ -161,6 +161,12 @@ impl JsSide {
     self.update_keep_alive();
   }
 
+  /// A connection marked by [`JsSide::connecting`] that did not start after all.
+  pub fn not_connecting(&self, conn: ConnId) {
+    self.life.borrow_mut().tokio_conns.remove(&conn);
+    self.update_keep_alive();
+  }
+
   pub fn set_server_ref(&self, refed: bool) {
     self.life.borrow_mut().server_refed = refed;
     self.update_keep_alive();

@@ -178,8 +178,34 @@ impl NativeEndpoint {
     let stream = adoptable(fd)?;
     let courier = self.side.courier(&on_events)?;
     self.side.update_keep_alive();
-    within_runtime_if_available(|| self.endpoint().adopt(stream, &courier));
-    Ok(())
+    within_runtime_if_available(|| self.endpoint().adopt(stream, &courier))
+      .map_err(|err| Error::new(Status::GenericFailure, err.to_string()))
+  }
+
+  /// While on, accepted connections are held unread until `settleClient` (the server's
+  /// `verifyClient`/`allowedUids`, README "Verifying clients"); each is reported as a
+  /// VERIFY event with its peer.
+  #[napi(catch_unwind)]
+  pub fn set_verifying(&self, on: bool) {
+    self.endpoint().set_verifying(on);
+  }
+
+  /// Admits (it starts, and is reported as CONNECTED) or refuses (closed unread, with no
+  /// further event) a connection a VERIFY event reported; false if it is not waiting.
+  #[napi(catch_unwind)]
+  pub fn settle_client(&self, conn: u32, admit: bool) -> bool {
+    if admit {
+      // Until JS hears of it (CONNECTED) it counts as a client connection being set up, so
+      // that the event is not lost to a process whose server stopped meanwhile. Marked
+      // before it starts: the held connection's courier keeps the threadsafe function (to
+      // ref) alive until then, and starting may drop the last one.
+      self.side.connecting(conn);
+    }
+    let settled = within_runtime_if_available(|| self.endpoint().settle(conn, admit));
+    if admit && !settled {
+      self.side.not_connecting(conn);
+    }
+    settled
   }
 
   #[napi(catch_unwind)]
