@@ -379,6 +379,22 @@ declare namespace ipc {
      * connection. `Infinity` disables the limit.
      */
     maxMessageSize?: number
+    /**
+     * Bytes of incomplete frames all of a server's connections (a client's connection) may
+     * hold together (default 256 MiB). Past it the connection holding the most is closed
+     * with `'error'` code `'ERR_IPC_MEMORY_LIMIT'`. `0` or `Infinity` turns it off.
+     */
+    maxBufferedBytes?: number
+    /**
+     * Milliseconds a frame may stay incomplete (off by default); past it the connection is
+     * closed with `'error'` code `'ERR_IPC_FRAME_TIMEOUT'`. `0` or `Infinity`: off.
+     */
+    frameTimeout?: number
+    /**
+     * Bytes that may be queued towards one peer (off by default); past it the connection is
+     * closed with `'error'` code `'ERR_IPC_PENDING_LIMIT'`. `0` or `Infinity`: off.
+     */
+    maxPendingBytes?: number
   }
 
   /** The `IPC` class: `new ipc.IPC()` is an independent instance (without `IPC` or `default`). */

@@ -58,7 +58,7 @@ function loadBinding() {
 }
 
 // The contract's values: writeDropped, useJsonStringify, largeString, largeStringMark,
-// defaultMaxMessageSize, writeHighWater.
+// defaultMaxMessageSize, defaultMaxBufferedBytes, writeHighWater.
 function shared() {
   loadBinding()
   return contract
@@ -75,7 +75,26 @@ function createEndpoint(owner, config, delimiter) {
   if (Number.isNaN(max) || max < 0) {
     throw new RangeError('ipc.config.maxMessageSize must be a non-negative number or Infinity')
   }
-  return new Endpoint(owner, new NativeEndpoint(delimiterBytes, max, !!config.rawBuffer))
+  const limits = {
+    maxBufferedBytes: limit(config, 'maxBufferedBytes', contract.defaultMaxBufferedBytes),
+    frameTimeout: limit(config, 'frameTimeout', 0),
+    maxPendingBytes: limit(config, 'maxPendingBytes', 0),
+  }
+  return new Endpoint(owner, new NativeEndpoint(delimiterBytes, max, !!config.rawBuffer, limits))
+}
+
+// A memory or time limit of the config (README, "Options node-ipc-rs adds"): a number
+// >= 0, where 0 and Infinity turn it off; unset (undefined or null) is `unset`.
+function limit(config, name, unset) {
+  const value = config[name]
+  if (value === undefined || value === null) {
+    return unset
+  }
+  const n = Number(value)
+  if (typeof value === 'boolean' || Number.isNaN(n) || n < 0) {
+    throw new RangeError(`ipc.config.${name} must be a non-negative number, 0 or Infinity to turn it off`)
+  }
+  return n
 }
 
 // The native endpoint plus its event callbacks. The core holds them only while something
