@@ -140,7 +140,7 @@ test('unix: maxBufferedBytes closes the connection holding the most, whichever c
   const [err] = (await rec.waitOne((e) => e.type === 'error', WAIT, 'error')).args
   t.is(err.code, 'ERR_IPC_MEMORY_LIMIT')
   t.is(err.limit, 1 * MiB)
-  t.true(err.size >= 900 * 1024, `size ${err.size}`)
+  t.true(err.size > 200 * 1024, `size ${err.size}: the big one held the most`)
   // The small one completes its frame and is answered.
   small.socket.write('"}\f')
   await small.sink.waitFor((b) => b.includes('"type":"got"'), WAIT, 'the small frame answered')
@@ -156,56 +156,57 @@ test('unix: maxBufferedBytes closes the connection holding the most, whichever c
 
 // -------------------------------------------------------------------------- frameTimeout
 
+// Serial: the streaming peer's frames each stay incomplete for one round trip through this
+// process, which the other tests' bulk transfers could stretch past the timeout.
 for (const transport of TRANSPORTS) {
-  test(`${transport}: frameTimeout closes a connection whose frame stays incomplete, not one that completes its frames`, async (t) => {
-    const TIMEOUT = 1000
-    const { ep, rec } = await budgetServer(t, transport, { frameTimeout: TIMEOUT })
-    const stalled = await rawClient(t, ep)
-    const prompt = await rawClient(t, ep)
-    const streaming = await rawClient(t, ep)
-    // The prompt one sends half a frame, then the rest as a separate read.
-    prompt.socket.write('{"type":"msg","data":"prom')
-    // The stalled one sends half a frame and nothing more.
-    stalled.socket.write('{"type":"msg","data":"half')
-    await delay(20)
-    prompt.socket.write('pt"}\f')
-    // The streaming one always ends its writes inside a frame: each write completes the
-    // previous frame and starts the next, for longer than the timeout in all.
-    const events = []
-    let n = 0
-    streaming.socket.write('{"type":"msg","data":"s0')
-    const streamUntil = Date.now() + 3 * TIMEOUT
-    const streamed = (async () => {
-      for (; Date.now() < streamUntil && n < 1000; n++) {
-        streaming.socket.write(`"}\f{"type":"msg","data":"s${n + 1}`)
-        await streaming.sink.waitFor(
-          (b) => b.includes(`"data":"s${n}"`),
-          WAIT,
-          `echo of s${n}; the server had ${JSON.stringify(rec.of('msg').map((e) => e.args[0]))} ${JSON.stringify(rec.of('error').map((e) => e.args[0].code))}`,
-        )
-      }
-      streaming.socket.write('"}\f')
-      await streaming.sink.waitFor((b) => b.includes(`"data":"s${n}"`), WAIT, `echo of s${n}`)
-    })()
-    await prompt.sink.waitFor((b) => b.includes('"data":"prompt"'), WAIT, 'the prompt frame answered')
-    events.push('prompt answered')
-    await withTimeout(stalled.closed, WAIT + TIMEOUT, 'the stalled connection closed')
-    events.push('stalled closed')
-    const [err, socket] = (await rec.waitOne((e) => e.type === 'error', WAIT, 'error')).args
-    t.is(err.code, 'ERR_IPC_FRAME_TIMEOUT')
-    t.is(err.limit, TIMEOUT)
-    t.is(err.size, Buffer.byteLength('{"type":"msg","data":"half'))
-    t.truthy(socket, 'the error names the socket')
-    await streamed
-    t.true(n >= 2, `${n} frames streamed`)
-    // A window of 3x the timeout after the close: nobody else is closed.
-    await delay(3 * TIMEOUT)
-    await rawPing(prompt, 'prompt still served', WAIT)
-    await rawPing(streaming, 'streaming still served', WAIT)
-    t.deepEqual(events, ['prompt answered', 'stalled closed'])
-    t.is(rec.count('error'), 1, JSON.stringify(rec.of('error').map((e) => e.args[0].code)))
-    t.is(rec.count('socket.disconnected'), 1)
-  })
+  test.serial(
+    `${transport}: frameTimeout closes a connection whose frame stays incomplete, not one that completes its frames`,
+    async (t) => {
+      const TIMEOUT = 2000
+      const { ep, rec } = await budgetServer(t, transport, { frameTimeout: TIMEOUT })
+      const stalled = await rawClient(t, ep)
+      const prompt = await rawClient(t, ep)
+      const streaming = await rawClient(t, ep)
+      // The prompt one sends half a frame, then the rest as a separate read.
+      prompt.socket.write('{"type":"msg","data":"prom')
+      // The stalled one sends half a frame and nothing more.
+      stalled.socket.write('{"type":"msg","data":"half')
+      await delay(20)
+      prompt.socket.write('pt"}\f')
+      // The streaming one always ends its writes inside a frame: each write completes the
+      // previous frame and starts the next, for longer than the timeout in all.
+      const events = []
+      let n = 0
+      streaming.socket.write('{"type":"msg","data":"s0')
+      const streamUntil = Date.now() + 1.5 * TIMEOUT
+      const streamed = (async () => {
+        for (; Date.now() < streamUntil && n < 1000; n++) {
+          streaming.socket.write(`"}\f{"type":"msg","data":"s${n + 1}`)
+          await streaming.sink.waitFor((b) => b.includes(`"data":"s${n}"`), WAIT, `echo of s${n}`)
+        }
+        streaming.socket.write('"}\f')
+        await streaming.sink.waitFor((b) => b.includes(`"data":"s${n}"`), WAIT, `echo of s${n}`)
+      })()
+      await prompt.sink.waitFor((b) => b.includes('"data":"prompt"'), WAIT, 'the prompt frame answered')
+      events.push('prompt answered')
+      await withTimeout(stalled.closed, WAIT + TIMEOUT, 'the stalled connection closed')
+      events.push('stalled closed')
+      const [err, socket] = (await rec.waitOne((e) => e.type === 'error', WAIT, 'error')).args
+      t.is(err.code, 'ERR_IPC_FRAME_TIMEOUT')
+      t.is(err.limit, TIMEOUT)
+      t.is(err.size, Buffer.byteLength('{"type":"msg","data":"half'))
+      t.truthy(socket, 'the error names the socket')
+      await streamed
+      t.true(n >= 2, `${n} frames streamed`)
+      // A window of 3x the timeout after the close: nobody else is closed.
+      await delay(3 * TIMEOUT)
+      await rawPing(prompt, 'prompt still served', WAIT)
+      await rawPing(streaming, 'streaming still served', WAIT)
+      t.deepEqual(events, ['prompt answered', 'stalled closed'])
+      t.is(rec.count('error'), 1, JSON.stringify(rec.of('error').map((e) => e.args[0].code)))
+      t.is(rec.count('socket.disconnected'), 1)
+    },
+  )
 }
 
 // ------------------------------------------------------------------------ maxPendingBytes

@@ -269,7 +269,8 @@ impl Registry {
 
   /// Removes a closed connection; its id is never used again.
   pub fn forget(&self, id: ConnId) {
-    if let Some(conn) = self.conns().remove(&id) {
+    let removed = self.conns().remove(&id);
+    if let Some(conn) = removed {
       // Whatever it still counted in the total goes with it.
       self.hold(&conn, 0);
     }
