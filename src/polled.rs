@@ -318,6 +318,7 @@ fn write_some(socket: &Socket, unsent: &mut VecDeque<Bytes>) -> io::Result<bool>
 #[cfg(test)]
 mod tests {
   use super::*;
+  use crate::mailbox::Limit;
   use crate::registry::EndpointOptions;
   use std::io::Read;
   use std::os::unix::net::UnixStream;
@@ -419,6 +420,34 @@ mod tests {
     assert!(matches!(events.last(), Some(Event::TooLarge { size: 8, limit: 4, .. })), "{events:?}");
     assert_eq!(f.polled.finished(), Some(true));
     assert_eq!(f.polled.interest(), Interest { readable: false, writable: false });
+  }
+
+  #[test]
+  fn a_read_past_max_buffered_bytes_fails_the_largest_holder_and_names_it() {
+    let options = EndpointOptions { max_buffered_bytes: Some(100), ..EndpointOptions::default() };
+    let mut a = fixture(options);
+    let (ours, mut peer_b) = UnixStream::pair().unwrap();
+    ours.set_nonblocking(true).unwrap();
+    let mut b =
+      Polled::new(Socket::from(std::os::fd::OwnedFd::from(ours)), a.registry.add(), a.registry.clone());
+    let mut events = Vec::new();
+    a.peer.write_all(&[b'a'; 80]).unwrap();
+    a.polled.readable(&mut events);
+    peer_b.write_all(b"done\x0c").unwrap();
+    b.readable(&mut events);
+    assert!(b.take_failed_others().is_empty(), "a complete frame holds nothing");
+    peer_b.write_all(&[b'b'; 30]).unwrap();
+    b.readable(&mut events);
+    assert_eq!(b.take_failed_others(), vec![a.polled.id()]);
+    assert_eq!(a.polled.finished(), Some(true));
+    assert_eq!(b.finished(), None, "the reader that passed the budget goes on");
+    let reported = a.polled.shared().take_over_limit();
+    assert_eq!(
+      reported,
+      Some(Event::OverLimit { conn: a.polled.id(), limit: Limit::Buffered, size: 80, max: 100 })
+    );
+    drop(a.polled);
+    assert_eq!(a.registry.buffered(), 30);
   }
 
   #[test]
