@@ -17,7 +17,7 @@ export declare class NativeEndpoint {
    * later turn of its event loop; connections read on the JS thread call the function
    * given to `setDirect` with `(kind, connId, arg)`.
    */
-  constructor(delimiter: Uint8Array, maxMessageSize: number, raw: boolean)
+  constructor(delimiter: Uint8Array, maxMessageSize: number, raw: boolean, limits: JsLimits)
   /**
    * The function connections read on the JS thread call; held weakly, so it must stay
    * reachable from the endpoint's owner.
@@ -87,13 +87,24 @@ export declare class NativeEndpoint {
  * (`batch.rs`), the named results of the write calls, the limits and thresholds. lib/
  * reads it once, when it first loads the addon.
  */
-export declare function contract(): { kinds: Record<string, number>, writeDropped: number, useJsonStringify: number, largeString: number, defaultMaxMessageSize: number, writeHighWater: number, largeStringMark: string }
+export declare function contract(): { kinds: Record<string, number>, writeDropped: number, useJsonStringify: number, largeString: number, defaultMaxMessageSize: number, defaultMaxBufferedBytes: number, writeHighWater: number, largeStringMark: string }
 
 /**
  * Writes what every connection of this thread has queued, as far as the sockets take it
  * now: lib/socket.js calls it on `process.exit()`, which runs no further turn of the loop.
  */
 export declare function flushPending(): void
+
+/**
+ * The memory and time limits as lib/native.js resolved them (README, "Options node-ipc-rs
+ * adds"): 0, Infinity or NaN turn one off.
+ */
+export interface JsLimits {
+  maxBufferedBytes: number
+  /** Milliseconds. */
+  frameTimeout: number
+  maxPendingBytes: number
+}
 
 /** TLS settings as the JS shim resolved them (files already read; PEM text). */
 export interface JsTlsOptions {

@@ -402,6 +402,7 @@ declare namespace ipc {
      * `'ERR_IPC_INVALID_CONFIG'` at start.
      */
     socketMode?: number
+    /**
      * node-ipc-rs: decides about each accepted client before the server emits `'connect'`
      * (README, "Verifying clients"). Only `true` (or a promise of `true`) admits; anything
      * else, a throw, a rejection, or no answer within `verifyClientTimeout` refuses: the
@@ -417,6 +418,22 @@ declare namespace ipc {
     allowedUids?: readonly number[] | null | false
     /** node-ipc-rs: milliseconds an asynchronous `verifyClient` may take (default 5000). */
     verifyClientTimeout?: number
+    /**
+     * Bytes of incomplete frames all of a server's connections (a client's connection) may
+     * hold together (default 256 MiB). Past it the connection holding the most is closed
+     * with `'error'` code `'ERR_IPC_MEMORY_LIMIT'`. `0` or `Infinity` turns it off.
+     */
+    maxBufferedBytes?: number
+    /**
+     * Milliseconds a frame may stay incomplete (off by default); past it the connection is
+     * closed with `'error'` code `'ERR_IPC_FRAME_TIMEOUT'`. `0` or `Infinity`: off.
+     */
+    frameTimeout?: number
+    /**
+     * Bytes that may be queued towards one peer (off by default); past it the connection is
+     * closed with `'error'` code `'ERR_IPC_PENDING_LIMIT'`. `0` or `Infinity`: off.
+     */
+    maxPendingBytes?: number
   }
 
   /**

@@ -5,7 +5,7 @@ const Queue = require('./queue')
 const { Socket } = require('./socket')
 const { KIND, createEndpoint, eachFrame } = require('./native')
 const { formatFrame, formatLargeFrame, parseFrame, rawFrame } = require('./message')
-const { systemError, messageTooLarge, eventNotAllowed } = require('./errors')
+const { systemError, messageTooLarge, overLimit, eventNotAllowed } = require('./errors')
 const { toPipeName } = require('./pipe-name')
 const { resolveTls, tlsConfigError } = require('./tls-options')
 
@@ -100,6 +100,11 @@ class Client extends PubSub {
         break
       case KIND.TOO_LARGE:
         this._failed(messageTooLarge(arg))
+        break
+      case KIND.MEMORY_LIMIT:
+      case KIND.FRAME_TIMEOUT:
+      case KIND.PENDING_LIMIT:
+        this._failed(overLimit(kind, arg))
         break
       case KIND.DRAIN:
         socket._drained()

@@ -51,19 +51,27 @@ class Defaults {
     // take before the client is refused. verifyClient and allowedUids are unset.
     this.verifyClientTimeout = DEFAULT_TIMEOUT
 
-    // Addition (README, "Options node-ipc-rs adds"): frames larger than this close the
-    // connection; Infinity disables. Until set it reads as the core's default (the addon's
-    // contract, loaded on first read).
-    let maxMessageSize
-    Object.defineProperty(this, 'maxMessageSize', {
-      enumerable: true,
-      configurable: true,
-      get: () => (maxMessageSize === undefined ? shared().defaultMaxMessageSize : maxMessageSize),
-      set: (value) => {
-        maxMessageSize = value
-      },
-    })
+    // Additions (README, "Options node-ipc-rs adds"): frames larger than maxMessageSize
+    // close the connection (Infinity disables); maxBufferedBytes bounds the incomplete frames
+    // of all of a server's connections together. Until set they read as the core's defaults
+    // (the addon's contract, loaded on first read). frameTimeout and maxPendingBytes (also
+    // additions) are off until set.
+    withCoreDefault(this, 'maxMessageSize', 'defaultMaxMessageSize')
+    withCoreDefault(this, 'maxBufferedBytes', 'defaultMaxBufferedBytes')
   }
+}
+
+// An own, enumerable property that reads as the contract's `key` until it is set.
+function withCoreDefault(target, name, key) {
+  let value
+  Object.defineProperty(target, name, {
+    enumerable: true,
+    configurable: true,
+    get: () => (value === undefined ? shared()[key] : value),
+    set: (v) => {
+      value = v
+    },
+  })
 }
 
 // The README and @types call it `interfaces`; v9 only read `interface`.

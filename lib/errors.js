@@ -1,6 +1,7 @@
 'use strict'
 
 const util = require('util')
+const { KIND } = require('./native')
 
 // Node-style errors from the core's failure records, built the way Node's own helpers
 // build them (lib/internal/errors.js), so message, property values and property order
@@ -112,6 +113,29 @@ function messageTooLarge({ size, limit }, datagram = false) {
   return err
 }
 
+// A memory or time limit closed a connection (src/mailbox.rs, Limit); `kind` is its event
+// kind, `size` and `limit` what the core reports.
+function overLimit(kind, { size, limit }) {
+  let err
+  if (kind === KIND.MEMORY_LIMIT) {
+    err = new Error(
+      `incomplete messages held more than maxBufferedBytes (${limit} bytes); this connection held the most (${size} bytes) and was closed`,
+    )
+    err.code = 'ERR_IPC_MEMORY_LIMIT'
+  } else if (kind === KIND.FRAME_TIMEOUT) {
+    err = new Error(
+      `a message stayed incomplete for longer than frameTimeout (${limit} ms, ${size} bytes received); connection closed`,
+    )
+    err.code = 'ERR_IPC_FRAME_TIMEOUT'
+  } else {
+    err = new Error(`${size} bytes queued towards the peer exceed maxPendingBytes (${limit} bytes); connection closed`)
+    err.code = 'ERR_IPC_PENDING_LIMIT'
+  }
+  err.size = size
+  err.limit = limit
+  return err
+}
+
 // The kernel dropped datagrams of a UDP server while JS was behind (Linux counts them).
 function datagramsDropped(dropped, total) {
   const err = new Error(`${dropped} datagrams dropped: the server was too busy to take them (${total} in all)`)
@@ -160,4 +184,4 @@ function clientRefused({ peer, address, port }, reason, detail, cause) {
   return err
 }
 
-module.exports = { systemError, messageTooLarge, datagramsDropped, eventNotAllowed, clientRefused }
+module.exports = { systemError, messageTooLarge, overLimit, datagramsDropped, eventNotAllowed, clientRefused }

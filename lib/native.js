@@ -58,7 +58,7 @@ function loadBinding() {
 }
 
 // The contract's values: writeDropped, useJsonStringify, largeString, largeStringMark,
-// defaultMaxMessageSize, writeHighWater.
+// defaultMaxMessageSize, defaultMaxBufferedBytes, writeHighWater.
 function shared() {
   loadBinding()
   return contract
@@ -76,7 +76,12 @@ function createEndpoint(owner, config, delimiter) {
     throw new RangeError('ipc.config.maxMessageSize must be a non-negative number or Infinity')
   }
   const allowedEvents = allowedEventSet(config)
-  const endpoint = new Endpoint(owner, new NativeEndpoint(delimiterBytes, max, !!config.rawBuffer))
+  const limits = {
+    maxBufferedBytes: limit(config, 'maxBufferedBytes', contract.defaultMaxBufferedBytes),
+    frameTimeout: limit(config, 'frameTimeout', 0),
+    maxPendingBytes: limit(config, 'maxPendingBytes', 0),
+  }
+  const endpoint = new Endpoint(owner, new NativeEndpoint(delimiterBytes, max, !!config.rawBuffer, limits))
   endpoint.allowedEvents = allowedEvents
   return endpoint
 }
@@ -103,6 +108,20 @@ function allowedEventSet(config) {
     throw err
   }
   return new Set(types)
+}
+
+// A memory or time limit of the config (README, "Options node-ipc-rs adds"): a number
+// >= 0, where 0 and Infinity turn it off; unset (undefined or null) is `unset`.
+function limit(config, name, unset) {
+  const value = config[name]
+  if (value === undefined || value === null) {
+    return unset
+  }
+  const n = Number(value)
+  if (typeof value === 'boolean' || Number.isNaN(n) || n < 0) {
+    throw new RangeError(`ipc.config.${name} must be a non-negative number, 0 or Infinity to turn it off`)
+  }
+  return n
 }
 
 // The native endpoint plus its event callbacks. The core holds them only while something

@@ -8,7 +8,7 @@ const PubSub = require('./pubsub')
 const { Socket, flushCorked } = require('./socket')
 const { KIND, createEndpoint, eachFrame, loadBinding } = require('./native')
 const { formatFrame, formatLargeFrame, joinLargeFrame, parseFrame, rawFrame } = require('./message')
-const { systemError, messageTooLarge, datagramsDropped, eventNotAllowed } = require('./errors')
+const { systemError, messageTooLarge, overLimit, datagramsDropped, eventNotAllowed } = require('./errors')
 const { toPipeName } = require('./pipe-name')
 const { resolveTls, tlsConfigError } = require('./tls-options')
 const { verifyPolicy, verifyConnection } = require('./verify-client')
@@ -236,6 +236,15 @@ class Server extends PubSub {
         } else {
           this.publish('error', err, this._socketFor(conn))
         }
+        break
+      }
+      case KIND.MEMORY_LIMIT:
+      case KIND.FRAME_TIMEOUT:
+      case KIND.PENDING_LIMIT: {
+        // Reported just before the connection's close, as a frame past maxMessageSize is.
+        const err = overLimit(kind, arg)
+        this.log('server socket error', err)
+        this.publish('error', err, this._socketFor(conn))
         break
       }
       case KIND.DRAIN: {

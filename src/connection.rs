@@ -10,6 +10,7 @@ use std::time::Duration;
 use bytes::{Buf, Bytes};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
+use crate::budget::ReadAccount;
 use crate::errors::IoFailure;
 #[cfg(unix)]
 use crate::mailbox::HandedOffSocket;
@@ -78,6 +79,9 @@ impl Drop for Live {
       return;
     }
     self.registry.forget(self.shared.id);
+    if let Some(over_limit) = self.shared.take_over_limit() {
+      self.courier.send(over_limit);
+    }
     let had_error = self.shared.had_error();
     self.courier.send(Event::Closed { conn: self.shared.id, had_error });
   }
@@ -174,12 +178,29 @@ async fn read_loop<R: AsyncRead + Unpin>(mut reader: R, live: Arc<Live>) {
   let shared = &live.shared;
   let mut decoder = live.registry.decoder();
   let mut read_buffer = ReadBuffer::default();
+  let mut account = ReadAccount::new(live.registry.clone(), shared.clone());
+  // `frameTimeout`: one timer, started when an incomplete frame begins and left running
+  // while frames come and go; when it fires it checks, and runs on to the deadline of the
+  // frame held then, if any. Reads never touch it.
+  let frame_timer = tokio::time::sleep(Duration::ZERO);
+  tokio::pin!(frame_timer);
+  let mut timer_running = false;
   loop {
     let room = read_buffer.make_room();
     let buf = &mut read_buffer.buf;
     let read = tokio::select! {
       biased;
       _ = shared.cancel.fired() => return,
+      _ = &mut frame_timer, if timer_running => {
+        if account.check_deadline(std::time::Instant::now()) {
+          return;
+        }
+        match account.deadline() {
+          Some(at) => frame_timer.as_mut().reset(at.into()),
+          None => timer_running = false,
+        }
+        continue;
+      }
       read = reader.read_buf(buf) => read,
     };
     if let Ok(n) = read {
@@ -198,7 +219,19 @@ async fn read_loop<R: AsyncRead + Unpin>(mut reader: R, live: Arc<Live>) {
         let framed =
           live.courier.append(shared.id, false, |data| decoder.drain(buf, |frame| put_frame(data, frame)));
         match framed {
-          Ok(used) => buf.advance(used),
+          Ok(used) => {
+            buf.advance(used);
+            let held = buf.len();
+            if account.after_read(held, used > 0).iter().any(|failed| Arc::ptr_eq(failed, shared)) {
+              return;
+            }
+            if !timer_running {
+              if let Some(at) = account.deadline() {
+                frame_timer.as_mut().reset(at.into());
+                timer_running = true;
+              }
+            }
+          }
           Err(too_large) => {
             live.courier.send(Event::TooLarge {
               conn: shared.id,

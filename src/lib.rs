@@ -10,7 +10,7 @@
 //! |---|---|
 //! | bytes and signals | [`locked`] poison-free locks, [`codec`] framing, [`frame_runs`] frames as JS gets them, [`json_text`] large-string JSON, [`read_buffer`], [`outgoing`] write queue, [`cancel`] |
 //! | errors and events | [`tls`] rustls settings, [`errors`] Node-style failures, [`lookup`] host names, [`mailbox`] events to the consumer |
-//! | connections | [`registry`] connections by id, `ready_io` and `unix_stream` shared streams, `unix_bind` socket files with a mode, `named_pipe` (Windows), [`tcp_connect`], [`transport`] opening streams, [`connection`] tokio tasks, [`polled`] driven by readiness |
+//! | connections | [`registry`] connections by id, [`budget`] a reader's share of the limits, `ready_io` and `unix_stream` shared streams, `unix_bind` socket files with a mode, `named_pipe` (Windows), [`tcp_connect`], [`transport`] opening streams, [`connection`] tokio tasks, [`polled`] driven by readiness |
 //! | endpoints | [`admission`] connections held until admitted, `server` (listen, accept), `client` (connect), [`udp`], [`endpoint`] what one JS object drives |
 //! | Node | `binding` (napi, libuv handles on the JS thread) |
 //!
@@ -31,6 +31,7 @@ pub mod lookup;
 pub mod mailbox;
 pub mod tls;
 
+pub mod budget;
 pub mod connection;
 #[cfg(windows)]
 mod named_pipe;

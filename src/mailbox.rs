@@ -80,6 +80,11 @@ pub enum Event {
   Error { conn: Option<ConnId>, failure: IoFailure },
   /// A frame grew past `maxMessageSize`; the connection is being closed.
   TooLarge { conn: ConnId, size: usize, limit: usize },
+  /// A memory or time limit closed the connection (README, "Options node-ipc-rs adds"):
+  /// `size` is what passed it (bytes; for a frame timeout, the bytes of the incomplete
+  /// frame), `max` the limit (bytes; milliseconds for a frame timeout). Reported just before
+  /// the connection's [`Event::Closed`].
+  OverLimit { conn: ConnId, limit: Limit, size: usize, max: usize },
   /// The write queue fell back to empty after passing its high-water mark.
   Drain { conn: ConnId },
   /// The connection is fully closed; nothing more will come for it.
@@ -98,6 +103,18 @@ impl Event {
       _ => 0,
     }
   }
+}
+
+/// Which limit an [`Event::OverLimit`] reports.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Limit {
+  /// `maxBufferedBytes`: the endpoint's incomplete frames together held more; this
+  /// connection held the largest.
+  Buffered,
+  /// `frameTimeout`: a frame stayed incomplete for longer.
+  FrameTimeout,
+  /// `maxPendingBytes`: more bytes were queued towards the peer.
+  Pending,
 }
 
 /// The socket of an [`Event::HandedOff`]: non-blocking, no longer registered with tokio.

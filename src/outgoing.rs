@@ -34,6 +34,8 @@ struct State {
   over_high_water: bool,
   /// The writer task holds chunks it took and is writing them.
   writing: bool,
+  /// Pending bytes that passed the queue's limit, until the connection takes the failure.
+  overflowed: Option<usize>,
   direct: Option<DirectWrite>,
 }
 
@@ -41,6 +43,8 @@ pub struct Outgoing {
   state: Mutex<State>,
   writer: Notify,
   high_water: usize,
+  /// `maxPendingBytes`: past it the queue drops everything and closes (`None`: no limit).
+  limit: Option<usize>,
 }
 
 enum Chunk<'a> {
@@ -76,7 +80,7 @@ pub enum Next {
 }
 
 impl Outgoing {
-  pub fn new(high_water: usize) -> Self {
+  pub fn new(high_water: usize, limit: Option<usize>) -> Self {
     Self {
       state: Mutex::new(State {
         chunks: VecDeque::new(),
@@ -84,16 +88,20 @@ impl Outgoing {
         closing: Closing::Open,
         over_high_water: false,
         writing: false,
+        overflowed: None,
         direct: None,
       }),
       writer: Notify::new(),
       high_water,
+      limit,
     }
   }
 
   /// Queues bytes and returns how many are now pending; above the high-water mark a
   /// drain event follows once they are written. None when the connection is closing: the
-  /// bytes are dropped, as v9 dropped writes to a destroyed socket.
+  /// bytes are dropped, as v9 dropped writes to a destroyed socket. None too when they
+  /// would take the queue past its limit: then it drops everything and closes at once
+  /// (`Closing::Destroy`), and [`Outgoing::take_overflow`] says by how much.
   pub fn push(&self, chunk: Bytes) -> Option<usize> {
     self.push_with(Chunk::Owned(chunk), true)
   }
@@ -129,6 +137,17 @@ impl Outgoing {
       }
       if sent == bytes.len() {
         return Some(s.pending);
+      }
+      let rest_len = bytes.len() - sent;
+      if self.limit.is_some_and(|limit| s.pending + rest_len > limit) {
+        // A peer that does not read would make the queue grow without end: give up on it.
+        s.overflowed = Some(s.pending + rest_len);
+        s.closing = Closing::Destroy;
+        s.chunks.clear();
+        s.pending = 0;
+        drop(s);
+        self.writer.notify_one();
+        return None;
       }
       let rest = chunk.rest(sent);
       s.pending += rest.len();
@@ -186,6 +205,13 @@ impl Outgoing {
       }
     }
     self.writer.notify_one();
+  }
+
+  /// After a push returned None: `Some((pending, limit))` when it was the queue's limit,
+  /// once.
+  pub fn take_overflow(&self) -> Option<(usize, usize)> {
+    let size = self.state.locked().overflowed.take()?;
+    Some((size, self.limit.unwrap_or(0)))
   }
 
   /// Enables direct writes once the stream exists (Unix and TCP; TLS needs its task).
@@ -256,7 +282,7 @@ mod tests {
 
   #[test]
   fn takes_every_queued_chunk_at_once() {
-    let q = Outgoing::new(100);
+    let q = Outgoing::new(100, None);
     q.push(Bytes::from_static(b"ab"));
     q.push(Bytes::from_static(b"cd"));
     assert_eq!(expect_write(&q), vec![Bytes::from_static(b"ab"), Bytes::from_static(b"cd")]);
@@ -265,14 +291,14 @@ mod tests {
 
   #[test]
   fn end_flushes_first_destroy_drops() {
-    let q = Outgoing::new(100);
+    let q = Outgoing::new(100, None);
     q.push(Bytes::from_static(b"last words"));
     q.close(Closing::End);
     assert_eq!(q.push(Bytes::from_static(b"too late")), None);
     assert_eq!(expect_write(&q).len(), 1);
     assert!(matches!(q.next(), Next::Finish(Closing::End)));
 
-    let q = Outgoing::new(100);
+    let q = Outgoing::new(100, None);
     q.push(Bytes::from_static(b"dropped"));
     q.close(Closing::Destroy);
     q.close(Closing::End); // weaker, ignored
@@ -281,7 +307,7 @@ mod tests {
 
   #[test]
   fn flush_direct_writes_the_queue_in_order_as_far_as_the_socket_takes_it() {
-    let q = Outgoing::new(100);
+    let q = Outgoing::new(100, None);
     q.push_queued(Bytes::from_static(b"abc"));
     q.push_queued(Bytes::from_static(b"def"));
     assert!(!q.flush_direct(), "no direct writer yet: nothing happens");
@@ -304,12 +330,35 @@ mod tests {
 
   #[test]
   fn reports_high_water_and_one_drain() {
-    let q = Outgoing::new(4);
+    let q = Outgoing::new(4, None);
     assert_eq!(q.push(Bytes::from_static(b"abc")), Some(3));
     assert_eq!(q.push(Bytes::from_static(b"de")), Some(5));
     let chunks = expect_write(&q);
     assert!(!q.written(chunks[0].len()));
     assert!(q.written(chunks[1].len()));
     assert!(!q.written(0));
+  }
+
+  #[test]
+  fn passing_the_limit_drops_the_queue_and_closes_once() {
+    let q = Outgoing::new(4, Some(8));
+    assert_eq!(q.push(Bytes::from_static(b"abcde")), Some(5));
+    assert_eq!(q.push(Bytes::from_static(b"fgh")), Some(8), "exactly the limit is allowed");
+    assert_eq!(q.take_overflow(), None);
+    assert_eq!(q.push_queued(Bytes::from_static(b"i")), None, "one byte more is not");
+    assert_eq!(q.take_overflow(), Some((9, 8)));
+    assert_eq!(q.take_overflow(), None, "reported once");
+    assert_eq!(q.closing(), Closing::Destroy);
+    assert!(matches!(q.next(), Next::Finish(Closing::Destroy)), "what was queued is dropped");
+    assert_eq!(q.push(Bytes::from_static(b"j")), None);
+    assert_eq!(q.take_overflow(), None, "a write to a closed queue is no overflow");
+  }
+
+  #[test]
+  fn bytes_the_socket_takes_at_once_do_not_count() {
+    let q = Outgoing::new(4, Some(2));
+    q.set_direct(Box::new(|bytes| Ok(bytes.len())));
+    assert_eq!(q.push(Bytes::from(vec![1u8; 100])), Some(0));
+    assert_eq!(q.take_overflow(), None);
   }
 }

@@ -18,10 +18,12 @@ use std::collections::VecDeque;
 use std::io::{self, IoSlice, Write};
 use std::os::fd::{AsRawFd, RawFd};
 use std::sync::Arc;
+use std::time::Instant;
 
 use bytes::{Buf, Bytes};
 use socket2::Socket;
 
+use crate::budget::ReadAccount;
 use crate::codec::FrameDecoder;
 use crate::errors::IoFailure;
 use crate::mailbox::{put_frame, ConnId, Event};
@@ -50,6 +52,10 @@ pub struct Polled {
   socket: Arc<Socket>,
   decoder: FrameDecoder,
   read: ReadBuffer,
+  /// What the read buffer holds, against the endpoint's `maxBufferedBytes` and `frameTimeout`.
+  account: ReadAccount,
+  /// Other connections of the endpoint that the last read failed for `maxBufferedBytes`.
+  failed_others: Vec<ConnId>,
   /// Chunks taken from the queue and not yet fully written, and the bytes they held.
   unsent: VecDeque<Bytes>,
   taken: usize,
@@ -70,6 +76,8 @@ impl Polled {
     shared.out.set_direct(Box::new(move |bytes| (&*direct).write(bytes)));
     Polled {
       decoder: registry.decoder(),
+      account: ReadAccount::new(registry.clone(), shared.clone()),
+      failed_others: Vec::new(),
       shared,
       registry,
       socket,
@@ -118,6 +126,7 @@ impl Polled {
     let raw = self.registry.is_raw();
     let mut data = Vec::new();
     let mut budget = READ_BUDGET;
+    let mut completed = false;
     let stop = loop {
       let room = self.read.make_room();
       let buf = &mut self.read.buf;
@@ -133,7 +142,10 @@ impl Polled {
             buf.clear();
           } else {
             match self.decoder.drain(buf, |frame| put_frame(&mut data, frame)) {
-              Ok(used) => buf.advance(used),
+              Ok(used) => {
+                completed |= used > 0;
+                buf.advance(used);
+              }
               Err(too_large) => break Some(Stop::TooLarge(too_large.size, too_large.limit)),
             }
           }
@@ -151,6 +163,12 @@ impl Polled {
     };
     if !data.is_empty() {
       out.push(if raw { Event::Raw { conn, data } } else { Event::Frames { conn, data } });
+    }
+    // Once per readiness event, not per read: at most READ_BUDGET more than the limit.
+    for failed in self.account.after_read(self.read.buf.len(), completed) {
+      if failed.id != conn {
+        self.failed_others.push(failed.id);
+      }
     }
     match stop {
       None => {}
@@ -182,6 +200,22 @@ impl Polled {
         .push(Event::Error { conn: Some(self.shared.id), failure: IoFailure::new(&err, "read", None, None) });
       self.fail();
     }
+  }
+
+  /// Other connections of this endpoint that the last read failed for `maxBufferedBytes`:
+  /// their owner must see them closed.
+  pub fn take_failed_others(&mut self) -> Vec<ConnId> {
+    std::mem::take(&mut self.failed_others)
+  }
+
+  /// When the incomplete frame held now passes `frameTimeout`, if one is held and set.
+  pub fn frame_deadline(&self) -> Option<Instant> {
+    self.account.deadline()
+  }
+
+  /// Fails the connection if its incomplete frame has passed `frameTimeout` by `now`.
+  pub fn check_frame_deadline(&mut self, now: Instant) -> bool {
+    self.finished().is_none() && self.account.check_deadline(now)
   }
 
   fn end_due(&self) -> bool {
@@ -284,6 +318,7 @@ fn write_some(socket: &Socket, unsent: &mut VecDeque<Bytes>) -> io::Result<bool>
 #[cfg(test)]
 mod tests {
   use super::*;
+  use crate::mailbox::Limit;
   use crate::registry::EndpointOptions;
   use std::io::Read;
   use std::os::unix::net::UnixStream;
@@ -385,6 +420,34 @@ mod tests {
     assert!(matches!(events.last(), Some(Event::TooLarge { size: 8, limit: 4, .. })), "{events:?}");
     assert_eq!(f.polled.finished(), Some(true));
     assert_eq!(f.polled.interest(), Interest { readable: false, writable: false });
+  }
+
+  #[test]
+  fn a_read_past_max_buffered_bytes_fails_the_largest_holder_and_names_it() {
+    let options = EndpointOptions { max_buffered_bytes: Some(100), ..EndpointOptions::default() };
+    let mut a = fixture(options);
+    let (ours, mut peer_b) = UnixStream::pair().unwrap();
+    ours.set_nonblocking(true).unwrap();
+    let mut b =
+      Polled::new(Socket::from(std::os::fd::OwnedFd::from(ours)), a.registry.add(), a.registry.clone());
+    let mut events = Vec::new();
+    a.peer.write_all(&[b'a'; 80]).unwrap();
+    a.polled.readable(&mut events);
+    peer_b.write_all(b"done\x0c").unwrap();
+    b.readable(&mut events);
+    assert!(b.take_failed_others().is_empty(), "a complete frame holds nothing");
+    peer_b.write_all(&[b'b'; 30]).unwrap();
+    b.readable(&mut events);
+    assert_eq!(b.take_failed_others(), vec![a.polled.id()]);
+    assert_eq!(a.polled.finished(), Some(true));
+    assert_eq!(b.finished(), None, "the reader that passed the budget goes on");
+    let reported = a.polled.shared().take_over_limit();
+    assert_eq!(
+      reported,
+      Some(Event::OverLimit { conn: a.polled.id(), limit: Limit::Buffered, size: 80, max: 100 })
+    );
+    drop(a.polled);
+    assert_eq!(a.registry.buffered(), 30);
   }
 
   #[test]

@@ -9,12 +9,12 @@ use napi::sys;
 use crate::errors::IoFailure;
 use crate::frame_runs::{self, Piece};
 use crate::json_text;
-use crate::mailbox::{Event, PeerInfo};
+use crate::mailbox::{Event, Limit, PeerInfo};
 
 pub struct JsBatch(pub Vec<Event>);
 
 /// Event kinds, by the names lib/native.js uses: it reads them from `contract()`.
-pub const KINDS: [(&str, u32); 14] = [
+pub const KINDS: [(&str, u32); 17] = [
   ("LISTENING", LISTENING),
   ("SERVER_CLOSED", SERVER_CLOSED),
   ("CONNECTED", CONNECTED),
@@ -29,6 +29,9 @@ pub const KINDS: [(&str, u32); 14] = [
   ("ONE_FRAME", ONE_FRAME),
   ("DATAGRAMS_DROPPED", DATAGRAMS_DROPPED),
   ("VERIFY", VERIFY),
+  ("MEMORY_LIMIT", MEMORY_LIMIT),
+  ("FRAME_TIMEOUT", FRAME_TIMEOUT),
+  ("PENDING_LIMIT", PENDING_LIMIT),
 ];
 const LISTENING: u32 = 0;
 const SERVER_CLOSED: u32 = 1;
@@ -50,6 +53,10 @@ const ONE_FRAME: u32 = 11;
 const DATAGRAMS_DROPPED: u32 = 12;
 /// An accepted connection held for JS to admit or refuse, with its peer (as CONNECTED's).
 const VERIFY: u32 = 13;
+/// The limits that close a connection (`mailbox::Limit`), each with `{size, limit}`.
+const MEMORY_LIMIT: u32 = 14;
+const FRAME_TIMEOUT: u32 = 15;
+const PENDING_LIMIT: u32 = 16;
 
 /// Receives each converted event.
 type Sink<'s> = dyn FnMut(u32, u32, sys::napi_value) -> Result<()> + 's;
@@ -112,6 +119,17 @@ impl Out<'_, '_> {
         o.set("size", size as f64)?;
         o.set("limit", limit as f64)?;
         self.push(TOO_LARGE, conn, o)
+      }
+      Event::OverLimit { conn, limit, size, max } => {
+        let kind = match limit {
+          Limit::Buffered => MEMORY_LIMIT,
+          Limit::FrameTimeout => FRAME_TIMEOUT,
+          Limit::Pending => PENDING_LIMIT,
+        };
+        let mut o = Object::new(env)?;
+        o.set("size", size as f64)?;
+        o.set("limit", max as f64)?;
+        self.push(kind, conn, o)
       }
       Event::Drain { conn } => self.push(DRAIN, conn, ()),
       Event::DatagramsDropped { total } => self.push(DATAGRAMS_DROPPED, 0, total),

@@ -226,7 +226,8 @@ impl JsSide {
   }
 
   fn after_write(&self, conn: ConnId, pending: Option<usize>) -> Option<usize> {
-    if matches!(pending, Some(queued) if queued > 0) {
+    // Bytes queued, or dropped: the connection may have closed (`maxPendingBytes`).
+    if pending != Some(0) {
       self.sync_conn(conn);
     }
     pending
@@ -457,6 +458,12 @@ impl PollOwner for JsSide {
         }
       }
       sys::napi_close_handle_scope(env, scope);
+    }
+  }
+
+  fn sync_conns(&self, conns: Vec<ConnId>) {
+    for conn in conns {
+      self.sync_conn(conn);
     }
   }
 

@@ -68,7 +68,13 @@ impl NativeEndpoint {
   /// later turn of its event loop; connections read on the JS thread call the function
   /// given to `setDirect` with `(kind, connId, arg)`.
   #[napi(catch_unwind, constructor)]
-  pub fn new(env: &Env, delimiter: &[u8], max_message_size: f64, raw: bool) -> Result<Self> {
+  pub fn new(
+    env: &Env,
+    delimiter: &[u8],
+    max_message_size: f64,
+    raw: bool,
+    limits: JsLimits,
+  ) -> Result<Self> {
     if delimiter.is_empty() {
       return Err(Error::new(Status::InvalidArg, "delimiter must not be empty"));
     }
@@ -77,6 +83,10 @@ impl NativeEndpoint {
     let options = EndpointOptions {
       delimiter: delimiter.to_vec(),
       max_message_size,
+      max_buffered_bytes: positive(limits.max_buffered_bytes).map(|n| n as usize),
+      frame_timeout: positive(limits.frame_timeout)
+        .map(|ms| std::time::Duration::from_micros((ms * 1000.0) as u64)),
+      max_pending_bytes: positive(limits.max_pending_bytes).map(|n| n as usize),
       raw,
       hand_off_plain_streams: plain_streams_on_js_thread(),
       ..EndpointOptions::default()
@@ -338,6 +348,21 @@ impl NativeEndpoint {
   }
 }
 
+/// The memory and time limits as lib/native.js resolved them (README, "Options node-ipc-rs
+/// adds"): 0, Infinity or NaN turn one off.
+#[napi(object)]
+pub struct JsLimits {
+  pub max_buffered_bytes: f64,
+  /// Milliseconds.
+  pub frame_timeout: f64,
+  pub max_pending_bytes: f64,
+}
+
+/// A limit that is on: finite and above 0.
+fn positive(value: f64) -> Option<f64> {
+  (value.is_finite() && value > 0.0).then_some(value)
+}
+
 /// TLS settings as the JS shim resolved them (files already read; PEM text).
 #[napi(object)]
 pub struct JsTlsOptions {
@@ -411,7 +436,7 @@ const USE_JSON_STRINGIFY: f64 = -2.0;
 #[allow(dead_code)] // called from JS only (napi-derive registers it in the addon build)
 #[napi(
   catch_unwind,
-  ts_return_type = "{ kinds: Record<string, number>, writeDropped: number, useJsonStringify: number, largeString: number, defaultMaxMessageSize: number, writeHighWater: number, largeStringMark: string }"
+  ts_return_type = "{ kinds: Record<string, number>, writeDropped: number, useJsonStringify: number, largeString: number, defaultMaxMessageSize: number, defaultMaxBufferedBytes: number, writeHighWater: number, largeStringMark: string }"
 )]
 pub fn contract(env: &Env) -> Result<Object<'_>> {
   let mut kinds = Object::new(env)?;
@@ -424,6 +449,7 @@ pub fn contract(env: &Env) -> Result<Object<'_>> {
   contract.set("useJsonStringify", USE_JSON_STRINGIFY)?;
   contract.set("largeString", crate::json_text::LARGE_STRING as f64)?;
   contract.set("defaultMaxMessageSize", crate::registry::DEFAULT_MAX_MESSAGE_SIZE as f64)?;
+  contract.set("defaultMaxBufferedBytes", crate::registry::DEFAULT_MAX_BUFFERED_BYTES as f64)?;
   contract.set("writeHighWater", crate::registry::WRITE_HIGH_WATER as f64)?;
   // See `json_text::process_mark`.
   contract.set("largeStringMark", crate::json_text::process_mark())?;

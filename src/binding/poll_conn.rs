@@ -12,6 +12,7 @@ use std::cell::{Cell, RefCell};
 use std::os::raw::c_int;
 use std::rc::Rc;
 use std::sync::Arc;
+use std::time::Instant;
 
 use napi::sys;
 use socket2::Socket;
@@ -29,6 +30,21 @@ use crate::registry::{ConnShared, Registry};
 pub(super) trait PollOwner {
   fn deliver(&self, context: sys::napi_async_context, events: Vec<Event>);
   fn closed(&self, conn: ConnId, had_error: bool, context: sys::napi_async_context);
+  /// Other connections of the owner were failed from here (`maxBufferedBytes`): they are
+  /// to close too.
+  fn sync_conns(&self, conns: Vec<ConnId>);
+}
+
+/// What the connection's timer is running for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum TimerUse {
+  Idle,
+  /// `frameTimeout`: started when an incomplete frame begins and left running while
+  /// frames come and go (checked, and started again if need be, when it fires), so that
+  /// reads never touch the timer.
+  Frame,
+  /// Bounds how long `end()` may flush; once started, it is the timer's only use.
+  Flush,
 }
 
 pub(super) struct PollConn {
@@ -38,11 +54,14 @@ pub(super) struct PollConn {
   conn: ConnId,
   polled: RefCell<Option<Polled>>,
   poll: RefCell<Option<HandleBox>>,
-  /// Bounds how long `end()` may flush to a peer that does not read.
+  /// Bounds how long `end()` may flush to a peer that does not read, and how long a frame
+  /// may stay incomplete (`frameTimeout`).
   timer: RefCell<Option<HandleBox>>,
   /// The events the poll handle watches now.
   mask: Cell<c_int>,
-  timer_armed: Cell<bool>,
+  timer_use: Cell<TimerUse>,
+  /// The limit that closed the connection, said to JS before the close.
+  over_limit: RefCell<Option<Event>>,
   closing: Cell<bool>,
   had_error: Cell<bool>,
   /// Handles whose close callback has not run yet.
@@ -77,7 +96,8 @@ impl PollConn {
       poll: RefCell::new(None),
       timer: RefCell::new(None),
       mask: Cell::new(0),
-      timer_armed: Cell::new(false),
+      timer_use: Cell::new(TimerUse::Idle),
+      over_limit: RefCell::new(None),
       closing: Cell::new(false),
       had_error: Cell::new(false),
       open_handles: Cell::new(2),
@@ -106,10 +126,11 @@ impl PollConn {
     if self.closing.get() {
       return;
     }
-    let (finished, interest, ending) = {
+    let (finished, interest, ending, frame_deadline) = {
       let polled = self.polled.borrow();
       let Some(polled) = polled.as_ref() else { return };
-      (polled.finished(), polled.interest(), polled.shared().out.closing() == Closing::End)
+      let ending = polled.shared().out.closing() == Closing::End;
+      (polled.finished(), polled.interest(), ending, polled.frame_deadline())
     };
     if let Some(had_error) = finished {
       return self.close(had_error);
@@ -127,10 +148,20 @@ impl PollConn {
       }
       self.mask.set(mask);
     }
-    if ending && !self.timer_armed.replace(true) {
-      if let Some(timer) = &*self.timer.borrow() {
-        timer.start_timer(on_flush_timeout, END_FLUSH_TIMEOUT.as_millis() as u64);
-      }
+    let timer_use = self.timer_use.get();
+    if ending && timer_use != TimerUse::Flush {
+      self.start_timer(TimerUse::Flush, END_FLUSH_TIMEOUT.as_millis() as u64);
+    } else if let (Some(at), TimerUse::Idle) = (frame_deadline, timer_use) {
+      // Rounded up, so that it does not fire just before the deadline.
+      let ms = at.saturating_duration_since(Instant::now()).as_micros().div_ceil(1000);
+      self.start_timer(TimerUse::Frame, ms as u64);
+    }
+  }
+
+  fn start_timer(&self, why: TimerUse, ms: u64) {
+    if let Some(timer) = &*self.timer.borrow() {
+      timer.start_timer(on_timer, ms);
+      self.timer_use.set(why);
     }
   }
 
@@ -160,6 +191,10 @@ impl PollConn {
     }
     self.owner.deliver(self.context, out);
     self.sync();
+    let failed = self.polled.borrow_mut().as_mut().map(Polled::take_failed_others).unwrap_or_default();
+    if !failed.is_empty() {
+      self.owner.sync_conns(failed);
+    }
   }
 
   /// Writes what is queued as far as the socket takes it now (before a `destroy()` or a
@@ -171,9 +206,14 @@ impl PollConn {
     }
   }
 
-  fn flush_timed_out(self: &Rc<Self>) {
-    if let Some(polled) = &*self.polled.borrow() {
-      polled.shared().destroy();
+  fn timer_fired(self: &Rc<Self>) {
+    let why = self.timer_use.replace(TimerUse::Idle);
+    if let Some(polled) = self.polled.borrow_mut().as_mut() {
+      match why {
+        TimerUse::Flush => polled.shared().destroy(),
+        // Not yet due (a later frame is the one held now): sync starts it again.
+        _ => drop(polled.check_frame_deadline(Instant::now())),
+      }
     }
     self.sync();
   }
@@ -185,6 +225,9 @@ impl PollConn {
       return;
     }
     self.had_error.set(had_error);
+    if let Some(polled) = &*self.polled.borrow() {
+      *self.over_limit.borrow_mut() = polled.shared().take_over_limit();
+    }
     // The poll handle first: libuv stops watching the fd before it is closed below.
     if let Some(poll) = self.poll.borrow_mut().take() {
       poll.close(on_poll_closed);
@@ -199,6 +242,9 @@ impl PollConn {
     let left = self.open_handles.get() - 1;
     self.open_handles.set(left);
     if left == 0 {
+      if let Some(over_limit) = self.over_limit.borrow_mut().take() {
+        self.owner.deliver(self.context, vec![over_limit]);
+      }
       self.owner.closed(self.conn, self.had_error.get(), self.context);
     }
   }
@@ -224,10 +270,10 @@ unsafe extern "C" fn on_poll(handle: *mut uv::Handle, status: c_int, events: c_i
   });
 }
 
-unsafe extern "C" fn on_flush_timeout(handle: *mut uv::Handle) {
-  guard("flush timer", || {
+unsafe extern "C" fn on_timer(handle: *mut uv::Handle) {
+  guard("connection timer", || {
     // SAFETY: libuv calls this only for a live timer handle made by PollConn::start.
-    unsafe { conn_of(handle) }.flush_timed_out()
+    unsafe { conn_of(handle) }.timer_fired()
   });
 }
 

@@ -17,6 +17,7 @@ use crate::registry::{ConnShared, Registry};
 pub(super) trait PollOwner {
   fn deliver(&self, context: sys::napi_async_context, events: Vec<Event>);
   fn closed(&self, conn: ConnId, had_error: bool, context: sys::napi_async_context);
+  fn sync_conns(&self, conns: Vec<ConnId>);
 }
 
 pub(super) enum PollConn {}
