@@ -4,6 +4,8 @@
 // listed frame sent after an unlisted one proves the unlisted one was handled (dropped)
 // first: no observation window is needed. v9 has no such option and dispatches every type.
 import test from 'ava'
+import dgram from 'node:dgram'
+import { freeUdpPorts, udpBound } from './helpers/net.mjs'
 import {
   connectClient,
   endpoint,
@@ -13,6 +15,7 @@ import {
   Recorder,
   startServer,
   track,
+  until,
   delay,
 } from './helpers/behav-util.mjs'
 
@@ -114,7 +117,6 @@ test('[ours] a client drops unlisted events from its server and keeps its sync q
 test('[ours] a UDP server applies the allow-list to datagrams', async (t) => {
   const ipc = track(t, newIpc('ours', { allowedEvents: ['request'] }))
   const rec = new Recorder()
-  const { freeUdpPorts } = await import('./helpers/net.mjs')
   const [port] = await freeUdpPorts('udp4')
   ipc.serveNet('127.0.0.1', port, 'udp4', () => {
     ipc.server.on('request', (data) => rec.push('request', [data]))
@@ -122,7 +124,8 @@ test('[ours] a UDP server applies the allow-list to datagrams', async (t) => {
     ipc.server.on('error', (err) => rec.push('error', [err]))
   })
   await startServerEvent(ipc.server)
-  const dgram = await import('node:dgram')
+  // v9 publishes UDP's 'start' before the bind completes; wait until the port is bound.
+  await until(() => udpBound('udp4', port), 5000, 10, 'the UDP bind')
   const sock = dgram.createSocket('udp4')
   t.teardown(() => sock.close())
   sock.send(frame('evil', 1) + frame('request', { n: 1 }), port, '127.0.0.1')
