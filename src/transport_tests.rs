@@ -518,7 +518,10 @@ async fn verified_connections_are_held_unread_until_admitted_or_refused() {
   let server = Endpoint::new(EndpointOptions::default());
   server.set_verifying(true);
   let (mut events, courier) = Collector::new(1 << 20);
-  server.listen(ListenTarget::Unix { path: path.clone(), readable_all: false, writable_all: false }, courier);
+  server.listen(
+    ListenTarget::Unix { path: path.clone(), readable_all: false, writable_all: false, mode: None },
+    courier,
+  );
   events.until(|e| e.iter().any(|e| matches!(e, Event::Listening { .. }))).await;
 
   let mut refused = tokio::net::UnixStream::connect(&path).await.unwrap();
@@ -530,7 +533,7 @@ async fn verified_connections_are_held_unread_until_admitted_or_refused() {
   });
   // SAFETY: getuid cannot fail and touches no memory.
   let uid = unsafe { libc::getuid() };
-  assert_eq!(peer.unwrap().cred.unwrap().uid, uid, "the peer's credentials come with it");
+  assert_eq!(peer.unwrap().cred.unwrap().uid, Some(uid), "the peer's credentials come with it");
 
   server.set_max_connections(2);
   let mut admitted = tokio::net::UnixStream::connect(&path).await.unwrap();
@@ -565,7 +568,10 @@ async fn shutting_down_closes_held_connections() {
   let server = Endpoint::new(EndpointOptions::default());
   server.set_verifying(true);
   let (mut events, courier) = Collector::new(1 << 20);
-  server.listen(ListenTarget::Unix { path: path.clone(), readable_all: false, writable_all: false }, courier);
+  server.listen(
+    ListenTarget::Unix { path: path.clone(), readable_all: false, writable_all: false, mode: None },
+    courier,
+  );
   events.until(|e| e.iter().any(|e| matches!(e, Event::Listening { .. }))).await;
   let mut client = tokio::net::UnixStream::connect(&path).await.unwrap();
   let held = verify_id(events.until(|e| verify_id(e).len() == 1).await)[0];
