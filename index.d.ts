@@ -443,6 +443,8 @@ declare namespace ipc {
   interface ClientInfo {
     /** Local sockets: the client process, as `socket.peer` has it. */
     pid?: number
+    /** Windows pipes: the client's user as a string SID, where its token may be read. */
+    sid?: string
     uid?: number
     gid?: number
     /** Network clients: `remoteAddress`, `remotePort`, `remoteFamily` as on the socket. */

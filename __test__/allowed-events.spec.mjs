@@ -80,18 +80,23 @@ test('[ours] a non-string type and a huge type are refused with a bounded messag
   t.true(errors[1].message.length < 200, 'the message quotes at most 100 characters of it')
 })
 
-test('[ours] a client drops unlisted events from its server and keeps its sync queue waiting', async (t) => {
+// A client allowing only 'reply', connected to a server that answers each 'request' with
+// an unlisted 'evil' frame first, then the 'reply'.
+async function clientOfEvilServer(t, cfg = {}) {
   const server = track(t, newIpc('ours'))
   const ep = await endpoint(t, 'unix')
   await startServer(server, ep, () => {
     server.server.on('request', (data, socket) => {
-      // The unlisted frame comes first, then the reply the client's sync queue waits for.
       server.server.emit(socket, 'evil', data)
       server.server.emit(socket, 'reply', data)
     })
   })
-  const client = track(t, newIpc('ours', { allowedEvents: ['reply'], sync: true, stopRetrying: true }))
-  const c = connectClient(client, 's', ep)
+  const client = track(t, newIpc('ours', { allowedEvents: ['reply'], stopRetrying: true, ...cfg }))
+  return { client, c: connectClient(client, 's', ep) }
+}
+
+test('[ours] a client drops unlisted events from its server and keeps its sync queue waiting', async (t) => {
+  const { c } = await clientOfEvilServer(t, { sync: true })
   const rec = new Recorder()
   c.on('evil', (data) => rec.push('evil', [data]))
   c.on('error', (err) => rec.push('error', [err]))
@@ -172,4 +177,38 @@ test('[ours] allowedEvents must be a list of strings', async (t) => {
   t.regex(thrown.message, /array \(or Set\) of event type strings/)
   const fromSet = track(t, newIpc('ours', { allowedEvents: new Set(['reply']), stopRetrying: true }))
   t.notThrows(() => fromSet.connectTo('s', ep.path))
+})
+
+test('[ours] a restarted server reads allowedEvents again', async (t) => {
+  const { ep, rec, ipc } = await allowListServer(t, 'ours', 'unix', { allowedEvents: ['request'] })
+  ipc.server.stop()
+  ipc.config.allowedEvents = ['request', 'evil']
+  const restarted = once(ipc.server, 'start')
+  ipc.server.start()
+  await restarted
+  const raw = await rawClient(t, ep)
+  raw.socket.write(frame('evil', 1) + frame('request', { n: 1 }))
+  await raw.sink.waitFor((b) => b.includes(frame('reply', { n: 1 })), 5000, 'the reply')
+  // serve's callback runs at each start, so the handlers are there twice now.
+  t.deepEqual(args(rec, 'evil'), [[1], [1]], 'the new list lets it through')
+  t.deepEqual(args(rec, 'error'), [])
+})
+
+test('[ours] a client with an allow-list stays out of raw mode when rawBuffer is turned on later', async (t) => {
+  const { client, c } = await clientOfEvilServer(t)
+  const rec = new Recorder()
+  c.on('data', (bytes) => rec.push('data', [bytes]))
+  c.on('reply', (data) => rec.push('reply', [data]))
+  c.on('error', (err) => rec.push('error', [err]))
+  await once(c, 'connect')
+  c.emit('request', { n: 1 })
+  // Before the reply comes: raw mode on, and an emit, where a client takes up the change.
+  client.config.rawBuffer = true
+  c.emit('x')
+  await rec.waitCount('reply', 1, 5000)
+  t.deepEqual(args(rec, 'data'), [], 'no raw bytes bypassed the list')
+  t.deepEqual(
+    args(rec, 'error').map(([err]) => err.code),
+    ['ERR_IPC_EVENT_NOT_ALLOWED'],
+  )
 })

@@ -54,8 +54,10 @@ class Client extends PubSub {
   }
 
   // rawBuffer is read live in v9; the core learns of a change at the next emit or connect.
+  // With an allow-list raw mode stays off: raw bytes would reach 'data' unchecked (the
+  // combination is refused when the endpoint is made).
   _syncRawMode() {
-    const raw = !!this.config.rawBuffer
+    const raw = !!this.config.rawBuffer && (!this._native || this._native.allowedEvents === null)
     if (this._native && raw !== this._raw) {
       this._raw = raw
       this._native.setRaw(raw)

@@ -265,4 +265,4 @@ function flushPending() {
   }
 }
 
-module.exports = { KIND, createEndpoint, eachFrame, flushPending, loadBinding, shared }
+module.exports = { KIND, allowedEventSet, createEndpoint, eachFrame, flushPending, loadBinding, shared }

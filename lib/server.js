@@ -6,7 +6,7 @@ const cluster = require('cluster')
 const net = require('net')
 const PubSub = require('./pubsub')
 const { Socket, flushCorked } = require('./socket')
-const { KIND, createEndpoint, eachFrame, loadBinding } = require('./native')
+const { KIND, allowedEventSet, createEndpoint, eachFrame, loadBinding } = require('./native')
 const { formatFrame, formatLargeFrame, joinLargeFrame, parseFrame, rawFrame } = require('./message')
 const { systemError, messageTooLarge, overLimit, datagramsDropped, eventNotAllowed } = require('./errors')
 const { toPipeName } = require('./pipe-name')
@@ -421,6 +421,9 @@ function startServer() {
   try {
     if (!this._native) {
       this._native = createEndpoint(this, config, this._delimiter)
+    } else {
+      // A restarted server reads its allow-list again, as it does its verification.
+      this._native.allowedEvents = allowedEventSet(config)
     }
     // UDP servers have no connections to verify.
     this._verify = this._isUdp() ? null : verifyPolicy(config)

@@ -70,7 +70,7 @@ function describe(value) {
 }
 
 // What verifyClient is given about a client: a local socket's credentials {pid, uid, gid}
-// ({} where the OS gives none: Windows pipes); a network client's address, port and family,
+// ({pid, sid} on a Windows pipe, {} where the OS gives none); a network client's address, port and family,
 // and over TLS whether its certificate was verified and the certificate itself.
 function clientInfo(peer) {
   if (peer.peer) {
@@ -118,7 +118,8 @@ function verifyConnection(server, conn, peer) {
     return settle(true)
   }
   if (policy.uids) {
-    if (!peer.peer) {
+    // Windows pipes have a pid and a SID but no uid: no credentials allowedUids can check.
+    if (!peer.peer || peer.peer.uid === undefined) {
       return settle(
         false,
         'no-credentials',

@@ -6,6 +6,12 @@ use bytes::BytesMut;
 
 const START: usize = 8 * 1024;
 const CHUNK: usize = 64 * 1024;
+/// An empty buffer with more room than this gives it back before the next read. The budget
+/// (`maxBufferedBytes`) counts the bytes of incomplete frames, not the room a finished large
+/// frame leaves behind: without this, connections that each received one 60 MiB message
+/// would each keep 60 MiB, uncounted. Frames back to back rarely leave the buffer empty, so
+/// a stream of large messages keeps its room.
+const KEEP: usize = 1 << 20;
 
 pub struct ReadBuffer {
   pub buf: BytesMut,
@@ -21,6 +27,9 @@ impl Default for ReadBuffer {
 impl ReadBuffer {
   /// Makes room for the next read and returns how much there is.
   pub fn make_room(&mut self) -> usize {
+    if self.buf.is_empty() && self.buf.capacity() > KEEP {
+      self.buf = BytesMut::new();
+    }
     if self.buf.capacity() - self.buf.len() < self.want / 4 {
       self.buf.reserve(self.want);
     }
@@ -53,5 +62,17 @@ mod tests {
     assert_eq!(b.want, CHUNK);
     b.note_read(0, 100);
     assert_eq!(b.want, CHUNK, "a short read does not shrink it");
+  }
+
+  #[test]
+  fn the_room_of_a_finished_large_frame_is_given_back() {
+    let mut b = ReadBuffer::default();
+    b.buf.reserve(8 << 20);
+    b.buf.extend_from_slice(&[1; 100]);
+    b.make_room();
+    assert!(b.buf.capacity() >= 8 << 20, "room is kept while a frame is incomplete");
+    let _frame = b.buf.split_to(100);
+    b.make_room();
+    assert!(b.buf.capacity() <= CHUNK, "an empty buffer gives its large room back");
   }
 }

@@ -3,7 +3,7 @@
 //! with a registry alone, and the endpoint (listener, UDP socket) is not reachable from it.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicBool, AtomicU32, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicIsize, AtomicU32, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -143,7 +143,10 @@ pub struct Registry {
   /// owner admits them, see `admission`): they count toward the limit.
   setting_up: AtomicU32,
   /// Bytes of incomplete frames held by all connections: the sum of their `held`.
-  buffered: AtomicUsize,
+  /// Signed: a reader adds its share after swapping it in, and `shed` may take that share
+  /// out in between, so the total can be briefly below zero; unsigned it would wrap, and
+  /// every holder would look past the limit.
+  buffered: AtomicIsize,
   /// Fired by `shut_down`: connections still being set up (a TLS handshake, a stream on
   /// its way to start) are dropped instead of started.
   shut_down: Cancel,
@@ -158,7 +161,7 @@ impl Registry {
       next_id: AtomicU32::new(1),
       max_connections: AtomicU32::new(u32::MAX),
       setting_up: AtomicU32::new(0),
-      buffered: AtomicUsize::new(0),
+      buffered: AtomicIsize::new(0),
       shut_down: Cancel::default(),
     })
   }
@@ -177,7 +180,7 @@ impl Registry {
 
   /// Bytes of incomplete frames all connections hold now.
   pub fn buffered(&self) -> usize {
-    self.buffered.load(Ordering::SeqCst)
+    self.buffered.load(Ordering::SeqCst).max(0) as usize
   }
 
   /// `conn`'s reader now holds `held` bytes of an incomplete frame. When that takes the
@@ -188,12 +191,13 @@ impl Registry {
   pub fn hold(&self, conn: &ConnShared, held: usize) -> Vec<Arc<ConnShared>> {
     let before = conn.held.swap(held, Ordering::SeqCst);
     if held <= before {
-      self.buffered.fetch_sub(before - held, Ordering::SeqCst);
+      self.buffered.fetch_sub((before - held) as isize, Ordering::SeqCst);
       return Vec::new();
     }
-    let total = self.buffered.fetch_add(held - before, Ordering::SeqCst) + (held - before);
+    let grown = (held - before) as isize;
+    let total = self.buffered.fetch_add(grown, Ordering::SeqCst) + grown;
     match self.options.max_buffered_bytes {
-      Some(limit) if total > limit => self.shed(limit),
+      Some(limit) if total > limit as isize => self.shed(limit),
       _ => Vec::new(),
     }
   }
@@ -203,7 +207,7 @@ impl Registry {
     let mut victims = Vec::new();
     {
       let conns = self.conns();
-      while self.buffered.load(Ordering::SeqCst) > limit {
+      while self.buffered.load(Ordering::SeqCst) > limit as isize {
         let largest = conns.values().max_by_key(|c| c.held.load(Ordering::SeqCst));
         let Some(largest) = largest else { break };
         // Its share leaves the total now, so that it is not chosen twice and others are
@@ -213,7 +217,7 @@ impl Registry {
           // What is over is held by readers no longer registered (closing): they let go soon.
           break;
         }
-        self.buffered.fetch_sub(size, Ordering::SeqCst);
+        self.buffered.fetch_sub(size as isize, Ordering::SeqCst);
         victims.push((largest.clone(), size));
       }
     }
