@@ -128,6 +128,8 @@ for (const pair of PAIRS) {
           t.is(world.data.peerCN, 'hello-client', "getPeerCertificate() gives the client's CN")
         const sconn = await server.waitJson((o) => o.ev === 'connect', 1000)
         t.is(sconn.authorized, true, "server 'connect' socket is authorized")
+        // The server's output is read apart from the client's: wait for its last line.
+        await server.waitJson((o) => o.ev === 'recv' && o.type === 'payload' && o.i === 202, LINE_TIMEOUT)
         t.is(evs(server, 'recv').filter((o) => o.type === 'payload').length, 203, 'server got every payload')
         await client.waitJson((o) => o.ev === 'destroy', LINE_TIMEOUT)
         await server.waitJson((o) => o.ev === 'socket-disconnected', LINE_TIMEOUT)
@@ -363,8 +365,15 @@ for (const impl of ['ref', 'ours']) {
           `good-client[${impl}]`,
         )
         await good.waitJson((o) => o.ev === 'world', LINE_TIMEOUT)
+        // The server printed its 'recv' before it answered, but the two children's output
+        // pipes are read in either order here: wait for the line rather than race it.
+        await server.waitJson((o) => o.ev === 'recv', LINE_TIMEOUT)
         t.true(server.alive, 'the server is still running')
-        t.is(evs(server, 'recv').length, 1, 'only the good client reached the server')
+        t.deepEqual(
+          evs(server, 'recv').map((o) => o.data && o.data.id),
+          ['hello'],
+          'only the good client reached the server',
+        )
       },
     )
   })
@@ -575,6 +584,7 @@ for (const [s, c] of [
         server = r.server
         client = startClient(t, c, r.port, { trustedConnections: [C.srv.pub] }, { MODE: 'sync', N: String(N) })
         await client.waitJson((o) => o.ev === 'res' && o.i === N - 1, N * 300 + LINE_TIMEOUT)
+        await server.waitJson((o) => o.ev === 'recv' && o.type === 'req' && o.i === N - 1, LINE_TIMEOUT)
         const recv = evs(server, 'recv').filter((o) => o.type === 'req')
         t.deepEqual(
           recv.map((o) => o.i),
