@@ -71,16 +71,27 @@ struct Pair {
   _dir: tempfile::TempDir,
 }
 
-async fn unix_pair(options: EndpointOptions) -> Pair {
+/// A server listening on a Unix socket in a fresh temp dir (kept alive by the returned
+/// guard); `verifying` holds accepted connections for JS to admit or refuse.
+async fn unix_server(
+  options: EndpointOptions,
+  verifying: bool,
+) -> (Arc<Endpoint>, Collector, String, tempfile::TempDir) {
   let dir = tempfile::tempdir().unwrap();
   let path = dir.path().join("s.sock").to_string_lossy().into_owned();
-  let server = Endpoint::new(options.clone());
-  let (mut server_events, courier) = Collector::new(1 << 20);
+  let server = Endpoint::new(options);
+  server.set_verifying(verifying);
+  let (mut events, courier) = Collector::new(1 << 20);
   server.listen(
     ListenTarget::Unix { path: path.clone(), readable_all: false, writable_all: false, mode: None },
     courier,
   );
-  server_events.until(|e| e.iter().any(|e| matches!(e, Event::Listening { .. }))).await;
+  events.until(|e| e.iter().any(|e| matches!(e, Event::Listening { .. }))).await;
+  (server, events, path, dir)
+}
+
+async fn unix_pair(options: EndpointOptions) -> Pair {
+  let (server, mut server_events, path, dir) = unix_server(options.clone(), false).await;
   let client = Endpoint::new(options);
   let (mut client_events, courier) = Collector::new(1 << 20);
   let client_conn = client.connect(ConnectTarget::Unix { path }, courier);
@@ -513,16 +524,7 @@ fn verify_id(events: &[Event]) -> Vec<ConnId> {
 #[tokio::test]
 async fn verified_connections_are_held_unread_until_admitted_or_refused() {
   use tokio::io::{AsyncReadExt, AsyncWriteExt};
-  let dir = tempfile::tempdir().unwrap();
-  let path = dir.path().join("s.sock").to_string_lossy().into_owned();
-  let server = Endpoint::new(EndpointOptions::default());
-  server.set_verifying(true);
-  let (mut events, courier) = Collector::new(1 << 20);
-  server.listen(
-    ListenTarget::Unix { path: path.clone(), readable_all: false, writable_all: false, mode: None },
-    courier,
-  );
-  events.until(|e| e.iter().any(|e| matches!(e, Event::Listening { .. }))).await;
+  let (server, mut events, path, _dir) = unix_server(EndpointOptions::default(), true).await;
 
   let mut refused = tokio::net::UnixStream::connect(&path).await.unwrap();
   refused.write_all(b"one\x0ctwo\x0c").await.unwrap();
@@ -563,16 +565,7 @@ async fn verified_connections_are_held_unread_until_admitted_or_refused() {
 #[tokio::test]
 async fn shutting_down_closes_held_connections() {
   use tokio::io::AsyncReadExt;
-  let dir = tempfile::tempdir().unwrap();
-  let path = dir.path().join("s.sock").to_string_lossy().into_owned();
-  let server = Endpoint::new(EndpointOptions::default());
-  server.set_verifying(true);
-  let (mut events, courier) = Collector::new(1 << 20);
-  server.listen(
-    ListenTarget::Unix { path: path.clone(), readable_all: false, writable_all: false, mode: None },
-    courier,
-  );
-  events.until(|e| e.iter().any(|e| matches!(e, Event::Listening { .. }))).await;
+  let (server, mut events, path, _dir) = unix_server(EndpointOptions::default(), true).await;
   let mut client = tokio::net::UnixStream::connect(&path).await.unwrap();
   let held = verify_id(events.until(|e| verify_id(e).len() == 1).await)[0];
   server.set_max_connections(1);
