@@ -430,8 +430,9 @@ declare namespace ipc {
      */
     frameTimeout?: number
     /**
-     * Bytes that may be queued towards one peer (off by default); past it the connection is
-     * closed with `'error'` code `'ERR_IPC_PENDING_LIMIT'`. `0` or `Infinity`: off.
+     * Bytes that may be queued towards one peer (off by default), a sync-mode client's
+     * emits waiting for replies included; past it the connection is closed with `'error'`
+     * code `'ERR_IPC_PENDING_LIMIT'`. `0` or `Infinity`: off.
      */
     maxPendingBytes?: number
   }

@@ -7,7 +7,7 @@
 //   ERR_IPC_FRAME_TIMEOUT; frames completed in time, however many reads they span, do not;
 // - maxPendingBytes: bytes queued towards one peer (emits and broadcasts) past it close that
 //   connection with ERR_IPC_PENDING_LIMIT, on a server and on a client; a peer that reads is
-//   unaffected.
+//   unaffected; a sync-mode client's emits waiting in JS for replies count too.
 // Plain transports run on the JS thread's poll handles, TLS on tokio tasks; the file is also
 // in `npm run test:tokio-io`, which puts every stream on tokio tasks.
 import test from 'ava'
@@ -285,6 +285,71 @@ for (const transport of TRANSPORTS) {
     t.is(err.code, 'ERR_IPC_PENDING_LIMIT')
     t.is(err.limit, LIMIT)
     t.deepEqual(rec.types().slice(0, 2), ['error', 'disconnect'])
+  })
+}
+
+for (const transport of ['unix', 'tls']) {
+  // The sync queue lives in JS: a server that never replies would make it grow without end.
+  test(`${transport}: a sync-mode client's queue of emits waiting for replies is bounded by maxPendingBytes; replies free it`, async (t) => {
+    const LIMIT = 64 * 1024
+    const ep = await endpoint(t, transport)
+    const server = track(t, newIpc('ours', tlsCfg(ep, 'server')))
+    const got = new Recorder()
+    let answering = false
+    await startServer(server, ep, () => {
+      got.attach(server.server, ['req', 'socket.disconnected'])
+      server.server.on('req', (data, socket) => {
+        if (answering) {
+          server.server.emit(socket, 'ack', data)
+        }
+      })
+    })
+    const cfg = { sync: true, maxPendingBytes: LIMIT, stopRetrying: true, ...tlsCfg(ep, 'client') }
+    const piece = 'q'.repeat(1024)
+
+    // Answered: 2 x 48 emits of ~1 KiB (under the limit each time) go through, since
+    // every reply frees what its request held.
+    answering = true
+    const ok = track(t, newIpc('ours', cfg))
+    const a = connectClient(ok, 'a', ep)
+    const aRec = new Recorder().attach(a, ['error', 'ack'])
+    await once(a, 'connect', WAIT)
+    for (let round = 1; round <= 2; round++) {
+      for (let n = 0; n < 48; n++) {
+        a.emit('req', { n, piece })
+      }
+      await aRec.waitCount('ack', 48 * round, WAIT)
+    }
+    t.is(aRec.count('error'), 0)
+    t.is(got.count('req'), 96)
+
+    // Not answered: the first emit goes out, the rest wait; past 64 KiB the queue is
+    // dropped and the connection closed with ERR_IPC_PENDING_LIMIT.
+    answering = false
+    const stuck = track(t, newIpc('ours', cfg))
+    const b = connectClient(stuck, 'b', ep)
+    const bRec = new Recorder().attach(b, ['error', 'disconnect'])
+    await once(b, 'connect', WAIT)
+    // Emit 0 goes out at once (the queue is idle); it has arrived before the rest, which
+    // wait (~1 KiB each) until one no longer fits. (Over TLS a destroy drops what the
+    // core's thread has not encrypted yet: README, "Sockets and ipc.server.server".)
+    b.emit('req', { n: 0, piece })
+    await got.waitCount('req', 97, WAIT)
+    let refusedAt = -1
+    for (let n = 1; n < 100 && refusedAt < 0; n++) {
+      if (b.emit('req', { n, piece }) === false) {
+        refusedAt = n
+      }
+    }
+    await bRec.waitCount('disconnect', 1, WAIT)
+    const err = bRec.of('error')[0].args[0]
+    t.is(err.code, 'ERR_IPC_PENDING_LIMIT')
+    t.is(err.limit, LIMIT)
+    t.true(err.size > LIMIT)
+    t.true(refusedAt >= 60 && refusedAt <= 64, `refused at emit ${refusedAt}`)
+    t.is(b.queue.contents.length, 0)
+    await got.waitCount('socket.disconnected', 1, WAIT)
+    t.is(got.count('req'), 97)
   })
 }
 

@@ -32,6 +32,8 @@ class Client extends PubSub {
       _conn: { value: 0, writable: true },
       _retryTimer: { value: null, writable: true },
       _retired: { value: false, writable: true },
+      // Bytes of the sync queue's emits waiting for replies (maxPendingBytes counts them).
+      _syncQueued: { value: 0, writable: true },
     })
   }
 
@@ -153,6 +155,18 @@ class Client extends PubSub {
     })
   }
 
+  // A sync-mode client's emits wait in JS for the server's replies; a server that stops
+  // replying must not make it hold them without end. Past maxPendingBytes the queue is
+  // dropped and the connection closed, as for bytes the socket has not taken
+  // (ERR_IPC_PENDING_LIMIT); the queue starts idle on the next connection.
+  _syncOverflow(size, limit) {
+    this.queue.clear()
+    this.queue.next() // nothing to send: the queue is no longer waiting for a reply
+    this._syncQueued = 0
+    this._failed(overLimit(KIND.PENDING_LIMIT, { size, limit }))
+    this.socket.destroy()
+  }
+
   _failed(err) {
     this.socket._failed(err)
     this.log('\n\n######\nerror: ', err)
@@ -211,10 +225,21 @@ function emit(type, data) {
     // v9 returned undefined; false (an addition, README "Back-pressure") says: wait for 'drain'.
     return this.socket.write(message) ? undefined : false
   }
-  this.queue.add(syncEmit.bind(this, message))
+  const size = typeof message === 'string' ? Buffer.byteLength(message) : message.length
+  if (this.queue.contents.length === 0) {
+    this._syncQueued = 0 // emptied by queue.clear(), or all sent
+  }
+  const limit = this._native ? this._native.maxPendingBytes : 0
+  if (limit > 0 && limit !== Infinity && this._syncQueued + size > limit && this.socket) {
+    this._syncOverflow(this._syncQueued + size, limit)
+    return false
+  }
+  this._syncQueued += size
+  this.queue.add(syncEmit.bind(this, message, size))
 }
 
-function syncEmit(message) {
+function syncEmit(message, size) {
+  this._syncQueued -= size
   this.log('dispatching event to ', this.id, this.path, ' : ', message)
   this.socket.write(message)
 }

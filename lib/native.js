@@ -83,6 +83,8 @@ function createEndpoint(owner, config, delimiter) {
   }
   const endpoint = new Endpoint(owner, new NativeEndpoint(delimiterBytes, max, !!config.rawBuffer, limits))
   endpoint.allowedEvents = allowedEvents
+  // Also bounds what a sync-mode client holds in JS (lib/client.js).
+  endpoint.maxPendingBytes = limits.maxPendingBytes
   return endpoint
 }
 
