@@ -18,6 +18,14 @@ const runs = files.map((file) =>
     .filter(Boolean)
     .map((line) => JSON.parse(line)),
 )
+// Pinned runs (--pin) measure the code's share without cross-CPU wake-ups; they are not
+// the runs the targets are judged on, and are never mixed with unpinned ones.
+const pins = new Set(runs.map((run) => (run.find((l) => l.type === 'machine') || {}).pin ?? null))
+if (pins.size > 1) {
+  console.error('these runs mix pinned (--pin) and unpinned ones; combine each kind alone')
+  process.exit(2)
+}
+const [pin] = pins
 const median = (values) => {
   const v = values.filter(Number.isFinite).sort((a, b) => a - b)
   if (v.length === 0) return Number.NaN
@@ -75,6 +83,9 @@ const line = (cells) =>
     .join('  ')
     .trimEnd()
 console.log(`medians over ${runs.length} runs: ${files.join(', ')}`)
+if (pin !== null) {
+  console.log(`every process pinned to CPU ${pin}: the code's share, not the runs the targets are judged on`)
+}
 console.log(line(header))
 console.log(line(widths.map((w) => '-'.repeat(w))))
 for (const row of rows) console.log(line(row))

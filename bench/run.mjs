@@ -6,7 +6,12 @@
 //   npm run bench -- --quick           about a minute: smaller counts, 2 samples, still all impls and both transports
 //   options: --json <file>  --samples N  --timeout <ms>  --cases a,b  --transports unix,tcp
 //            --impls ours,ref,floor  --cpu-prof <dir> [--cpu-prof-impl ours] [--cpu-prof-role server|client|all]
-//            --no-snapshot  --allow-debug
+//            --no-snapshot  --allow-debug  --pin <cpu>
+//
+// --pin runs every child process on one CPU (Linux, through taskset). A request/reply
+// round trip then costs no wake-up of another CPU, which on a small VM is most of an
+// unpinned round trip and the same for every implementation: pinned, the code's own share
+// shows (BENCHMARKS.md, "Pinned to one CPU"). Runs the targets are judged on are unpinned.
 //
 // 'ours' runs from a snapshot of the package (index.js, binding.js, lib/, the .node addon)
 // copied to a temp dir at start, so a rebuild in the working tree during the run cannot
@@ -79,7 +84,7 @@ if (opts.help) {
       `       [--cases ${ALL_CASES.join(',')}]\n` +
       '       [--transports unix,tcp] [--impls ours,ref,floor]\n' +
       '       [--cpu-prof dir [--cpu-prof-impl ours] [--cpu-prof-role server|client|all]]\n' +
-      '       [--no-snapshot] [--allow-debug]',
+      '       [--no-snapshot] [--allow-debug] [--pin cpu]',
   )
   process.exit(0)
 }
@@ -127,6 +132,10 @@ const params = quick
 const cpuProf = opts['cpu-prof'] ? path.resolve(opts['cpu-prof']) : null
 const cpuProfImpl = opts['cpu-prof-impl'] || 'ours'
 const cpuProfRole = opts['cpu-prof-role'] || 'all'
+const pin = opts.pin === undefined ? null : String(opts.pin)
+if (pin !== null && (process.platform !== 'linux' || !/^\d+$/.test(pin))) {
+  throw new Error('--pin takes one CPU number, on Linux')
+}
 
 // The addon of the working tree: name, size, mtime (a release build is ~3 MB, debug ~40 MB).
 function addonInfo(dir) {
@@ -187,10 +196,11 @@ class Child {
         `--cpu-prof-name=${cfg.impl}-${cfg.case}-${cfg.transport}-${name}-s${cfg.sample}-${process.pid}.cpuprofile`,
       )
     }
+    // taskset execs node with the fork channel's fd and environment as they are.
     this.proc = fork(script, [JSON.stringify(cfg)], {
       cwd: ROOT,
       stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
-      execArgv,
+      ...(pin === null ? { execArgv } : { execPath: 'taskset', execArgv: ['-c', pin, process.execPath, ...execArgv] }),
     })
     const keep = (d) => {
       this.tail = (this.tail + d).slice(-2000)
@@ -490,6 +500,7 @@ async function main() {
     node: process.version,
     platform: `${os.platform()} ${os.release()} ${os.arch()}`,
     mode: quick ? 'quick' : 'full',
+    pin,
     samples,
     timeoutMs,
     params,
@@ -498,6 +509,9 @@ async function main() {
   }
   console.log(`node-ipc-rs benchmark (${machine.mode})`)
   console.log(`machine: ${machine.cpu}, ${machine.cores} cores, Node ${machine.node}, ${machine.platform}`)
+  if (pin !== null) {
+    console.log(`every child process pinned to CPU ${pin} (taskset)`)
+  }
   console.log(`load average at start: ${machine.loadavg.join(' ')} (other work on the machine skews results)`)
   console.log(
     `params: ${Object.entries(params)

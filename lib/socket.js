@@ -61,6 +61,11 @@ function peerCertificate(der) {
 
 function flushCorked() {
   flushScheduled = false
+  // Most ticks wrote once and corked nothing; Set#clear allocates a new table even when
+  // the set is empty (a measurable share of a request/reply round trip).
+  if (corked.size === 0) {
+    return
+  }
   for (const socket of corked) {
     socket._flush()
     socket._corkCount = 0
