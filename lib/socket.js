@@ -159,8 +159,11 @@ class Socket extends EventEmitter {
         if (!flushScheduled && this._corked.length === 0 && this._corkedPieces === null) {
           // The first write of a tick goes out at once, so a reply leaves before its
           // handler returns; later writes in the same tick are corked into one call.
+          // The tick's end is a microtask, not a process.nextTick callback: after a native
+          // callback (a read) that scheduled a nextTick, Node calls into JS once more to
+          // run the queue, while the microtask checkpoint runs anyway.
           flushScheduled = true
-          process.nextTick(flushCorked)
+          queueMicrotask(flushCorked)
           this._queued(this._endpoint.write(this._conn, data))
         } else {
           this._corked += data
@@ -233,7 +236,7 @@ class Socket extends EventEmitter {
     corked.add(this)
     if (!flushScheduled) {
       flushScheduled = true
-      process.nextTick(flushCorked)
+      queueMicrotask(flushCorked)
     }
   }
 
