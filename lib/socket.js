@@ -59,6 +59,21 @@ function peerCertificate(der) {
   }
 }
 
+// A reaction on a settled promise is the cheapest microtask: queueMicrotask makes an
+// AsyncResource per call, which cost a request/reply round trip 15% more CPU (bench
+// --pin 1 over Unix: 29.4 against 25.5 µs). What flushing throws (nothing should)
+// surfaces as an uncaught exception, as from process.nextTick, not as a rejection.
+const RESOLVED = Promise.resolve()
+function flushAtTickEnd() {
+  try {
+    flushCorked()
+  } catch (err) {
+    process.nextTick(() => {
+      throw err
+    })
+  }
+}
+
 function flushCorked() {
   flushScheduled = false
   // Most ticks wrote once and corked nothing; Set#clear allocates a new table even when
@@ -161,9 +176,9 @@ class Socket extends EventEmitter {
           // handler returns; later writes in the same tick are corked into one call.
           // The tick's end is a microtask, not a process.nextTick callback: after a native
           // callback (a read) that scheduled a nextTick, Node calls into JS once more to
-          // run the queue, while the microtask checkpoint runs anyway.
+          // run the queue, while the microtask checkpoint runs anyway (flushAtTickEnd).
           flushScheduled = true
-          queueMicrotask(flushCorked)
+          RESOLVED.then(flushAtTickEnd)
           this._queued(this._endpoint.write(this._conn, data))
         } else {
           this._corked += data
@@ -236,7 +251,7 @@ class Socket extends EventEmitter {
     corked.add(this)
     if (!flushScheduled) {
       flushScheduled = true
-      queueMicrotask(flushCorked)
+      RESOLVED.then(flushAtTickEnd)
     }
   }
 
