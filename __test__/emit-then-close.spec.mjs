@@ -8,7 +8,11 @@
 //     process.exit(0), all in the same tick: the peer gets all 100, in order.
 // The implementation runs in a child process (fixtures/emit-close/); the peer is a plain
 // node:net socket or server in the test process, which checks the bytes on the wire.
-// Unix and TCP, on both implementations.
+// Unix, TCP and TLS, on both implementations, except v9 over TLS with process.exit():
+// v9's server delivers 1 of the 100 there and its client none (its TLS socket writes the
+// rest, and a client finishes its handshake, on later turns of the loop, which exit()
+// never runs), while ours waits for its TLS writer to hand them to the kernel (README,
+// "Sockets and ipc.server.server").
 import test from 'ava'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -24,6 +28,18 @@ const WAIT = 5000 // a local close or a few KiB on a loopback connection take a 
 const COUNT = 100
 
 // The JSON frames in `bytes` (delimiter \f), parsed.
+const CERTS = path.join(here, '..', 'local-node-ipc-certs')
+
+// scenarioEndpoint, and TLS: a port, the bundled certificates for the fixture, and
+// {tls: true} for the test's node:tls peer.
+async function endpointFor(t, transport) {
+  if (transport !== 'tls') {
+    return scenarioEndpoint(t, transport)
+  }
+  const { env, ep } = await scenarioEndpoint(t, 'tcp')
+  return { env: { ...env, TRANSPORT: 'tls', CERTS }, ep: { ...ep, tls: true } }
+}
+
 const frames = (bytes) =>
   bytes
     .toString('utf8')
@@ -45,7 +61,7 @@ function spawnFixture(t, impl, file, env) {
 // A server fixture in `mode` and a node:net client connected to it; the client's 'close'
 // is `closed`.
 async function serverAndClient(t, impl, transport, mode) {
-  const { env, ep } = await scenarioEndpoint(t, transport)
+  const { env, ep } = await endpointFor(t, transport)
   const server = spawnFixture(t, impl, 'server.cjs', { ...env, MODE: mode })
   await assertLoaded(t, server, impl)
   await server.waitJson((o) => o.ev === 'listening', LINE_TIMEOUT)
@@ -56,7 +72,7 @@ async function serverAndClient(t, impl, transport, mode) {
 const closedWithin = (closed, label) => withTimeout(closed, WAIT, label)
 
 for (const impl of ['ours', 'ref']) {
-  for (const transport of ['unix', 'tcp']) {
+  for (const transport of ['unix', 'tcp', 'tls']) {
     test(`[${impl}] ${transport}: emit then socket.destroy() in the same tick delivers the message`, async (t) => {
       const { server, client, closed } = await serverAndClient(t, impl, transport, 'destroy')
       client.socket.write(frame({ type: 'req', data: { reason: 'destroy-1' } }))
@@ -101,8 +117,12 @@ for (const impl of ['ours', 'ref']) {
       )
     })
 
+    if (impl === 'ref' && transport === 'tls') {
+      continue // v9 loses these (see the top of the file)
+    }
+
     test(`[${impl}] ${transport}: client emits ${COUNT} then process.exit(0) in the same tick: the server receives all ${COUNT} in order`, async (t) => {
-      const { env, ep } = await scenarioEndpoint(t, transport)
+      const { env, ep } = await endpointFor(t, transport)
       const srv = await rawServer(t, ep)
       const client = spawnFixture(t, impl, 'client.cjs', env)
       await assertLoaded(t, client, impl)

@@ -262,6 +262,12 @@ async fn read_loop<R: AsyncRead + Unpin>(mut reader: R, live: Arc<Live>) {
 
 async fn write_loop<W: AsyncWrite + Unpin>(mut writer: W, live: Arc<Live>) {
   let shared = &live.shared;
+  // Destroyed before it could start (a client destroyed while connecting): nothing it
+  // queued goes out, as from a Node socket destroyed before it connected.
+  if shared.out.closing() == Closing::Destroy {
+    return;
+  }
+  shared.out.task_started();
   let mut deadline = None;
   loop {
     let changed = shared.out.changed();
@@ -278,31 +284,41 @@ async fn write_loop<W: AsyncWrite + Unpin>(mut writer: W, live: Arc<Live>) {
         let _ = tokio::time::timeout(Duration::from_secs(1), writer.shutdown()).await;
         return shared.cancel.fire();
       }
-      Next::Finish(_) => return,
+      Next::Finish(_) => return last_words(&mut writer, shared),
       Next::Wait => {
         tokio::select! {
-          _ = shared.cancel.fired() => return,
+          _ = shared.cancel.fired() => return last_words(&mut writer, shared),
           _ = &mut changed => continue,
         }
       }
     };
     let size: usize = chunks.iter().map(Bytes::len).sum();
-    let write = write_chunks(&mut writer, chunks);
-    tokio::pin!(write);
-    // An `end()` that comes while this write waits for a peer that does not read starts
-    // the flush deadline too.
-    let result = loop {
-      let changed = shared.out.changed();
-      if deadline.is_none() && shared.out.closing() == Closing::End {
-        deadline = Some(tokio::time::Instant::now() + END_FLUSH_TIMEOUT);
+    let outcome = {
+      let write = write_chunks(&mut writer, chunks);
+      tokio::pin!(write);
+      // An `end()` that comes while this write waits for a peer that does not read starts
+      // the flush deadline too.
+      loop {
+        let changed = shared.out.changed();
+        if deadline.is_none() && shared.out.closing() == Closing::End {
+          deadline = Some(tokio::time::Instant::now() + END_FLUSH_TIMEOUT);
+        }
+        tokio::select! {
+          biased;
+          // Destroyed: the write under way gets one more try without waiting; only if it
+          // finishes can what was queued after it follow (never half a frame before it).
+          _ = shared.cancel.fired() => break match poll_once(write.as_mut()) {
+            Some(Ok(())) => None,
+            _ => return,
+          },
+          _ = sleep_until(deadline) => return shared.destroy(),
+          result = &mut write => break Some(result),
+          _ = changed => {}
+        }
       }
-      tokio::select! {
-        biased;
-        _ = shared.cancel.fired() => return,
-        _ = sleep_until(deadline) => return shared.destroy(),
-        result = &mut write => break result,
-        _ = changed => {}
-      }
+    };
+    let Some(result) = outcome else {
+      return last_words(&mut writer, shared);
     };
     if let Err(err) = result {
       return live.report_error(IoFailure::new(&err, "write", None, None));
@@ -310,6 +326,27 @@ async fn write_loop<W: AsyncWrite + Unpin>(mut writer: W, live: Arc<Live>) {
     if shared.out.written(size) {
       live.courier.send(Event::Drain { conn: shared.id });
     }
+  }
+}
+
+/// After a destroy: what is still queued for this task gets one try at the socket, as far
+/// as it takes it without waiting ([`Closing::Destroy`]); a peer that does not read delays
+/// nothing.
+fn last_words<W: AsyncWrite + Unpin>(writer: &mut W, shared: &ConnShared) {
+  let chunks = shared.out.take_last_words();
+  if !chunks.is_empty() {
+    let write = write_chunks(writer, chunks);
+    tokio::pin!(write);
+    let _ = poll_once(write.as_mut());
+  }
+}
+
+/// Polls `future` once without waiting: its output if it finished.
+fn poll_once<F: std::future::Future>(future: std::pin::Pin<&mut F>) -> Option<F::Output> {
+  let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+  match future.poll(&mut cx) {
+    std::task::Poll::Ready(output) => Some(output),
+    std::task::Poll::Pending => None,
   }
 }
 
@@ -342,7 +379,9 @@ async fn write_chunks<W: AsyncWrite + Unpin>(writer: &mut W, chunks: Vec<Bytes>)
   if !joined.is_empty() {
     writer.write_all(&joined).await?;
   }
-  Ok(())
+  // A TLS stream may hold records of the last bytes it accepted when the socket was full;
+  // without a flush they would wait for the next write.
+  writer.flush().await
 }
 
 #[cfg(test)]

@@ -18,7 +18,10 @@ pub enum Closing {
   Open,
   /// Flush what is queued, then close (`end()`, `ipc.disconnect`, peer EOF).
   End,
-  /// Close now and drop what is queued (`destroy()`).
+  /// Close now (`destroy()`). What is queued is dropped, except that a connection written
+  /// only by its task (TLS; every stream on Windows) makes one last attempt to write it
+  /// without waiting ([`Outgoing::take_last_words`]), as a Node socket's `destroy()` does
+  /// not take back what `write()` already gave the kernel.
   Destroy,
 }
 
@@ -37,6 +40,8 @@ struct State {
   /// Pending bytes that passed the queue's limit, until the connection takes the failure.
   overflowed: Option<usize>,
   direct: Option<DirectWrite>,
+  /// A writer task runs for this queue (see [`Outgoing::task_has_unsent`]).
+  task: bool,
 }
 
 pub struct Outgoing {
@@ -90,6 +95,7 @@ impl Outgoing {
         writing: false,
         overflowed: None,
         direct: None,
+        task: false,
       }),
       writer: Notify::new(),
       high_water,
@@ -199,7 +205,9 @@ impl Outgoing {
         return;
       }
       s.closing = how;
-      if how == Closing::Destroy {
+      // A direct writer has written what the socket takes already (the binding flushes it
+      // before a destroy); the writer task gets one try at what is queued for it.
+      if how == Closing::Destroy && s.direct.is_some() {
         s.chunks.clear();
         s.pending = 0;
       }
@@ -251,6 +259,29 @@ impl Outgoing {
     }
   }
 
+  /// After a destroy, what the writer task may still try to write once, without waiting
+  /// (empty for a connection with a direct writer, and after an overflow).
+  pub fn take_last_words(&self) -> Vec<Bytes> {
+    let mut s = self.state.locked();
+    if s.closing != Closing::Destroy {
+      return Vec::new();
+    }
+    s.pending = 0;
+    s.chunks.drain(..).collect()
+  }
+
+  /// The connection's writer task has started.
+  pub fn task_started(&self) {
+    self.state.locked().task = true;
+  }
+
+  /// Bytes are queued for, or being written by, the running writer task of a connection
+  /// without a direct writer: what a `process.exit()` would cut off.
+  pub fn task_has_unsent(&self) -> bool {
+    let s = self.state.locked();
+    s.task && s.direct.is_none() && (s.writing || (!s.chunks.is_empty() && s.closing != Closing::Destroy))
+  }
+
   /// Records that `written` bytes left; returns true when a drain event is due.
   pub fn written(&self, written: usize) -> bool {
     let mut s = self.state.locked();
@@ -299,10 +330,28 @@ mod tests {
     assert!(matches!(q.next(), Next::Finish(Closing::End)));
 
     let q = Outgoing::new(100, None);
+    q.set_direct(Box::new(|_| Err(std::io::ErrorKind::WouldBlock.into())));
     q.push(Bytes::from_static(b"dropped"));
     q.close(Closing::Destroy);
     q.close(Closing::End); // weaker, ignored
     assert!(matches!(q.next(), Next::Finish(Closing::Destroy)));
+    assert!(q.take_last_words().is_empty(), "the direct writer had its chance");
+  }
+
+  #[test]
+  fn a_task_written_queue_keeps_its_last_words_for_one_try_after_a_destroy() {
+    let q = Outgoing::new(100, None);
+    q.push(Bytes::from_static(b"bye"));
+    assert!(!q.task_has_unsent(), "no task is writing yet (a connection still being made)");
+    q.task_started();
+    assert!(q.task_has_unsent());
+    assert!(q.take_last_words().is_empty(), "nothing to give up while open");
+    q.close(Closing::Destroy);
+    assert!(matches!(q.next(), Next::Finish(Closing::Destroy)));
+    assert!(!q.task_has_unsent(), "an exit need not wait for a destroyed connection");
+    assert_eq!(q.take_last_words(), vec![Bytes::from_static(b"bye")]);
+    assert!(q.take_last_words().is_empty(), "taken once");
+    assert_eq!(q.push(Bytes::from_static(b"later")), None, "writes after the destroy are dropped");
   }
 
   #[test]
@@ -350,6 +399,7 @@ mod tests {
     assert_eq!(q.take_overflow(), None, "reported once");
     assert_eq!(q.closing(), Closing::Destroy);
     assert!(matches!(q.next(), Next::Finish(Closing::Destroy)), "what was queued is dropped");
+    assert!(q.take_last_words().is_empty(), "even for the writer task");
     assert_eq!(q.push(Bytes::from_static(b"j")), None);
     assert_eq!(q.take_overflow(), None, "a write to a closed queue is no overflow");
   }

@@ -347,6 +347,11 @@ impl Registry {
     }
   }
 
+  /// Some connection's writer task still has bytes to write ([`Outgoing::task_has_unsent`]).
+  pub fn tasks_have_unsent(&self) -> bool {
+    self.conns().values().any(|conn| conn.out.task_has_unsent())
+  }
+
   /// Destroys every connection, and any that is still being set up once it is ready.
   pub fn shut_down(&self) {
     self.shut_down.fire();

@@ -130,6 +130,32 @@ test('[ours] a frame over maxMessageSize: ERR_IPC_MESSAGE_TOO_LARGE, that connec
   ok.destroy()
 })
 
+// Every stream on Windows is written by the core's own threads: a destroy() leaves the
+// writer one try at what is queued, so "send the reason, then kick" delivers the reason.
+test('[ours] emit then socket.destroy() in the same tick delivers the message, as node:net does', {
+  timeout: 90000,
+}, async (t) => {
+  const p = pipePath('kick')
+  await startPipeServer(t, p, {}, ({ server }) => {
+    server.on('req', (data, socket) => {
+      server.emit(socket, 'bye', data)
+      socket.destroy()
+    })
+  })
+  const c = net.connect(pipeName(p))
+  c.setEncoding('utf8')
+  let got = ''
+  c.on('data', (d) => {
+    got += d
+  })
+  c.on('error', () => {}) // a reset after the data is not what this test is about
+  await once(c, 'connect')
+  const closed = once(c, 'close', 10000, 'the server closing the connection')
+  c.write(`${JSON.stringify({ type: 'req', data: { reason: 'kick' } })}\f`)
+  await closed
+  assert.strictEqual(got, `${JSON.stringify({ type: 'bye', data: { reason: 'kick' } })}\f`)
+})
+
 test('[ours] connecting to a pipe that does not exist fails as node:net does (ENOENT)', {
   timeout: 90000,
 }, async () => {

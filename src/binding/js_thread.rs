@@ -529,13 +529,24 @@ fn absorb(key: u64, events: Vec<Event>) -> JsBatch {
   }
 }
 
+/// How long `process.exit()` waits at most for writer tasks (see [`flush_all_now`]).
+const EXIT_FLUSH_WAIT: std::time::Duration = std::time::Duration::from_millis(200);
+
 /// What `process.exit()` leaves behind is written as far as the sockets take it now.
+/// Connections written by their tokio tasks (TLS; every stream on Windows) are written
+/// while `process.exit()` runs its `'exit'` listeners: this waits for their tasks, at most
+/// EXIT_FLUSH_WAIT (a peer that does not read gets no more than the kernel took).
 pub(super) fn flush_all_now() {
-  for side in this_threads_sides() {
+  let sides = this_threads_sides();
+  for side in &sides {
     for conn in side.all_polled() {
       conn.flush_now();
     }
     side.endpoint.flush_all_now();
+  }
+  let deadline = std::time::Instant::now() + EXIT_FLUSH_WAIT;
+  while sides.iter().any(|side| side.endpoint.tasks_have_unsent()) && std::time::Instant::now() < deadline {
+    std::thread::sleep(std::time::Duration::from_millis(1));
   }
 }
 
