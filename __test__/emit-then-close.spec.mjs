@@ -3,6 +3,7 @@
 // is queued), so a destroy(), stop() or process.exit() in the same tick loses nothing:
 //   - emit-then-destroy: the server answers a request with 'bye' and destroys the socket;
 //   - emit-then-stop: the server answers a request with 'bye' and calls ipc.server.stop();
+//   - emit, destroy, exit: the server answers with 'bye', destroys the socket and exits;
 //   - a server's shutdown: it broadcasts 'bye', stops and destroys every socket;
 //   - emit-then-process.exit: a client (or a server) emits 100 numbered messages and calls
 //     process.exit(0), all in the same tick: the peer gets all 100, in order.
@@ -84,6 +85,18 @@ for (const impl of ['ours', 'ref']) {
         `bytes: ${JSON.stringify(client.sink.bytes.toString())}`,
       )
       t.true(server.alive, 'the server process is still running')
+    })
+
+    test(`[${impl}] ${transport}: emit, socket.destroy() and process.exit(0) in the same tick deliver the message`, async (t) => {
+      const { server, client, closed } = await serverAndClient(t, impl, transport, 'kick-exit')
+      client.socket.write(frame({ type: 'req', data: { reason: 'kick-exit-1' } }))
+      await assertExitsCleanly(t, server, WAIT)
+      await closedWithin(closed, 'the connection closing with the server process')
+      t.deepEqual(
+        frames(client.sink.bytes),
+        [{ type: 'bye', data: { reason: 'kick-exit-1' } }],
+        `bytes: ${JSON.stringify(client.sink.bytes.toString())}`,
+      )
     })
 
     test(`[${impl}] ${transport}: emit then ipc.server.stop() in the same tick delivers the message`, async (t) => {

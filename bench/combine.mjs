@@ -22,7 +22,7 @@ const runs = files.map((file) =>
 // the runs the targets are judged on, and are never mixed with unpinned ones.
 const pins = new Set(runs.map((run) => (run.find((l) => l.type === 'machine') || {}).pin ?? null))
 if (pins.size > 1) {
-  console.error('these runs mix pinned (--pin) and unpinned ones; combine each kind alone')
+  console.error('these runs differ in --pin (pinned to other CPUs, or not pinned); combine each kind alone')
   process.exit(2)
 }
 const [pin] = pins

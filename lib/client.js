@@ -163,8 +163,9 @@ class Client extends PubSub {
     this.queue.clear()
     this.queue.next() // nothing to send: the queue is no longer waiting for a reply
     this._syncQueued = 0
-    this._failed(overLimit(KIND.PENDING_LIMIT, { size, limit }))
+    // Closed before 'error' handlers run, so that what they emit cannot go out on it.
     this.socket.destroy()
+    this._failed(overLimit(KIND.PENDING_LIMIT, { size, limit }))
   }
 
   _failed(err) {
@@ -225,21 +226,32 @@ function emit(type, data) {
     // v9 returned undefined; false (an addition, README "Back-pressure") says: wait for 'drain'.
     return this.socket.write(message) ? undefined : false
   }
-  const size = typeof message === 'string' ? Buffer.byteLength(message) : message.length
   if (this.queue.contents.length === 0) {
     this._syncQueued = 0 // emptied by queue.clear(), or all sent
   }
-  const limit = this._native ? this._native.maxPendingBytes : 0
-  if (limit > 0 && limit !== Infinity && this._syncQueued + size > limit && this.socket) {
-    this._syncOverflow(this._syncQueued + size, limit)
-    return false
+  // Only an emit that waits for a reply counts; one the idle queue sends at once is the
+  // socket's (and the core's limit) already.
+  const job = () => {
+    if (job.waited) {
+      this._syncQueued -= job.size
+    }
+    syncEmit.call(this, message)
   }
-  this._syncQueued += size
-  this.queue.add(syncEmit.bind(this, message, size))
+  this.queue.add(job)
+  const waiting = this.queue.contents
+  if (waiting.length > 0 && waiting[waiting.length - 1] === job) {
+    job.size = typeof message === 'string' ? Buffer.byteLength(message) : message.length
+    const limit = this._native ? this._native.maxPendingBytes : 0
+    if (limit > 0 && limit !== Infinity && this._syncQueued + job.size > limit && this.socket) {
+      this._syncOverflow(this._syncQueued + job.size, limit)
+      return false
+    }
+    job.waited = true
+    this._syncQueued += job.size
+  }
 }
 
-function syncEmit(message, size) {
-  this._syncQueued -= size
+function syncEmit(message) {
   this.log('dispatching event to ', this.id, this.path, ' : ', message)
   this.socket.write(message)
 }

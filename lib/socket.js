@@ -60,9 +60,10 @@ function peerCertificate(der) {
 }
 
 // A reaction on a settled promise is the cheapest microtask: queueMicrotask makes an
-// AsyncResource per call, which cost a request/reply round trip 15% more CPU (bench
-// --pin 1 over Unix: 29.4 against 25.5 µs). What flushing throws (nothing should)
-// surfaces as an uncaught exception, as from process.nextTick, not as a rejection.
+// AsyncResource per call, which cost a request/reply round trip more CPU (bench --pin 1
+// over Unix, runs back to back: 28.6-29.4 against 25.4-25.7 µs). What flushing throws
+// (nothing should) surfaces as an uncaught exception, as from process.nextTick, not as a
+// rejection.
 const RESOLVED = Promise.resolve()
 function flushAtTickEnd() {
   try {
@@ -201,6 +202,9 @@ class Socket extends EventEmitter {
       }
     }
     if (callback) {
+      // As with a net.Socket, the callback runs once the data is handed on: a corked
+      // write goes now (nextTick callbacks run before the tick's end flushes the cork).
+      this._flush()
       process.nextTick(callback)
     }
     // Corked data counts as pending too (one char ~ one byte: an estimate is enough).

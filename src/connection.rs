@@ -120,6 +120,15 @@ fn start_or_hand_off(stream: Stream, live: Arc<Live>, peer: PeerInfo) {
 }
 
 fn start_tasks(stream: Stream, live: Arc<Live>, peer: PeerInfo) {
+  // Destroyed before it could start (a client destroyed while connecting): nothing it
+  // queued goes out, as from a Node socket destroyed before it connected, and JS hears of
+  // the close only.
+  if live.shared.out.closing() == Closing::Destroy {
+    return;
+  }
+  // Before JS hears of the connection: what it writes from 'connect' on is the writer's,
+  // also for a process.exit() right away.
+  live.shared.out.set_task(true);
   live.courier.send(Event::Connected { conn: live.shared.id, peer });
   match stream {
     #[cfg(unix)]
@@ -262,12 +271,8 @@ async fn read_loop<R: AsyncRead + Unpin>(mut reader: R, live: Arc<Live>) {
 
 async fn write_loop<W: AsyncWrite + Unpin>(mut writer: W, live: Arc<Live>) {
   let shared = &live.shared;
-  // Destroyed before it could start (a client destroyed while connecting): nothing it
-  // queued goes out, as from a Node socket destroyed before it connected.
-  if shared.out.closing() == Closing::Destroy {
-    return;
-  }
-  shared.out.task_started();
+  // However this returns, nothing more will be written: a process.exit() must not wait.
+  let _ended = TaskEnded(shared);
   let mut deadline = None;
   loop {
     let changed = shared.out.changed();
@@ -326,6 +331,15 @@ async fn write_loop<W: AsyncWrite + Unpin>(mut writer: W, live: Arc<Live>) {
     if shared.out.written(size) {
       live.courier.send(Event::Drain { conn: shared.id });
     }
+  }
+}
+
+/// Tells the queue its writer task has ended when dropped.
+struct TaskEnded<'a>(&'a ConnShared);
+
+impl Drop for TaskEnded<'_> {
+  fn drop(&mut self) {
+    self.0.out.set_task(false);
   }
 }
 

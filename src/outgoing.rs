@@ -270,16 +270,19 @@ impl Outgoing {
     s.chunks.drain(..).collect()
   }
 
-  /// The connection's writer task has started.
-  pub fn task_started(&self) {
-    self.state.locked().task = true;
+  /// A writer task runs for this queue from now on (set before JS hears of the
+  /// connection, so that nothing it writes is missed by [`Outgoing::task_has_unsent`]), or
+  /// no longer.
+  pub fn set_task(&self, running: bool) {
+    self.state.locked().task = running;
   }
 
   /// Bytes are queued for, or being written by, the running writer task of a connection
-  /// without a direct writer: what a `process.exit()` would cut off.
+  /// without a direct writer (a destroyed one's last words included): what a
+  /// `process.exit()` would cut off.
   pub fn task_has_unsent(&self) -> bool {
     let s = self.state.locked();
-    s.task && s.direct.is_none() && (s.writing || (!s.chunks.is_empty() && s.closing != Closing::Destroy))
+    s.task && s.direct.is_none() && (s.writing || !s.chunks.is_empty())
   }
 
   /// Records that `written` bytes left; returns true when a drain event is due.
@@ -343,14 +346,18 @@ mod tests {
     let q = Outgoing::new(100, None);
     q.push(Bytes::from_static(b"bye"));
     assert!(!q.task_has_unsent(), "no task is writing yet (a connection still being made)");
-    q.task_started();
+    q.set_task(true);
     assert!(q.task_has_unsent());
     assert!(q.take_last_words().is_empty(), "nothing to give up while open");
     q.close(Closing::Destroy);
     assert!(matches!(q.next(), Next::Finish(Closing::Destroy)));
-    assert!(!q.task_has_unsent(), "an exit need not wait for a destroyed connection");
+    assert!(q.task_has_unsent(), "an exit waits for the last words too");
     assert_eq!(q.take_last_words(), vec![Bytes::from_static(b"bye")]);
     assert!(q.take_last_words().is_empty(), "taken once");
+    assert!(!q.task_has_unsent());
+    q.push_queued(Bytes::from_static(b"x"));
+    q.set_task(false);
+    assert!(!q.task_has_unsent(), "a writer that has ended writes nothing more");
     assert_eq!(q.push(Bytes::from_static(b"later")), None, "writes after the destroy are dropped");
   }
 
