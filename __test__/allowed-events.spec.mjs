@@ -81,8 +81,8 @@ test('[ours] a non-string type and a huge type are refused with a bounded messag
 })
 
 // A client allowing only 'reply', connected to a server that answers each 'request' with
-// an unlisted 'evil' frame first, then the 'reply'.
-async function clientOfEvilServer(t, cfg = {}) {
+// an unlisted 'evil' frame first, then the 'reply'; `rec` records the client's `types`.
+async function clientOfEvilServer(t, cfg, types) {
   const server = track(t, newIpc('ours'))
   const ep = await endpoint(t, 'unix')
   await startServer(server, ep, () => {
@@ -92,15 +92,12 @@ async function clientOfEvilServer(t, cfg = {}) {
     })
   })
   const client = track(t, newIpc('ours', { allowedEvents: ['reply'], stopRetrying: true, ...cfg }))
-  return { client, c: connectClient(client, 's', ep) }
+  const c = connectClient(client, 's', ep)
+  return { client, c, rec: new Recorder().attach(c, types) }
 }
 
 test('[ours] a client drops unlisted events from its server and keeps its sync queue waiting', async (t) => {
-  const { c } = await clientOfEvilServer(t, { sync: true })
-  const rec = new Recorder()
-  c.on('evil', (data) => rec.push('evil', [data]))
-  c.on('error', (err) => rec.push('error', [err]))
-  c.on('reply', (data) => rec.push('reply', [data]))
+  const { c, rec } = await clientOfEvilServer(t, { sync: true }, ['evil', 'error', 'reply'])
   await once(c, 'connect')
   c.emit('request', { n: 1 })
   c.emit('request', { n: 2 })
@@ -195,11 +192,7 @@ test('[ours] a restarted server reads allowedEvents again', async (t) => {
 })
 
 test('[ours] a client with an allow-list stays out of raw mode when rawBuffer is turned on later', async (t) => {
-  const { client, c } = await clientOfEvilServer(t)
-  const rec = new Recorder()
-  c.on('data', (bytes) => rec.push('data', [bytes]))
-  c.on('reply', (data) => rec.push('reply', [data]))
-  c.on('error', (err) => rec.push('error', [err]))
+  const { client, c, rec } = await clientOfEvilServer(t, {}, ['data', 'reply', 'error'])
   await once(c, 'connect')
   c.emit('request', { n: 1 })
   // Before the reply comes: raw mode on, and an emit, where a client takes up the change.

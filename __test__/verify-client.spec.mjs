@@ -114,28 +114,30 @@ async function assertServed(t, rec, child) {
 
 // ------------------------------------------------------------------ local clients
 
-testUnless(
-  OTHER_USER_UNAVAILABLE,
-  test,
-  'allowedUids: a client of another uid is refused before its frames reach a handler; this uid is served',
-  async (t) => {
+// A test with a client of uid 65534: `body(t, sockPath, startOther)` gets a socket path in a
+// tree that user can reach, and `startOther()` starts such a client on it.
+function withOtherUser(title, body) {
+  testUnless(OTHER_USER_UNAVAILABLE, test, title, async (t) => {
     const tree = otherUserTree(t, [CLIENT])
     const sockPath = tree.path('s.sock')
+    return body(t, sockPath, () => otherUserClient(t, tree, sockPath))
+  })
+}
+
+withOtherUser(
+  'allowedUids: a client of another uid is refused before its frames reach a handler; this uid is served',
+  async (t, sockPath, startOther) => {
     const { rec } = await serveUnix(t, sockPath, { allowedUids: [process.getuid()] })
-    const [err] = (await assertRefused(t, rec, otherUserClient(t, tree, sockPath), 'uid-not-allowed')).args
+    const [err] = (await assertRefused(t, rec, startOther(), 'uid-not-allowed')).args
     t.regex(err.message, /uid 65534 is not in ipc\.config\.allowedUids/)
     await assertServed(t, rec, sameUserClient(t, sockPath))
     t.is(rec.count('error'), 1)
   },
 )
 
-testUnless(
-  OTHER_USER_UNAVAILABLE,
-  test,
+withOtherUser(
   'an async verifier of 200 ms: frames sent while it runs are dropped if refused, delivered in order if admitted',
-  async (t) => {
-    const tree = otherUserTree(t, [CLIENT])
-    const sockPath = tree.path('s.sock')
+  async (t, sockPath, startOther) => {
     const calls = []
     const { rec } = await serveUnix(t, sockPath, {
       verifyClient: async (info) => {
@@ -144,7 +146,7 @@ testUnless(
         return info.uid === process.getuid()
       },
     })
-    const other = otherUserClient(t, tree, sockPath)
+    const other = startOther()
     const refused = await assertRefused(t, rec, other, 'verifier-refused')
     const me = await other.waitJson((o) => o.ev === 'connected', WAIT)
     t.deepEqual(calls[0].info, { pid: me.pid, uid: OTHER_UID, gid: OTHER_GID })
@@ -160,35 +162,27 @@ testUnless(
   },
 )
 
-testUnless(OTHER_USER_UNAVAILABLE, test, 'a verifier that throws refuses', async (t) => {
-  const tree = otherUserTree(t, [CLIENT])
-  const sockPath = tree.path('s.sock')
+withOtherUser('a verifier that throws refuses', async (t, sockPath, startOther) => {
   const boom = new Error('verifier broke')
   const { rec } = await serveUnix(t, sockPath, {
     verifyClient: () => {
       throw boom
     },
   })
-  const [err] = (await assertRefused(t, rec, otherUserClient(t, tree, sockPath), 'verifier-threw')).args
+  const [err] = (await assertRefused(t, rec, startOther(), 'verifier-threw')).args
   t.is(err.cause, boom)
   t.regex(err.message, /verifyClient threw: verifier broke/)
 })
 
-testUnless(OTHER_USER_UNAVAILABLE, test, 'a verifier that rejects refuses', async (t) => {
-  const tree = otherUserTree(t, [CLIENT])
-  const sockPath = tree.path('s.sock')
+withOtherUser('a verifier that rejects refuses', async (t, sockPath, startOther) => {
   const { rec } = await serveUnix(t, sockPath, { verifyClient: async () => Promise.reject(new Error('no')) })
-  const [err] = (await assertRefused(t, rec, otherUserClient(t, tree, sockPath), 'verifier-rejected')).args
+  const [err] = (await assertRefused(t, rec, startOther(), 'verifier-rejected')).args
   t.is(err.cause.message, 'no')
 })
 
-testUnless(
-  OTHER_USER_UNAVAILABLE,
-  test,
+withOtherUser(
   'a verifier that never settles refuses after verifyClientTimeout, not before',
-  async (t) => {
-    const tree = otherUserTree(t, [CLIENT])
-    const sockPath = tree.path('s.sock')
+  async (t, sockPath, startOther) => {
     const TIMEOUT = 300
     let calledAt
     const { rec } = await serveUnix(t, sockPath, {
@@ -198,7 +192,7 @@ testUnless(
         return new Promise(() => {})
       },
     })
-    const refused = await assertRefused(t, rec, otherUserClient(t, tree, sockPath), 'verifier-timeout')
+    const refused = await assertRefused(t, rec, startOther(), 'verifier-timeout')
     t.true(
       refused.at - calledAt >= TIMEOUT - 1,
       `refused ${refused.at - calledAt} ms after the call (timers fire at most 1 ms early)`,
