@@ -45,7 +45,13 @@ function checkWorkersRan(a, settled) {
  * ('bound', or an error code); `unixGone` lists the codes that mean its socket is gone.
  */
 function checkEndpointsGone(a, probes, unixGone) {
-  const bad = probes.filter(
+  const bad = endpointsInUse(probes, unixGone)
+  a.deepEqual(bad, [], `endpoints of terminated workers still in use (${bad.length} of ${WORKERS} workers)`)
+}
+
+/** The probes of checkEndpointsGone that show an endpoint still in use. */
+function endpointsInUse(probes, unixGone) {
+  return probes.filter(
     (p) =>
       !unixGone.includes(p.unix) ||
       p.tcp !== 'ECONNREFUSED' ||
@@ -53,7 +59,6 @@ function checkEndpointsGone(a, probes, unixGone) {
       p.udp !== 'bound' ||
       p.udpPeer !== 'bound',
   )
-  a.deepEqual(bad, [], `endpoints of terminated workers still in use (${bad.length} of ${WORKERS} workers)`)
 }
 
-module.exports = { WORKERS, THRESHOLD, SETTLE_MS, scenarioEnv, checkWorkersRan, checkEndpointsGone }
+module.exports = { WORKERS, THRESHOLD, SETTLE_MS, scenarioEnv, checkWorkersRan, checkEndpointsGone, endpointsInUse }
